@@ -1,0 +1,1 @@
+"""The lab's measurements: probes, gradient path, effective context, speed."""

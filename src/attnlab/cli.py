@@ -1,0 +1,236 @@
+"""The `attnlab` command line: one thin function per command, no logic of its own.
+
+Exit status 0 on success, 2 on bad input (config, data, arguments, checkpoint), 1 on any other
+failure; errors are one line on stderr, `attnlab: error: <where>: <what>`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+try:  # recent typer vendors its own copy of click and raises that copy's exceptions
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as click_exceptions
+
+from attnlab.errors import AttnlabError, UserError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Where does information get lost in a sequence model, and how does attention stop it?",
+)
+data_app = typer.Typer(no_args_is_help=True, help="Make and inspect parallel data.")
+config_app = typer.Typer(no_args_is_help=True, help="Validate configs.")
+model_app = typer.Typer(no_args_is_help=True, help="Inspect models.")
+app.add_typer(data_app, name="data")
+app.add_typer(config_app, name="config")
+app.add_typer(model_app, name="model")
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a config value: --set model.hidden_size=64 (repeatable)."),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _print_json(obj: object) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+
+@data_app.command("make")
+def data_make(
+    task: Annotated[str, typer.Argument(help="copy | reverse | sort | translation | bible-en-fr | "
+                                        "bible-en-de | nt-grc-en")],  # fmt: skip
+    out: Annotated[Path, typer.Option("--out", help="Folder to write {train,dev,test}.{src,trg}.")],
+    n_train: Annotated[int, typer.Option("--n-train", min=1)] = 10000,
+    n_dev: Annotated[int, typer.Option("--n-dev", min=1)] = 500,
+    n_test: Annotated[int, typer.Option("--n-test", min=1)] = 500,
+    min_len: Annotated[int, typer.Option("--min-len", min=1)] = 5,
+    max_len: Annotated[int, typer.Option("--max-len", min=1)] = 40,
+    seed: Annotated[int, typer.Option("--seed")] = 1,
+) -> None:
+    """Write a synthetic task or an embedded corpus in the layout of the design."""
+    from attnlab.data.make import make_dataset
+
+    summary = make_dataset(task, out, n_train, n_dev, n_test, min_len, max_len, seed)
+    typer.echo(summary)
+
+
+@data_app.command("stats")
+def data_stats(
+    src: Annotated[Path, typer.Option("--src", help="Source file, one sentence a line.")],
+    trg: Annotated[Path, typer.Option("--trg", help="Target file, aligned by line.")],
+    max_len: Annotated[int, typer.Option("--max-len", min=1, help="Length limit to report.")] = 100,
+    as_json: JsonFlag = False,
+) -> None:
+    """Pairs, tokens, length histogram, vocabulary sizes, type/token ratio."""
+    from attnlab.data.stats import corpus_stats, render_stats
+
+    stats = corpus_stats(src, trg, max_len)
+    if as_json:
+        _print_json(stats)
+    else:
+        render_stats(stats)
+
+
+# --- config and model ---------------------------------------------------------------------------
+
+
+@config_app.command("check")
+def config_check(
+    file: Annotated[Path, typer.Argument(help="YAML config.")], overrides: SetOption = None
+) -> None:
+    """Validate a config and print it in full, defaults included."""
+    from attnlab.config import load_config
+
+    typer.echo(load_config(file, overrides).to_yaml(), nl=False)
+
+
+@model_app.command("summary")
+def model_summary(
+    config: Annotated[Path, typer.Argument(help="YAML config.")], overrides: SetOption = None
+) -> None:
+    """Architecture and parameter count (vocabulary sizes from the config's training data)."""
+    from attnlab.config import load_config
+    from attnlab.models.build import summarize
+
+    typer.echo(summarize(load_config(config, overrides)))
+
+
+# --- train, translate, evaluate, average --------------------------------------------------------
+
+
+@app.command("train")
+def train(
+    config: Annotated[Path, typer.Argument(help="YAML config.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Run folder.")] = None,
+    overrides: SetOption = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
+) -> None:
+    """Train a model; writes config.yaml, log.jsonl, last.pt and best.pt into the run folder."""
+    from attnlab.config import load_config
+    from attnlab.train import run_training
+
+    run_training(load_config(config, overrides), out or Path("runs") / config.stem, resume=resume)
+
+
+@app.command("translate")
+def translate(
+    ckpt: Annotated[Path, typer.Argument(help="Checkpoint (.pt).")],
+    input: Annotated[Path | None, typer.Option("--input", help="Input file; stdin if absent.")] = None,
+    beam: Annotated[int | None, typer.Option("--beam", min=1, help="Beam size; 1 = greedy.")] = None,
+    n_best: Annotated[int, typer.Option("--n-best", min=1)] = 1,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Translate one line out per line in, in order (streams stdin)."""
+    from attnlab.translate import translate_stream
+
+    translate_stream(ckpt, input, beam, n_best, batch_size, as_json)
+
+
+@app.command("evaluate")
+def evaluate(
+    ckpt: Annotated[Path, typer.Argument(help="Checkpoint (.pt).")],
+    src: Annotated[Path, typer.Option("--src", help="Source file.")],
+    ref: Annotated[Path, typer.Option("--ref", help="Reference translations.")],
+    align: Annotated[Path | None, typer.Option("--align", help="Gold Pharaoh alignments.")] = None,
+    buckets: Annotated[str, typer.Option("--buckets", help="Bucket upper bounds.")] = "10,20,30,40,50",
+    beam: Annotated[int | None, typer.Option("--beam", min=1)] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """BLEU and chrF (sacreBLEU), per source-length bucket, and AER against gold alignments."""
+    from attnlab.evaluate import evaluate_checkpoint, parse_buckets, render_evaluation
+
+    result = evaluate_checkpoint(ckpt, src, ref, align, parse_buckets(buckets), beam)
+    if as_json:
+        _print_json(result)
+    else:
+        render_evaluation(result)
+
+
+@app.command("average")
+def average(
+    ckpts: Annotated[list[Path], typer.Argument(help="Checkpoints to average.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the average.")],
+) -> None:
+    """Average the parameters of several checkpoints of one run into one checkpoint."""
+    from attnlab.checkpoint import average_checkpoints
+
+    average_checkpoints(ckpts, out)
+    typer.echo(f"wrote {out} (average of {len(ckpts)} checkpoints)")
+
+
+# --- the lab ------------------------------------------------------------------------------------
+
+
+@app.command("lab")
+def lab(
+    experiments: Annotated[list[str] | None, typer.Argument(help="Experiments; all if none.")] = None,
+    budget: Annotated[str, typer.Option("--budget", help="quick | full")] = "quick",
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("lab-out"),
+) -> None:
+    """Run the lab's experiments and build DIR/report.html."""
+    from attnlab.lab import run_lab
+
+    run_lab(experiments or [], budget, out)
+
+
+@app.command("report")
+def report(directory: Annotated[Path, typer.Argument(help="A lab output folder.")]) -> None:
+    """Rebuild the HTML report from the results.json files in DIR."""
+    from attnlab.report.html import build_report
+
+    typer.echo(f"wrote {build_report(directory)}")
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+
+def _fail(message: str, code: int) -> None:
+    sys.stderr.write(f"attnlab: error: {message}\n")
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; every error becomes one line on stderr and an exit status."""
+    try:
+        app(args=argv, prog_name="attnlab", standalone_mode=False)
+    except click_exceptions.NoArgsIsHelpError as exc:
+        exc.show()  # click prints the help; nothing went wrong beyond a missing command
+        sys.exit(2)
+    except click_exceptions.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "attnlab"
+        _fail(f"{command}: {exc.format_message()}", 2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _fail("interrupted", 130)
+    except UserError as exc:
+        _fail(str(exc), exc.exit_code)
+    except AttnlabError as exc:
+        _fail(str(exc), exc.exit_code)
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (e.g. `| head`); not an error of ours
+        sys.exit(0)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as exc:
+        if os.environ.get("ATTNLAB_DEBUG"):
+            raise
+        _fail(f"internal: {type(exc).__name__}: {exc} (set ATTNLAB_DEBUG=1 for a traceback)", 1)
+
+
+if __name__ == "__main__":
+    main()

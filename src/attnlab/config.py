@@ -1,0 +1,253 @@
+"""Typed configuration: one pydantic schema for data, model, training, decoding and lab.
+
+YAML goes in; every mistake comes out as one line naming the file and the dotted key, e.g.
+`configs/x.yaml: model.hidden_size: must be > 0 (got -3)`. Unknown keys are rejected with a
+"did you mean" suggestion. `--set key.path=value` overrides are parsed as YAML scalars and
+validated by the same schema.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from attnlab.errors import UserError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    """Where the parallel text is and how it becomes token ids.
+
+    Either `dir` (holding {train,dev,test}.{src,trg}) or explicit `train`/`dev`/`test` prefixes.
+    Relative paths are relative to the working directory, as on the command line.
+    """
+
+    dir: Path | None = None
+    train: Path | None = None
+    dev: Path | None = None
+    test: Path | None = None
+    tokenizer: Literal["word", "sentencepiece"] = "word"
+    lowercase: bool = False
+    sp_model_type: Literal["unigram", "bpe"] = "unigram"
+    sp_vocab_size: int = Field(default=8000, gt=0)
+    min_freq: int = Field(default=1, ge=1)
+    max_vocab: int | None = Field(default=None, gt=0)
+    max_len: int = Field(default=100, gt=0, description="training pairs longer than this are dropped")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if self.dir is not None and self.train is not None:
+            raise ValueError("give either data.dir or data.train/dev/test, not both")
+        return self
+
+    def prefix(self, split: Literal["train", "dev", "test"]) -> Path | None:
+        """PREFIX such that PREFIX.src and PREFIX.trg hold `split`, or None if not configured."""
+        if self.dir is not None:
+            return self.dir / split
+        return getattr(self, split)
+
+
+class ModelConfig(_Section):
+    """Architecture. `type` and `context` are the switch between the models of the lab.
+
+    For the Transformer `hidden_size` is d_model, `num_layers` the depth of each stack and
+    `embedding_size` is unused (embeddings have size d_model).
+    """
+
+    type: Literal["rnn", "transformer"] = "rnn"
+    # recurrent models
+    cell: Literal["elman", "gru", "lstm"] = "gru"
+    elman_activation: Literal["tanh", "relu"] = "tanh"
+    embedding_size: int = Field(default=64, gt=0)
+    hidden_size: int = Field(default=128, gt=0)
+    num_layers: int = Field(default=1, gt=0)
+    bidirectional: bool = True
+    dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
+    reverse_source: bool = False
+    context: Literal["fixed", "bahdanau", "luong"] = "bahdanau"
+    feed_context: bool = Field(default=False, description="fixed context: feed c at every step (Cho)")
+    attention_size: int | None = Field(default=None, gt=0, description="Bahdanau: size of W s + U h")
+    luong_score: Literal["dot", "general", "concat"] = "general"
+    luong_mode: Literal["global", "local-m", "local-p"] = "global"
+    luong_window: int = Field(default=10, gt=0, description="local attention half-width D")
+    input_feeding: bool = True
+    # transformer
+    heads: int = Field(default=4, gt=0)
+    ff_size: int = Field(default=512, gt=0)
+    positional: Literal["sinusoidal", "learned"] = "sinusoidal"
+    norm: Literal["pre", "post"] = "pre"
+    tie_embeddings: bool = False
+    max_positions: int = Field(default=1024, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelConfig:
+        if self.type == "transformer" and self.hidden_size % self.heads:
+            raise ValueError(
+                f"model.hidden_size ({self.hidden_size}) must be divisible by "
+                f"model.heads ({self.heads})"
+            )
+        return self
+
+
+class TrainingConfig(_Section):
+    seed: int = 42
+    max_steps: int = Field(default=1000, gt=0)
+    batch_tokens: int = Field(default=4096, gt=0, description="target tokens per batch")
+    optimizer: Literal["adam", "adamw"] = "adam"
+    lr: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    schedule: Literal["constant", "plateau", "noam", "cosine"] = "constant"
+    warmup_steps: int = Field(default=0, ge=0)
+    plateau_factor: float = Field(default=0.5, gt=0, lt=1)
+    plateau_patience: int = Field(default=2, ge=0)
+    min_lr: float = Field(default=0.0, ge=0)
+    clip_norm: float | None = Field(default=1.0, gt=0)
+    label_smoothing: float = Field(default=0.0, ge=0, lt=1)
+    eval_every: int = Field(default=200, gt=0)
+    eval_bleu: bool = True
+    early_stopping_patience: int | None = Field(default=None, gt=0)
+    early_stopping_metric: Literal["bleu", "loss"] = "bleu"
+    keep_last: int = Field(default=3, gt=0)
+    log_every: int = Field(default=20, gt=0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: Literal["none", "bf16", "fp16"] = "none"
+    num_threads: int | None = Field(default=None, gt=0)
+
+
+class DecodingConfig(_Section):
+    beam_size: int = Field(default=5, gt=0)
+    n_best: int = Field(default=1, gt=0)
+    length_penalty: float = Field(default=1.0, ge=0, description="GNMT alpha; 0 disables")
+    max_len_ratio: float = Field(default=1.5, gt=0)
+    max_len_offset: int = Field(default=10, ge=0)
+    batch_size: int = Field(default=64, gt=0, description="sentences per decoding batch")
+
+    @model_validator(mode="after")
+    def _n_best_fits(self) -> DecodingConfig:
+        if self.n_best > self.beam_size:
+            raise ValueError(
+                f"decoding.n_best ({self.n_best}) must be <= decoding.beam_size ({self.beam_size})"
+            )
+        return self
+
+
+class LabConfig(_Section):
+    budget: Literal["quick", "full"] = "quick"
+    seeds: list[int] = Field(default_factory=lambda: [1, 2, 3])
+
+
+class Config(_Section):
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    decoding: DecodingConfig = Field(default_factory=DecodingConfig)
+    lab: LabConfig = Field(default_factory=LabConfig)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading, overrides and error messages
+
+
+def _field_names(loc: tuple[Any, ...]) -> list[str]:
+    """Names of the fields valid at the parent of `loc` in the Config schema."""
+    model: Any = Config
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None or not isinstance(field.annotation, type):
+            return []
+        model = field.annotation
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """One error of a pydantic ValidationError, as `dotted.key: what (got X)`."""
+    loc = tuple(p for p in error["loc"] if isinstance(p, str | int))
+    key = ".".join(str(p) for p in loc) or "config"
+    kind, ctx, got = error["type"], error.get("ctx") or {}, error.get("input")
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(str(loc[-1]), _field_names(loc), n=1)
+        hint = f"; did you mean '{'.'.join([*map(str, loc[:-1]), close[0]])}'?" if close else ""
+        return f"{key}: unknown key{hint}"
+    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
+              "less_than_equal": "<="}  # fmt: skip
+    if kind in bounds:
+        return f"{key}: must be {bounds[kind]} {next(iter(ctx.values()))} (got {got!r})"
+    if kind == "literal_error":
+        return f"{key}: must be one of {ctx.get('expected')} (got {got!r})"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    return f"{key}: {error['msg'][0].lower()}{error['msg'][1:]} (got {got!r})"
+
+
+def validate(raw: dict[str, Any], where: str) -> Config:
+    """Validate a raw dict against the schema; the first problem becomes a one-line UserError."""
+    if not isinstance(raw, dict):
+        raise UserError(where, "a config must be a mapping of sections (data, model, ...)")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise UserError(where, _describe(exc.errors()[0])) from None
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse a YAML mapping; errors name the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(str(path), "no such file") from None
+    except IsADirectoryError:
+        raise UserError(str(path), "is a directory, expected a YAML file") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(str(path), f"not valid UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise UserError(str(path), exc.strerror or str(exc)) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise UserError(f"{path}{line}", f"invalid YAML: {problem}") from None
+    return {} if raw is None else raw
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `key.path=value` overrides (values parsed as YAML scalars) to a raw config dict."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise UserError("--set", f"expected key.path=value (got {item!r})")
+        node = raw
+        *parents, leaf = key.split(".")
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise UserError("--set", f"{key}: '{part}' is not a section")
+            node = child
+        try:
+            node[leaf] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            node[leaf] = value
+    return raw
+
+
+def load_config(path: Path | None, overrides: list[str] | None = None) -> Config:
+    """Read, override and validate a config; `path=None` starts from the defaults."""
+    raw = read_yaml(path) if path is not None else {}
+    where = str(path) if path is not None else "--set"
+    if not isinstance(raw, dict):
+        raise UserError(where, "a config must be a mapping of sections (data, model, ...)")
+    raw = apply_overrides(raw, overrides or [])
+    return validate(raw, where)

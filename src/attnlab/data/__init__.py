@@ -1,0 +1,1 @@
+"""Parallel text in, padded id tensors out: corpus, tokenizers, vocabulary, batching, tasks."""

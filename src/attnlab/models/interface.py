@@ -1,0 +1,47 @@
+"""The contract every model keeps, so that one Trainer and one Search serve them all.
+
+    forward(batch)                -> logits (B, T, V), attention (B, T, S) or None
+    encode(src (B, S), src_mask (B, S)) -> memory
+    step(memory, state, y_prev (B,))    -> logits (B, V), state, attention (B, S) or None
+
+`state` is None before the first step. `memory` and `state` are values (NamedTuples, possibly
+nested, of tensors or None), never attributes of the module, and every tensor in them has the
+batch on dimension 0, so that search can reorder or expand them with `select_batch`.
+The fixed-context model returns no attention (None).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from torch import Tensor
+
+from attnlab.data.batching import Batch
+
+
+class Seq2SeqModel(Protocol):
+    def forward(self, batch: Batch) -> tuple[Tensor, Tensor | None]: ...
+
+    def encode(self, src: Tensor, src_mask: Tensor) -> Any: ...
+
+    def step(self, memory: Any, state: Any, y_prev: Tensor) -> tuple[Tensor, Any, Tensor | None]: ...
+
+
+def select_batch(value: Any, index: Tensor) -> Any:
+    """Apply `index_select(0, index)` to every tensor inside a (nested) tuple; None stays None.
+
+    Used by search to reorder beams (index = surviving beam rows) or to expand a batch to
+    B*K rows (index = arange(B).repeat_interleave(K)).
+    """
+    if isinstance(value, Tensor):
+        return value.index_select(0, index)
+    if value is None or isinstance(value, int | float | bool | str):
+        return value
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # NamedTuple
+        return type(value)(*(select_batch(v, index) for v in value))
+    if isinstance(value, tuple | list):
+        return type(value)(select_batch(v, index) for v in value)
+    raise TypeError(f"select_batch: cannot index a {type(value).__name__}")
+
+
+__all__ = ["Seq2SeqModel", "select_batch"]
