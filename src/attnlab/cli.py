@@ -50,8 +50,12 @@ def _print_json(obj: object) -> None:
 
 @data_app.command("make")
 def data_make(
-    task: Annotated[str, typer.Argument(help="copy | reverse | sort | translation | bible-en-fr | "
-                                        "bible-en-de | nt-grc-en")],  # fmt: skip
+    task: Annotated[
+        str,
+        typer.Argument(
+            help="copy | reverse | sort | translation | bible-en-fr | bible-en-de | nt-grc-en"
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Folder to write {train,dev,test}.{src,trg}.")],
     n_train: Annotated[int, typer.Option("--n-train", min=1)] = 10000,
     n_dev: Annotated[int, typer.Option("--n-dev", min=1)] = 500,
@@ -128,8 +132,12 @@ def train(
 @app.command("translate")
 def translate(
     ckpt: Annotated[Path, typer.Argument(help="Checkpoint (.pt).")],
-    input: Annotated[Path | None, typer.Option("--input", help="Input file; stdin if absent.")] = None,
-    beam: Annotated[int | None, typer.Option("--beam", min=1, help="Beam size; 1 = greedy.")] = None,
+    input: Annotated[
+        Path | None, typer.Option("--input", help="Input file; stdin if absent.")
+    ] = None,
+    beam: Annotated[
+        int | None, typer.Option("--beam", min=1, help="Beam size; 1 = greedy.")
+    ] = None,
     n_best: Annotated[int, typer.Option("--n-best", min=1)] = 1,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
     as_json: JsonFlag = False,
@@ -146,7 +154,9 @@ def evaluate(
     src: Annotated[Path, typer.Option("--src", help="Source file.")],
     ref: Annotated[Path, typer.Option("--ref", help="Reference translations.")],
     align: Annotated[Path | None, typer.Option("--align", help="Gold Pharaoh alignments.")] = None,
-    buckets: Annotated[str, typer.Option("--buckets", help="Bucket upper bounds.")] = "10,20,30,40,50",
+    buckets: Annotated[
+        str, typer.Option("--buckets", help="Bucket upper bounds.")
+    ] = "10,20,30,40,50",
     beam: Annotated[int | None, typer.Option("--beam", min=1)] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -177,7 +187,9 @@ def average(
 
 @app.command("lab")
 def lab(
-    experiments: Annotated[list[str] | None, typer.Argument(help="Experiments; all if none.")] = None,
+    experiments: Annotated[
+        list[str] | None, typer.Argument(help="Experiments; all if none.")
+    ] = None,
     budget: Annotated[str, typer.Option("--budget", help="quick | full")] = "quick",
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("lab-out"),
 ) -> None:

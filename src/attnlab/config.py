@@ -39,7 +39,9 @@ class DataConfig(_Section):
     sp_vocab_size: int = Field(default=8000, gt=0)
     min_freq: int = Field(default=1, ge=1)
     max_vocab: int | None = Field(default=None, gt=0)
-    max_len: int = Field(default=100, gt=0, description="training pairs longer than this are dropped")
+    max_len: int = Field(
+        default=100, gt=0, description="training pairs longer than this are dropped"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
@@ -72,8 +74,12 @@ class ModelConfig(_Section):
     dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
     reverse_source: bool = False
     context: Literal["fixed", "bahdanau", "luong"] = "bahdanau"
-    feed_context: bool = Field(default=False, description="fixed context: feed c at every step (Cho)")
-    attention_size: int | None = Field(default=None, gt=0, description="Bahdanau: size of W s + U h")
+    feed_context: bool = Field(
+        default=False, description="fixed context: feed c at every step (Cho)"
+    )
+    attention_size: int | None = Field(
+        default=None, gt=0, description="Bahdanau: size of W s + U h"
+    )
     luong_score: Literal["dot", "general", "concat"] = "general"
     luong_mode: Literal["global", "local-m", "local-p"] = "global"
     luong_window: int = Field(default=10, gt=0, description="local attention half-width D")

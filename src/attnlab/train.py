@@ -1,0 +1,484 @@
+"""The Trainer: one loop for every model.
+
+Token-budget batches from length buckets; Adam/AdamW; LR schedules (schedule.py); gradient
+clipping; label smoothing; AMP (bf16/fp16); validation every `eval_every` steps with dev loss,
+perplexity and greedy BLEU; early stopping; atomic checkpoints carrying everything a resume needs
+(optimizer, scheduler, RNG states, data-iterator position), so that a run killed at any moment
+and resumed ends with the same weights as the uninterrupted run; DDP under torchrun.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sacrebleu
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+from attnlab import __version__
+from attnlab.checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, save_atomic
+from attnlab.config import Config
+from attnlab.data.batching import Batch, collate, make_batches
+from attnlab.data.dataset import Encoders, TrainingData, load_training_data
+from attnlab.data.vocab import PAD_ID
+from attnlab.distributed import (
+    DistEnv,
+    all_reduce_sum,
+    broadcast_from_main,
+    init_distributed,
+    shard,
+    shutdown,
+)
+from attnlab.errors import UserError
+from attnlab.models.build import build_model
+from attnlab.schedule import build_scheduler
+from attnlab.translate import Translator, model_max_source_length, resolve_device
+
+EVAL_BLEU_SENTENCES = 1000  # dev sentences decoded for BLEU at each evaluation
+
+
+@dataclass
+class RunProgress:
+    """Where the run is; saved in every checkpoint."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    best_score: float | None = None
+    best_step: int = 0
+    bad_evals: int = 0
+    tokens: int = 0
+
+
+# --- small pure helpers -------------------------------------------------------------------------
+
+
+def seed_everything(seed: int) -> None:
+    """One seed for Python, NumPy and torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": [int(x) for x in np.random.get_state()[1]],
+        "numpy_pos": int(np.random.get_state()[2]),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    np.random.set_state(
+        ("MT19937", np.array(state["numpy"], dtype=np.uint32), state["numpy_pos"], 0, 0.0)
+    )
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def sequence_loss(logits: Tensor, batch: Batch, label_smoothing: float) -> Tensor:
+    """Summed cross-entropy over the real target tokens. logits (B, T, V) -> scalar."""
+    return F.cross_entropy(
+        logits.float().reshape(-1, logits.size(-1)),  # (B*T, V)
+        batch.trg_out.reshape(-1),
+        ignore_index=PAD_ID,
+        label_smoothing=label_smoothing,
+        reduction="sum",
+    )
+
+
+def corpus_bleu(hyps: list[str], refs: list[str]) -> float:
+    return float(sacrebleu.corpus_bleu(hyps, [refs]).score)
+
+
+# --- the trainer --------------------------------------------------------------------------------
+
+
+class Trainer:
+    """Trains `model` on `data` as `config.training` says, writing into `out`."""
+
+    def __init__(
+        self, config: Config, data: TrainingData, out: Path, env: DistEnv, device: torch.device
+    ) -> None:
+        self.config, self.cfg, self.data, self.out, self.env = (
+            config,
+            config.training,
+            data,
+            out,
+            env,
+        )
+        self.device = device
+        encoders = data.encoders
+        self.model = build_model(config.model, len(encoders.src_vocab), len(encoders.trg_vocab))
+        self.model.to(device)
+        self.ddp = (
+            DistributedDataParallel(self.model, device_ids=[device.index] if device.index else None)
+            if env.enabled
+            else None
+        )
+        optim_cls = torch.optim.AdamW if self.cfg.optimizer == "adamw" else torch.optim.Adam
+        self.optimizer = optim_cls(
+            self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay
+        )
+        self.higher_is_better = self.metric_name() == "bleu"
+        self.scheduler = build_scheduler(self.optimizer, self.cfg, self.higher_is_better)
+        self.scaler = torch.amp.GradScaler(
+            device.type, enabled=self.cfg.amp == "fp16" and device.type == "cuda"
+        )
+        self.progress = RunProgress()
+        self.lengths = [(len(s), len(t)) for s, t in data.train_ids]
+
+    def metric_name(self) -> str:
+        return self.cfg.early_stopping_metric if self.cfg.eval_bleu else "loss"
+
+    # checkpoints
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "versions": {"attnlab": __version__, "torch": torch.__version__},
+            "config": self.config.model_dump(mode="json"),
+            "model": self.model.state_dict(),
+            **self.data.encoders.to_state(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rng_state(),
+            "progress": asdict(self.progress),
+        }
+
+    def load_state(self, ckpt: dict[str, Any]) -> None:
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        set_rng_state(ckpt["rng"])
+        self.progress = RunProgress(**ckpt["progress"])
+
+    def save(self, improved: bool) -> None:
+        """ckpt-STEP.pt atomically; last.pt and (if improved) best.pt as atomic hard links; keep
+        the newest `keep_last` step checkpoints."""
+        path = self.out / f"ckpt-{self.progress.step:07d}.pt"
+        save_atomic(self.state(), path)
+        _link_atomic(path, self.out / "last.pt")
+        if improved:
+            _link_atomic(path, self.out / "best.pt")
+        for old in sorted(self.out.glob("ckpt-*.pt"))[: -self.cfg.keep_last]:
+            old.unlink()
+
+    # steps
+
+    def train_step(self, batch: Batch) -> tuple[float, int]:
+        """One update. Returns the summed loss and the number of target tokens of this rank."""
+        self.model.train()
+        model = self.ddp or self.model
+        amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.cfg.amp)
+        with torch.autocast(self.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            logits, _ = model(batch)
+            loss_sum = sequence_loss(logits, batch, self.cfg.label_smoothing)
+        n_tokens = batch.n_trg_tokens
+        self.scaler.scale(loss_sum / n_tokens).backward()
+        if self.cfg.clip_norm is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        if not isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step()
+        return float(loss_sum), n_tokens
+
+    @torch.inference_mode()
+    def dev_loss(self) -> float:
+        """Mean cross-entropy per target token on the dev split (no label smoothing)."""
+        self.model.eval()
+        total, tokens = 0.0, 0
+        for indices in make_batches(
+            [(len(s), len(t)) for s, t in self.data.dev_ids], self.cfg.batch_tokens, 0, 0, False
+        ):
+            batch = collate([self.data.dev_ids[i] for i in indices]).to(self.device)
+            logits, _ = self.model(batch)
+            total += float(sequence_loss(logits, batch, 0.0))
+            tokens += batch.n_trg_tokens
+        return total / max(tokens, 1)
+
+    def dev_bleu(self) -> float:
+        enc = self.data.encoders
+        translator = Translator(
+            self.model,
+            enc.src_tokenizer,
+            enc.trg_tokenizer,
+            enc.src_vocab,
+            enc.trg_vocab,
+            self.config.decoding,
+            model_max_source_length(self.config),
+        )
+        pairs = self.data.dev_pairs[:EVAL_BLEU_SENTENCES]
+        hyps = [t.text for t in translator.translate([s for s, _ in pairs], beam_size=1)]
+        return corpus_bleu(hyps, [t for _, t in pairs])
+
+    def evaluate(self) -> dict[str, float]:
+        loss = self.dev_loss()
+        result = {"dev_loss": loss, "dev_ppl": float(np.exp(min(loss, 50.0)))}
+        if self.cfg.eval_bleu:
+            result["dev_bleu"] = self.dev_bleu()
+        return result
+
+
+def _link_atomic(target: Path, link: Path) -> None:
+    """Make `link` another name of `target`, replacing it atomically."""
+    tmp = link.with_name(f".{link.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    os.link(target, tmp)
+    os.replace(tmp, link)
+
+
+# --- the loop -----------------------------------------------------------------------------------
+
+
+class RunLog:
+    """Progress a person can follow: a Rich bar (stderr), log.jsonl and TensorBoard. Rank 0 only."""
+
+    def __init__(self, out: Path, env: DistEnv, max_steps: int, start_step: int) -> None:
+        self.enabled = env.is_main
+        self.console = Console(stderr=True)
+        self.bar = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=self.console,
+            disable=not self.enabled,
+        )
+        self.task = self.bar.add_task("train", total=max_steps, completed=start_step, info="")
+        self.path = out / "log.jsonl"
+        self.writer = None
+        if self.enabled:
+            _truncate_log(self.path, start_step)
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(out / "tensorboard"), purge_step=start_step or None)
+
+    def __enter__(self) -> RunLog:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+        if self.writer is not None:
+            self.writer.close()
+
+    def advance(self, step: int, info: str) -> None:
+        self.bar.update(self.task, completed=step, info=info)
+
+    def record(self, entry: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry) + "\n")
+        assert self.writer is not None  # set whenever enabled
+        for key, value in entry.items():
+            if key not in ("step", "epoch", "kind") and isinstance(value, int | float):
+                self.writer.add_scalar(f"{entry['kind']}/{key}", value, entry["step"])
+        self.writer.flush()
+
+    def say(self, message: str) -> None:
+        if self.enabled:
+            self.console.print(message)
+
+
+def _truncate_log(path: Path, keep_until_step: int) -> None:
+    """On resume, drop log lines the killed run wrote after its last checkpoint."""
+    if not path.exists():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= keep_until_step]
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
+class TrainLoop:
+    """Runs a Trainer to `max_steps` or early stopping; logs, evaluates and checkpoints."""
+
+    def __init__(self, trainer: Trainer, log: RunLog) -> None:
+        self.t, self.log = trainer, log
+        self.window_loss, self.window_tokens, self.window_start = 0.0, 0, time.perf_counter()
+
+    def run(self) -> dict[str, Any]:
+        t, cfg = self.t, self.t.cfg
+        stop = t.progress.step >= cfg.max_steps
+        while not stop:
+            batches = shard(
+                make_batches(t.lengths, cfg.batch_tokens, cfg.seed, t.progress.epoch), t.env
+            )
+            if not batches:
+                raise UserError("data.train", f"too few batches for {t.env.world_size} processes")
+            for indices in batches[t.progress.batch_in_epoch :]:
+                batch = collate([t.data.train_ids[i] for i in indices]).to(t.device)
+                loss, n_tokens = t.train_step(batch)
+                t.progress.step += 1
+                t.progress.batch_in_epoch += 1
+                t.progress.tokens += n_tokens
+                stop = self.after_step(loss, n_tokens)
+                if stop:
+                    break
+            else:
+                t.progress.epoch += 1
+                t.progress.batch_in_epoch = 0
+        return {
+            "step": t.progress.step,
+            "best_score": t.progress.best_score,
+            "best_step": t.progress.best_step,
+            "metric": t.metric_name(),
+        }
+
+    def after_step(self, loss: float, n_tokens: int) -> bool:
+        cfg, step = self.t.cfg, self.t.progress.step
+        self.window_loss += loss
+        self.window_tokens += n_tokens
+        if step % cfg.log_every == 0 or step == cfg.max_steps:
+            self.log_window()
+        stop = step >= cfg.max_steps
+        if step % cfg.eval_every == 0 or stop:
+            stop = self.validate() or stop
+        return stop
+
+    def log_window(self) -> None:
+        t = self.t
+        loss, tokens = all_reduce_sum([self.window_loss, float(self.window_tokens)], t.env)
+        elapsed = time.perf_counter() - self.window_start
+        entry = {
+            "kind": "train",
+            "step": t.progress.step,
+            "epoch": t.progress.epoch,
+            "loss": loss / max(tokens, 1),
+            "lr": t.optimizer.param_groups[0]["lr"],
+            "tokens_per_s": tokens / max(elapsed, 1e-9),
+        }
+        self.log.record(entry)
+        self.log.advance(
+            t.progress.step,
+            f"loss {entry['loss']:.3f}  {entry['tokens_per_s']:,.0f} tok/s  lr {entry['lr']:.2e}",
+        )
+        self.window_loss, self.window_tokens, self.window_start = 0.0, 0, time.perf_counter()
+
+    def validate(self) -> bool:
+        """Evaluate on dev (rank 0), share the result, checkpoint; True means stop early."""
+        t, cfg, progress = self.t, self.t.cfg, self.t.progress
+        eval_start = time.perf_counter()
+        metrics = broadcast_from_main(t.evaluate() if t.env.is_main else None, t.env)
+        score = metrics["dev_bleu"] if t.higher_is_better else metrics["dev_loss"]
+        best = progress.best_score
+        improved = best is None or (score > best if t.higher_is_better else score < best)
+        if improved:
+            progress.best_score, progress.best_step, progress.bad_evals = score, progress.step, 0
+        else:
+            progress.bad_evals += 1
+        if isinstance(t.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            t.scheduler.step(score)
+        if t.env.is_main:
+            t.save(improved)
+        self.log.record({"kind": "dev", "step": progress.step, **metrics})
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items())
+        self.log.say(f"step {progress.step}: {shown}{'  (best)' if improved else ''}")
+        self.window_start += time.perf_counter() - eval_start  # validation is not training time
+        patience = cfg.early_stopping_patience
+        return patience is not None and progress.bad_evals >= patience
+
+
+def _config_difference(saved: dict[str, Any], new: dict[str, Any], prefix: str = "") -> str | None:
+    """The first dotted key whose value differs between two config dicts, as 'key: a -> b'."""
+    for key in sorted(set(saved) | set(new)):
+        a, b = saved.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found = _config_difference(a, b, f"{prefix}{key}.")
+            if found:
+                return found
+        elif a != b:
+            return f"{prefix}{key}: {a!r} -> {b!r}"
+    return None
+
+
+def prepare_run_folder(config: Config, out: Path, resume: bool, env: DistEnv) -> dict | None:
+    """Check the run folder; returns the checkpoint to resume from, or None for a fresh run.
+
+    Never overwrites a run: a fresh start into a folder holding one is an error.
+    """
+    if out.exists() and not out.is_dir():
+        raise UserError(str(out), "exists and is not a folder")
+    last = out / "last.pt"
+    if resume:
+        if not last.exists():
+            raise UserError(str(out), "has no last.pt to resume from")
+        ckpt = load_checkpoint(last)
+        saved = {k: ckpt["config"][k] for k in ("data", "model")}
+        difference = _config_difference(
+            saved, config.model_dump(mode="json", include={"data", "model"})
+        )
+        if difference:
+            raise UserError(str(last), f"the run was made with another config ({difference})")
+        return ckpt
+    if last.exists() or (out / "log.jsonl").exists():
+        raise UserError(
+            str(out), "holds a run already; add --resume to continue it, or choose another --out"
+        )
+    if env.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / ".config.yaml.tmp"
+        tmp.write_text(config.to_yaml(), encoding="utf-8")
+        os.replace(tmp, out / "config.yaml")
+    return None
+
+
+def run_training(config: Config, out: Path, resume: bool = False) -> dict[str, Any]:
+    """`attnlab train`: train a model into the run folder `out` (or continue it with resume)."""
+    device = resolve_device(config.training.device)
+    if config.training.num_threads:
+        torch.set_num_threads(config.training.num_threads)
+    env = init_distributed(device)
+    try:
+        if device.type == "cuda" and env.enabled:
+            device = torch.device("cuda", env.local_rank)
+            torch.cuda.set_device(device)
+        ckpt = prepare_run_folder(config, out, resume, env)
+        seed_everything(config.training.seed)
+        data = load_training_data(config.data, Encoders.from_state(ckpt) if ckpt else None)
+        trainer = Trainer(config, data, out, env, device)
+        if ckpt is not None:
+            trainer.load_state(ckpt)
+        with RunLog(out, env, config.training.max_steps, trainer.progress.step) as log:
+            r = data.report
+            log.say(
+                f"train: {len(data.train_ids)} pairs (dropped {r.empty} empty, {r.too_long} over "
+                f"data.max_len={config.data.max_len}); dev: {len(data.dev_pairs)} pairs; "
+                f"vocab {len(data.encoders.src_vocab)}/{len(data.encoders.trg_vocab)}; "
+                f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters; {device}"
+                + (f"; resuming at step {trainer.progress.step}" if ckpt else "")
+            )
+            summary = TrainLoop(trainer, log).run()
+            log.say(
+                f"done: step {summary['step']}, best dev {summary['metric']} "
+                f"{summary['best_score']:.3f} at step {summary['best_step']}; {out}/best.pt"
+            )
+        return summary
+    finally:
+        shutdown(env)

@@ -1,0 +1,238 @@
+"""Text in, text out: tokenize, batch, search, detokenize; `attnlab translate` streams lines.
+
+A translation never depends on what else is in its batch (search guarantees it), so lines are
+sorted by length into batches for speed and put back in their order afterwards. An empty line
+gives an empty line; a line longer than the model can take is truncated with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import torch
+from torch import Tensor, nn
+
+from attnlab.checkpoint import load_checkpoint
+from attnlab.config import Config, DecodingConfig
+from attnlab.data.batching import collate_source
+from attnlab.data.tokenize import Tokenizer, tokenizer_from_state
+from attnlab.data.vocab import Vocab
+from attnlab.errors import UserError
+from attnlab.models.build import build_model
+from attnlab.search import Hypothesis, beam_search, greedy_search, max_lengths
+
+
+@dataclass
+class Translation:
+    """One translated line; `attention` is (len(trg_tokens) + 1, len(src_tokens)), the last row
+    being the step that produced </s>; None for models without attention."""
+
+    text: str
+    score: float
+    src_tokens: list[str]
+    trg_tokens: list[str]
+    attention: Tensor | None
+    nbest: list[tuple[str, float]]
+    truncated: bool = False
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA when present, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("training.device", "cuda was asked for but no CUDA device is available")
+    return torch.device(name)
+
+
+class Translator:
+    """A trained model with its tokenizers and vocabularies, ready to translate lines."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        src_tokenizer: Tokenizer,
+        trg_tokenizer: Tokenizer,
+        src_vocab: Vocab,
+        trg_vocab: Vocab,
+        decoding: DecodingConfig,
+        max_src_len: int | None,
+    ) -> None:
+        self.model = model
+        self.src_tokenizer, self.trg_tokenizer = src_tokenizer, trg_tokenizer
+        self.src_vocab, self.trg_vocab = src_vocab, trg_vocab
+        self.decoding = decoding
+        self.max_src_len = max_src_len
+
+    @classmethod
+    def from_checkpoint(cls, path: Path, device: str = "auto") -> Translator:
+        ckpt = load_checkpoint(path)
+        config = Config.model_validate(ckpt["config"])
+        src_vocab, trg_vocab = (
+            Vocab.from_list(ckpt["src_vocab"]),
+            Vocab.from_list(ckpt["trg_vocab"]),
+        )
+        model = build_model(config.model, len(src_vocab), len(trg_vocab))
+        try:
+            model.load_state_dict(ckpt["model"])
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[0]
+            raise UserError(
+                str(path), f"weights do not fit the model in its config: {first}"
+            ) from None
+        model.to(resolve_device(device)).eval()
+        return cls(
+            model,
+            tokenizer_from_state(ckpt["src_tokenizer"]),
+            tokenizer_from_state(ckpt["trg_tokenizer"]),
+            src_vocab,
+            trg_vocab,
+            config.decoding,
+            model_max_source_length(config),
+        )
+
+    def translate(
+        self,
+        lines: list[str],
+        beam_size: int | None = None,
+        n_best: int = 1,
+        batch_size: int | None = None,
+    ) -> list[Translation]:
+        """Translate `lines` in order; beam_size 1 is greedy search."""
+        beam_size = beam_size or self.decoding.beam_size
+        if n_best > beam_size:
+            raise UserError("--n-best", f"must be <= the beam size ({n_best} > {beam_size})")
+        batch_size = batch_size or self.decoding.batch_size
+        tokens = [self.src_tokenizer.encode(line) for line in lines]
+        limit = self.max_src_len
+        results: list[Translation | None] = [None] * len(lines)
+        for i, toks in enumerate(tokens):
+            if not toks:
+                results[i] = Translation("", 0.0, [], [], None, [("", 0.0)])
+        order = sorted((i for i, t in enumerate(tokens) if t), key=lambda i: len(tokens[i]))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            src_tokens = [tokens[i][:limit] if limit else tokens[i] for i in chunk]
+            hyps = self._search([self.src_vocab.encode(t) for t in src_tokens], beam_size, n_best)
+            for i, toks, nbest in zip(chunk, src_tokens, hyps, strict=True):
+                results[i] = self._to_translation(toks, nbest, len(toks) < len(tokens[i]))
+        return [r for r in results if r is not None]
+
+    def _search(
+        self, src_ids: list[list[int]], beam_size: int, n_best: int
+    ) -> list[list[Hypothesis]]:
+        device = next(self.model.parameters()).device
+        src, src_mask = (t.to(device) for t in collate_source(src_ids))
+        lengths = max_lengths(src_mask, self.decoding.max_len_ratio, self.decoding.max_len_offset)
+        if self.max_src_len:
+            lengths = lengths.clamp(max=self.max_src_len - 1)
+        with torch.inference_mode():
+            if beam_size == 1:
+                return greedy_search(self.model, src, src_mask, lengths)
+            return beam_search(
+                self.model, src, src_mask, lengths, beam_size, n_best, self.decoding.length_penalty
+            )
+
+    def _to_translation(
+        self, src_tokens: list[str], nbest: list[Hypothesis], truncated: bool
+    ) -> Translation:
+        texts = [self.trg_tokenizer.decode(self.trg_vocab.decode(h.tokens)) for h in nbest]
+        best = nbest[0]
+        attention = best.attention.float().cpu() if best.attention is not None else None
+        return Translation(
+            text=texts[0],
+            score=best.score,
+            src_tokens=src_tokens,
+            trg_tokens=self.trg_vocab.decode(best.tokens),
+            attention=attention,
+            nbest=[(t, h.score) for t, h in zip(texts, nbest, strict=True)],
+            truncated=truncated,
+        )
+
+
+def model_max_source_length(config: Config) -> int | None:
+    """The longest source the model can encode: the Transformer's position table; RNNs: none."""
+    return config.model.max_positions if config.model.type == "transformer" else None
+
+
+def translation_json(line: str, t: Translation) -> dict[str, Any]:
+    return {
+        "src": line,
+        "translation": t.text,
+        "score": t.score,
+        "nbest": [{"translation": text, "score": score} for text, score in t.nbest],
+        "src_tokens": t.src_tokens,
+        "trg_tokens": t.trg_tokens,
+        "attention": None if t.attention is None else t.attention.tolist(),
+    }
+
+
+def read_stream_lines(handle: Any, name: str) -> Iterator[str]:
+    """Decode a binary line stream as UTF-8 (BOM and CRLF accepted); bad bytes name the line."""
+    for number, raw in enumerate(handle, start=1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            yield raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            raise UserError(f"{name}:{number}", f"invalid UTF-8 (byte {exc.start})") from None
+
+
+def _chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def translate_stream(
+    ckpt: Path,
+    input_path: Path | None,
+    beam: int | None,
+    n_best: int,
+    batch_size: int | None,
+    as_json: bool,
+    out: TextIO = sys.stdout,
+) -> None:
+    """`attnlab translate`: one line out per line in, in order; stdin when no input file.
+
+    Interactive stdin is translated line by line; piped input in batches.
+    """
+    translator = Translator.from_checkpoint(ckpt)
+    batch_size = batch_size or translator.decoding.batch_size
+    if input_path is None:
+        name, handle = "<stdin>", sys.stdin.buffer
+        if sys.stdin.isatty():
+            batch_size = 1
+    else:
+        if input_path.is_dir():
+            raise UserError(str(input_path), "is a directory, expected a text file")
+        try:
+            name, handle = str(input_path), input_path.open("rb")
+        except OSError as exc:
+            raise UserError(str(input_path), exc.strerror or str(exc)) from None
+    number = 0
+    for chunk in _chunks(read_stream_lines(handle, name), batch_size):
+        for line, t in zip(chunk, translator.translate(chunk, beam, n_best), strict=True):
+            number += 1
+            if t.truncated:
+                limit = translator.max_src_len
+                sys.stderr.write(
+                    f"attnlab: warning: {name}:{number}: source truncated to {limit} tokens\n"
+                )
+            if as_json:
+                out.write(json.dumps(translation_json(line, t), ensure_ascii=False) + "\n")
+            elif n_best > 1:  # still one line per input: the n-best list, tab-separated
+                out.write("\t".join(text for text, _ in t.nbest) + "\n")
+            else:
+                out.write(t.text + "\n")
+        out.flush()
