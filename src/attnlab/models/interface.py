@@ -24,7 +24,9 @@ class Seq2SeqModel(Protocol):
 
     def encode(self, src: Tensor, src_mask: Tensor) -> Any: ...
 
-    def step(self, memory: Any, state: Any, y_prev: Tensor) -> tuple[Tensor, Any, Tensor | None]: ...
+    def step(
+        self, memory: Any, state: Any, y_prev: Tensor
+    ) -> tuple[Tensor, Any, Tensor | None]: ...
 
 
 def select_batch(value: Any, index: Tensor) -> Any:
