@@ -1,0 +1,395 @@
+"""Evaluation: sacreBLEU BLEU and chrF, scores per source-length bucket, and the alignment error
+rate (AER) of attention weights against gold word alignments.
+
+Papers: BLEU (Papineni et al., 2002), chrF (Popović, 2015), both computed by sacreBLEU (Post,
+2018) on detokenised text with its default 13a tokenisation, so that the numbers and signatures
+are comparable with published ones. Scores by source length follow Cho et al. (2014) and
+Bahdanau et al. (2015, Fig. 2), where fixed-context models fall apart on long sentences. AER is
+Och & Ney (2003, Sec. 5); reading alignments off attention follows Bahdanau et al. (2015,
+Sec. 5.2.1) and Koehn & Knowles (2017, Sec. 3.5).
+
+Shapes: T target length, S source length (in pieces, or in words after merging), B batch,
+L decoder layers.
+
+Left out: multiple references, TER, significance tests (paired bootstrap), learned metrics
+(COMET); alignments from anything but attention (no GIZA++ / fast_align); gold alignments are
+read as 0-based indices into the whitespace words of the source and reference lines, so a word
+tokenizer that splits differently from whitespace misplaces links.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from sacrebleu.metrics import BLEU, CHRF
+from torch import Tensor
+
+from attnlab.errors import UserError
+
+Link = tuple[int, int]  # (i, j): source word i, target word j (the Pharaoh order)
+Bucket = tuple[int, int | None]  # inclusive source-length range; None = open upper end
+WORD_START = "▁"  # SentencePiece's mark of a piece that begins a word
+
+_LINK = re.compile(r"(-?\d+)([-?])(-?\d+)")
+
+
+# --- corpus scores ------------------------------------------------------------------------------
+
+
+def corpus_scores(hyps: list[str], refs: list[str]) -> dict[str, Any]:
+    """Corpus BLEU and chrF of detokenised `hyps` against one reference each (sacreBLEU defaults).
+
+    Returns {"bleu": float, "chrf": float, "signature": {"bleu": "BLEU: nrefs:1|...",
+    "chrf": "chrF2: nrefs:1|..."}}; scores are on sacreBLEU's 0-100 scale.
+    """
+    if len(hyps) != len(refs) or not hyps:
+        raise ValueError(f"need as many hypotheses as references, > 0 ({len(hyps)}, {len(refs)})")
+    bleu, chrf = BLEU(), CHRF()
+    bleu_score = bleu.corpus_score(hyps, [refs])
+    chrf_score = chrf.corpus_score(hyps, [refs])
+    return {
+        "bleu": float(bleu_score.score),
+        "chrf": float(chrf_score.score),
+        "signature": {
+            "bleu": f"{bleu_score.name}: {bleu.get_signature()}",
+            "chrf": f"{chrf_score.name}: {chrf.get_signature()}",
+        },
+    }
+
+
+# --- length buckets -----------------------------------------------------------------------------
+
+
+def parse_buckets(text: str) -> list[Bucket]:
+    """Upper bounds "10,20,50" -> [(1, 10), (11, 20), (21, 50), (51, None)] (the last one open)."""
+    bounds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            bound = int(part)
+        except ValueError:
+            raise UserError(
+                "--buckets", f"{part!r} is not an integer; expected upper bounds such as 10,20,30"
+            ) from None
+        if bound < 1:
+            raise UserError("--buckets", f"bounds must be >= 1 (got {bound})")
+        if bounds and bound <= bounds[-1]:
+            raise UserError("--buckets", f"bounds must increase (got {bound} after {bounds[-1]})")
+        bounds.append(bound)
+    lows = [1] + [b + 1 for b in bounds]
+    highs: list[int | None] = [*bounds, None]
+    return list(zip(lows, highs, strict=True))
+
+
+def bucket_label(bucket: Bucket) -> str:
+    """(1, 10) -> "1-10"; (51, None) -> "51+"."""
+    low, high = bucket
+    return f"{low}+" if high is None else f"{low}-{high}"
+
+
+def bucket_scores(
+    src_lengths: list[int], hyps: list[str], refs: list[str], buckets: list[Bucket]
+) -> list[dict[str, Any]]:
+    """BLEU and chrF of the sentences whose source length falls in each bucket.
+
+    Every sentence lands in exactly one bucket: the one whose range holds its length; lengths
+    below the first bucket (empty source lines) count in the first. An empty bucket has n 0 and
+    bleu/chrf None.
+    """
+    if not len(src_lengths) == len(hyps) == len(refs):
+        raise ValueError(f"lengths differ: {len(src_lengths)}, {len(hyps)}, {len(refs)}")
+    members: list[list[int]] = [[] for _ in buckets]
+    for k, length in enumerate(src_lengths):
+        index = next(
+            (b for b, (_, high) in enumerate(buckets) if high is None or length <= high),
+            len(buckets) - 1,
+        )
+        members[index].append(k)
+    rows = []
+    for bucket, indices in zip(buckets, members, strict=True):
+        row: dict[str, Any] = {"range": bucket_label(bucket), "n": len(indices)}
+        if indices:
+            scores = corpus_scores([hyps[k] for k in indices], [refs[k] for k in indices])
+            row.update(bleu=scores["bleu"], chrf=scores["chrf"])
+        else:
+            row.update(bleu=None, chrf=None)
+        rows.append(row)
+    return rows
+
+
+# --- alignments ---------------------------------------------------------------------------------
+
+
+def read_pharaoh(path: Path) -> list[tuple[set[Link], set[Link]]]:
+    """Read gold alignments, one line per sentence pair: `i-j` sure, `i?j` possible, 0-based
+    (source word i, target word j). Returns (sure, possible) per line; sure links are in the
+    possible set too (S is a subset of P, Och & Ney 2003). An empty line has no links.
+    """
+    try:
+        raw_lines = path.read_bytes().splitlines()
+    except OSError as exc:
+        raise UserError(str(path), exc.strerror or str(exc)) from None
+    gold = []
+    for number, raw in enumerate(raw_lines, start=1):
+        where = f"{path}:{number}"
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise UserError(where, f"invalid UTF-8 (byte {exc.start})") from None
+        sure: set[Link] = set()
+        possible: set[Link] = set()
+        for token in line.split():
+            match = _LINK.fullmatch(token)
+            if match is None:
+                raise UserError(where, f"bad link {token!r}: expected i-j (sure) or i?j (possible)")
+            i, j = int(match.group(1)), int(match.group(3))
+            if i < 0 or j < 0:
+                raise UserError(where, f"negative index in link {token!r}")
+            possible.add((i, j))
+            if match.group(2) == "-":
+                sure.add((i, j))
+        gold.append((sure, possible))
+    return gold
+
+
+def alignment_from_attention(weights: Tensor, threshold: float | None = None) -> set[Link]:
+    """Hard alignment from attention weights (T, S) of one sentence: for each target word j the
+    source word i = argmax_i alpha_ji, and with `threshold` also every i with alpha_ji >= threshold.
+    Returns Pharaoh links (i, j). Drop the row of </s> before calling.
+    """
+    if weights.numel() == 0:
+        return set()
+    links = {(int(i), j) for j, i in enumerate(weights.argmax(dim=-1).tolist())}
+    if threshold is not None:
+        rows, cols = torch.nonzero(weights >= threshold, as_tuple=True)
+        links |= {(int(i), int(j)) for j, i in zip(rows.tolist(), cols.tolist(), strict=True)}
+    return links
+
+
+def aer(predicted: list[set[Link]], gold: list[tuple[set[Link], set[Link]]]) -> float:
+    """Alignment error rate over a corpus (Och & Ney, 2003, Sec. 5):
+
+        AER = 1 - (|A ∩ S| + |A ∩ P|) / (|A| + |S|)
+
+    with A the predicted links, S the sure and P the possible gold links (P includes S), each
+    count summed over all sentences before dividing. 0 is perfect. With no predicted and no sure
+    link at all there is nothing to get wrong: 0.
+    """
+    if len(predicted) != len(gold):
+        raise ValueError(f"{len(predicted)} predicted alignments for {len(gold)} gold ones")
+    a_and_s = a_and_p = n_a = n_s = 0
+    for a, (sure, possible) in zip(predicted, gold, strict=True):
+        a_and_s += len(a & sure)
+        a_and_p += len(a & (possible | sure))
+        n_a += len(a)
+        n_s += len(sure)
+    if n_a + n_s == 0:
+        return 0.0
+    return 1.0 - (a_and_s + a_and_p) / (n_a + n_s)
+
+
+def word_index(pieces: list[str]) -> list[int]:
+    """The word each piece belongs to: a new word starts at every piece marked with "▁" (and at
+    the first piece). Word-level tokens (no piece marked) are each a word of their own."""
+    if not any(p.startswith(WORD_START) for p in pieces):
+        return list(range(len(pieces)))
+    index, word = [], -1
+    for k, piece in enumerate(pieces):
+        if k == 0 or piece.startswith(WORD_START):
+            word += 1
+        index.append(word)
+    return index
+
+
+def _n_words(pieces: list[str]) -> int:
+    index = word_index(pieces)
+    return index[-1] + 1 if index else 0
+
+
+def _grouping(pieces: list[str]) -> Tensor:
+    """One-hot membership (pieces, words): entry (k, w) is 1 when piece k belongs to word w."""
+    grouping = torch.zeros(len(pieces), _n_words(pieces))
+    grouping[torch.arange(len(pieces)), torch.tensor(word_index(pieces), dtype=torch.long)] = 1.0
+    return grouping  # (pieces, words)
+
+
+def merge_subword_attention(
+    weights: Tensor, src_pieces: list[str], trg_pieces: list[str]
+) -> Tensor:
+    """Attention between pieces (T, S) -> attention between words (T_words, S_words).
+
+    A source word receives the sum of the weights of its pieces (so rows still sum to 1); a
+    target word gets the average of its pieces' rows. Word-level tokens come back unchanged.
+    """
+    if weights.shape != (len(trg_pieces), len(src_pieces)):
+        raise ValueError(f"weights {tuple(weights.shape)} do not match the pieces")
+    g_src = _grouping(src_pieces).to(weights)  # (S, S_words)
+    g_trg = _grouping(trg_pieces).to(weights)  # (T, T_words)
+    mean_trg = (g_trg / g_trg.sum(dim=0, keepdim=True)).T  # (T_words, T)
+    return mean_trg @ weights @ g_src  # (T_words, S_words)
+
+
+# --- evaluating a checkpoint --------------------------------------------------------------------
+
+
+def _teacher_forced_attention(model: torch.nn.Module, batch: Any) -> Tensor | None:
+    """Attention (B, L, T, S) of the model reading the references: every decoder layer averaged
+    over heads for a model with `cross_attention` (the Transformer), else L = 1; None for a model
+    without attention."""
+    if hasattr(model, "cross_attention"):
+        return model.cross_attention(batch).float().mean(dim=2)  # (B, L, T, S)
+    _, attention = model(batch)
+    return None if attention is None else attention.float().unsqueeze(1)  # (B, 1, T, S)
+
+
+def reference_attention(
+    translator: Any, src_lines: list[str], ref_lines: list[str]
+) -> list[Tensor] | None:
+    """Word-level attention (L, T_words, S_words) of each (source, reference) pair, read with
+    teacher forcing (the gold alignment links the reference, not the hypothesis); the row of </s>
+    is dropped. A pair with an empty side gets all-zero weights (no links). None when the model
+    has no attention."""
+    from attnlab.data.batching import collate
+
+    limit = translator.max_src_len
+    pairs = []
+    for src_line, ref_line in zip(src_lines, ref_lines, strict=True):
+        src_pieces = translator.src_tokenizer.encode(src_line)
+        trg_pieces = translator.trg_tokenizer.encode(ref_line)
+        if limit:  # the Transformer's position table bounds both sides (<s> takes one place)
+            src_pieces, trg_pieces = src_pieces[:limit], trg_pieces[: limit - 1]
+        pairs.append((src_pieces, trg_pieces))
+    device = next(translator.model.parameters()).device
+    size = translator.decoding.batch_size
+    keep = [k for k, (s, t) in enumerate(pairs) if s and t]
+    merged: list[Tensor | None] = [None] * len(pairs)
+    for start in range(0, len(keep), size):
+        chunk = keep[start : start + size]
+        ids = [
+            (translator.src_vocab.encode(pairs[k][0]), translator.trg_vocab.encode(pairs[k][1]))
+            for k in chunk
+        ]
+        with torch.inference_mode():
+            attention = _teacher_forced_attention(translator.model, collate(ids).to(device))
+        if attention is None:
+            return None
+        for b, k in enumerate(chunk):
+            src_pieces, trg_pieces = pairs[k]
+            rows = attention[b, :, : len(trg_pieces), : len(src_pieces)].cpu()  # (L, T, S), no </s>
+            merged[k] = torch.stack(
+                [merge_subword_attention(r, src_pieces, trg_pieces) for r in rows]
+            )  # (L, T_words, S_words)
+    n_layers = next((m.size(0) for m in merged if m is not None), 1)
+    return [
+        m if m is not None else torch.zeros(n_layers, _n_words(t), _n_words(s))
+        for m, (s, t) in zip(merged, pairs, strict=True)
+    ]
+
+
+def _read_lines(path: Path) -> list[str]:
+    from attnlab.data.corpus import read_lines
+
+    return read_lines(path)
+
+
+def _translate(translator: Any, lines: list[str], beam: int | None) -> list[str]:
+    """Hypotheses in order, with a progress bar on an interactive terminal."""
+    console = Console(stderr=True)
+    size = translator.decoding.batch_size
+    hyps: list[str] = []
+    columns = (TextColumn("translating"), BarColumn(), MofNCompleteColumn())
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as progress:
+        task = progress.add_task("translate", total=len(lines))
+        for start in range(0, len(lines), size):
+            chunk = lines[start : start + size]
+            hyps.extend(t.text for t in translator.translate(chunk, beam_size=beam))
+            progress.advance(task, len(chunk))
+    return hyps
+
+
+def _alignment_scores(
+    translator: Any, src_lines: list[str], ref_lines: list[str], gold: list
+) -> dict[str, Any]:
+    """{"aer": float | None} and, for a model with several decoder layers, "aer_per_layer"."""
+    attention = reference_attention(translator, src_lines, ref_lines)
+    if attention is None:
+        return {"aer": None}
+    n_layers = attention[0].size(0)
+    per_layer = [
+        aer([alignment_from_attention(a[layer]) for a in attention], gold)
+        for layer in range(n_layers)
+    ]
+    result: dict[str, Any] = {"aer": per_layer[-1]}
+    if hasattr(translator.model, "cross_attention"):
+        result["aer_per_layer"] = per_layer
+    return result
+
+
+def evaluate_checkpoint(
+    ckpt: Path,
+    src: Path,
+    ref: Path,
+    align: Path | None,
+    buckets: list[Bucket],
+    beam: int | None,
+) -> dict[str, Any]:
+    """`attnlab evaluate`: translate `src`, score against `ref` overall and per source-length
+    bucket (length = whitespace words of the source line) and, with `align`, the AER of the
+    attention read on the references. Returns the JSON object of the CLI contract."""
+    from attnlab.translate import Translator
+
+    src_lines, ref_lines = _read_lines(src), _read_lines(ref)
+    if len(src_lines) != len(ref_lines):
+        raise UserError(
+            f"{src}, {ref}", f"line counts differ ({len(src_lines)} and {len(ref_lines)})"
+        )
+    if not src_lines:
+        raise UserError(str(src), "no lines to evaluate")
+    gold = read_pharaoh(align) if align is not None else None
+    if gold is not None and len(gold) != len(src_lines):
+        raise UserError(f"{align}, {src}", f"line counts differ ({len(gold)} and {len(src_lines)})")
+    translator = Translator.from_checkpoint(ckpt)
+    hyps = _translate(translator, src_lines, beam)
+    result = corpus_scores(hyps, ref_lines)
+    result["n"] = len(src_lines)
+    lengths = [len(line.split()) for line in src_lines]
+    result["buckets"] = bucket_scores(lengths, hyps, ref_lines, buckets)
+    if gold is not None:
+        result.update(_alignment_scores(translator, src_lines, ref_lines, gold))
+    return result
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def render_evaluation(result: dict[str, Any], console: Console | None = None) -> None:
+    """Print an evaluation result with Rich: scores, signatures, the bucket table, AER."""
+    console = console or Console(file=sys.stdout)
+    console.print(
+        f"[bold]BLEU[/bold] {_fmt(result['bleu'])}   [bold]chrF[/bold] {_fmt(result['chrf'])}"
+    )
+    for signature in result["signature"].values():
+        console.print(signature, style="dim", highlight=False, markup=False)
+    table = Table(title="by source length (words)")
+    for name in ("range", "n", "BLEU", "chrF"):
+        table.add_column(name, justify="left" if name == "range" else "right")
+    for row in result["buckets"]:
+        table.add_row(row["range"], str(row["n"]), _fmt(row["bleu"]), _fmt(row["chrf"]))
+    console.print(table)
+    if "aer" in result:
+        text = (
+            "n/a (the model has no attention)" if result["aer"] is None else f"{result['aer']:.3f}"
+        )
+        console.print(f"[bold]AER[/bold] {text}")
+    for layer, value in enumerate(result.get("aer_per_layer", []), start=1):
+        console.print(f"  decoder layer {layer}: AER {value:.3f}")

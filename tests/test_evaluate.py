@@ -1,0 +1,247 @@
+"""Tests for attnlab.evaluate: sacreBLEU scores, length buckets, Pharaoh files, AER, subwords."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sacrebleu
+import torch
+from rich.console import Console
+
+from attnlab.errors import UserError
+from attnlab.evaluate import (
+    aer,
+    alignment_from_attention,
+    bucket_scores,
+    corpus_scores,
+    merge_subword_attention,
+    parse_buckets,
+    read_pharaoh,
+    render_evaluation,
+    word_index,
+)
+
+HYPS = ["The cat sat on the mat.", "A dog barks!", "It is raining today, isn't it?", "Yes."]
+REFS = ["The cat sat on a mat.", "The dog barks!", "It rains today, doesn't it?", "Yes."]
+
+# --- corpus scores ------------------------------------------------------------------------------
+
+
+def test_corpus_scores_equal_sacrebleu() -> None:
+    scores = corpus_scores(HYPS, REFS)
+    assert scores["bleu"] == pytest.approx(sacrebleu.corpus_bleu(HYPS, [REFS]).score)
+    assert scores["chrf"] == pytest.approx(sacrebleu.corpus_chrf(HYPS, [REFS]).score)
+    assert 0 < scores["bleu"] < 100 and 0 < scores["chrf"] < 100
+
+
+def test_identical_text_scores_100() -> None:
+    scores = corpus_scores(REFS, REFS)
+    assert scores["bleu"] == pytest.approx(100.0)
+    assert scores["chrf"] == pytest.approx(100.0)
+
+
+def test_signatures_name_metric_and_tokenisation() -> None:
+    signature = corpus_scores(HYPS, REFS)["signature"]
+    assert signature["bleu"].startswith("BLEU: nrefs:1|case:mixed|")
+    assert "tok:13a" in signature["bleu"]
+    assert signature["chrf"].startswith("chrF2: nrefs:1|")
+    assert f"version:{sacrebleu.__version__}" in signature["chrf"]
+
+
+# --- buckets ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("10,20,30,40,50", [(1, 10), (11, 20), (21, 30), (31, 40), (41, 50), (51, None)]),
+        (" 5 , 9 ", [(1, 5), (6, 9), (10, None)]),
+        ("1", [(1, 1), (2, None)]),
+    ],
+)
+def test_parse_buckets(text: str, expected: list) -> None:
+    assert parse_buckets(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("", "not an integer"),
+        ("10,,20", "not an integer"),
+        ("ten", "'ten' is not an integer"),
+        ("1.5", "not an integer"),
+        ("10,5", "must increase"),
+        ("10,10", "must increase"),
+        ("0,10", ">= 1"),
+        ("-3", ">= 1"),
+    ],
+)
+def test_parse_buckets_rejects(text: str, fragment: str) -> None:
+    with pytest.raises(UserError) as info:
+        parse_buckets(text)
+    assert info.value.where == "--buckets"
+    assert fragment in info.value.what
+
+
+def test_bucket_scores_partition_by_source_length() -> None:
+    lengths = [3, 10, 11, 25, 60, 0]  # 0: an empty source line, counted in the first bucket
+    hyps = [f"hyp {k} a b c" for k in range(6)]
+    refs = ["x y z w v" if k % 2 else hyps[k] for k in range(6)]  # odd sentences all wrong
+    rows = bucket_scores(lengths, hyps, refs, parse_buckets("10,20,30,50"))
+    assert [r["range"] for r in rows] == ["1-10", "11-20", "21-30", "31-50", "51+"]
+    assert [r["n"] for r in rows] == [3, 1, 1, 0, 1]
+    first = [0, 1, 5]
+    expected = sacrebleu.corpus_bleu([hyps[k] for k in first], [[refs[k] for k in first]]).score
+    assert rows[0]["bleu"] == pytest.approx(expected)
+    assert rows[2]["bleu"] == pytest.approx(0.0)  # sentence 3 shares no word with its reference
+    assert rows[4]["bleu"] == pytest.approx(100.0)  # sentence 4 is identical
+    assert rows[3] == {"range": "31-50", "n": 0, "bleu": None, "chrf": None}
+
+
+# --- Pharaoh files ------------------------------------------------------------------------------
+
+
+def test_read_pharaoh_sure_and_possible(tmp_path: Path) -> None:
+    path = tmp_path / "gold.align"
+    path.write_text("0-0 1?2 1-1\n\n2-1 2?1 0?3\n", encoding="utf-8")
+    assert read_pharaoh(path) == [
+        ({(0, 0), (1, 1)}, {(0, 0), (1, 2), (1, 1)}),
+        (set(), set()),
+        ({(2, 1)}, {(2, 1), (0, 3)}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        ("0-0\n0-0 1x2\n", 2, "bad link '1x2'"),
+        ("0-0\n\n3\n", 3, "bad link '3'"),
+        ("1--2\n", 1, "negative index in link '1--2'"),
+        ("0-0\n-1-0\n", 2, "negative index"),
+        ("0?-4\n", 1, "negative index"),
+    ],
+)
+def test_read_pharaoh_errors_name_the_line(
+    tmp_path: Path, text: str, line: int, fragment: str
+) -> None:
+    path = tmp_path / "bad.align"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UserError) as info:
+        read_pharaoh(path)
+    assert info.value.where == f"{path}:{line}"
+    assert fragment in info.value.what
+
+
+def test_read_pharaoh_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(UserError) as info:
+        read_pharaoh(tmp_path / "absent.align")
+    assert info.value.where.endswith("absent.align")
+
+
+# --- alignments from attention ------------------------------------------------------------------
+
+
+def test_alignment_argmax_gives_source_target_pairs() -> None:
+    # T = 2 target words over S = 3 source words: target 0 looks at source 2, target 1 at 0.
+    weights = torch.tensor([[0.1, 0.1, 0.8], [0.6, 0.3, 0.1]])
+    assert alignment_from_attention(weights) == {(2, 0), (0, 1)}
+
+
+def test_alignment_threshold_adds_every_strong_link() -> None:
+    weights = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.5, 0.4], [0.3, 0.3, 0.4]])
+    assert alignment_from_attention(weights) == {(0, 0), (1, 1), (2, 2)}
+    # 0.4 >= 0.35 in row 1 adds source 2 for target 1; nothing else reaches it outside the argmax.
+    assert alignment_from_attention(weights, threshold=0.35) == {(0, 0), (1, 1), (2, 2), (2, 1)}
+    # A threshold above every weight adds nothing: the argmax link always stays.
+    assert alignment_from_attention(weights, threshold=0.9) == {(0, 0), (1, 1), (2, 2)}
+
+
+def test_alignment_of_empty_attention_is_empty() -> None:
+    assert alignment_from_attention(torch.zeros(3, 0)) == set()
+    assert alignment_from_attention(torch.zeros(0, 3)) == set()
+
+
+# --- AER ----------------------------------------------------------------------------------------
+
+
+def test_aer_perfect_alignment_is_zero() -> None:
+    sure = {(0, 0), (1, 2), (2, 1)}
+    assert aer([set(sure)], [(sure, sure | {(0, 1)})]) == 0.0
+
+
+def test_aer_worked_example() -> None:
+    # S = {0-0, 1-1}, P = S + {2?1}, A = {0-0, 2-1, 2-2}:
+    # |A∩S| = 1 (0-0), |A∩P| = 2 (0-0, 2-1), |A| = 3, |S| = 2  ->  AER = 1 - 3/5 = 0.4
+    sure = {(0, 0), (1, 1)}
+    possible = sure | {(2, 1)}
+    assert aer([{(0, 0), (2, 1), (2, 2)}], [(sure, possible)]) == pytest.approx(0.4)
+
+
+def test_aer_sums_counts_over_the_corpus() -> None:
+    # Sentence 1 perfect; sentence 2: A = {0-0, 1-1, 2-2}, S = P = {0-1}: no hit.
+    # Sums: |A∩S| = 1, |A∩P| = 1, |A| = 4, |S| = 2  ->  1 - 2/6 = 2/3 (a per-sentence mean: 0.5).
+    predicted = [{(0, 0)}, {(0, 0), (1, 1), (2, 2)}]
+    gold = [({(0, 0)}, {(0, 0)}), ({(0, 1)}, {(0, 1)})]
+    assert aer(predicted, gold) == pytest.approx(2 / 3)
+
+
+def test_aer_precision_and_recall_edges() -> None:
+    sure = {(0, 0), (1, 1)}
+    assert aer([set()], [(sure, sure)]) == 1.0  # nothing predicted: recall 0
+    # only possible links predicted, no sure gold: 1 - (0 + 1) / (1 + 0) = 0
+    assert aer([{(3, 3)}], [(set(), {(3, 3)})]) == 0.0
+    # all sure links plus a wrong one: 1 - (2 + 2) / (3 + 2) = 0.2 (precision 2/3)
+    assert aer([sure | {(0, 1)}], [(sure, sure)]) == pytest.approx(0.2)
+    # gold given without its sure links in P: sure still counts as possible
+    assert aer([{(0, 0)}], [({(0, 0)}, set())]) == 0.0
+    assert aer([set()], [(set(), set())]) == 0.0  # nothing to get wrong
+
+
+# --- subwords -----------------------------------------------------------------------------------
+
+
+def test_word_index_of_pieces() -> None:
+    assert word_index(["▁un", "believ", "able", "▁cat"]) == [0, 0, 0, 1]
+    assert word_index(["▁", ",", "▁x"]) == [0, 0, 1]  # a lone "▁" starts the word ","
+    assert word_index(["le", "chat"]) == [0, 1]  # word-level tokens
+
+
+def test_merge_subword_attention_hand_example() -> None:
+    src = ["▁un", "believ", "able", "▁cat"]  # words: unbelievable, cat
+    trg = ["▁le", "▁ch", "at"]  # words: le, chat
+    weights = torch.tensor(
+        [[0.1, 0.2, 0.3, 0.4], [0.5, 0.1, 0.1, 0.3], [0.2, 0.2, 0.2, 0.4]]
+    )  # (T=3, S=4)
+    # source pieces summed: rows [0.6, 0.4], [0.7, 0.3], [0.6, 0.4];
+    # target "chat" = mean of its two rows: [0.65, 0.35]
+    merged = merge_subword_attention(weights, src, trg)
+    assert torch.allclose(merged, torch.tensor([[0.6, 0.4], [0.65, 0.35]]))
+    assert torch.allclose(merged.sum(dim=-1), torch.ones(2))
+
+
+def test_merge_is_identity_for_word_tokens() -> None:
+    weights = torch.softmax(torch.randn(3, 2, generator=torch.Generator().manual_seed(0)), dim=-1)
+    merged = merge_subword_attention(weights, ["a", "b"], ["c", "d", "e"])
+    assert torch.equal(merged, weights)
+
+
+def test_merge_rejects_mismatched_pieces() -> None:
+    with pytest.raises(ValueError):
+        merge_subword_attention(torch.zeros(2, 2), ["a"], ["b", "c"])
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def test_render_evaluation_shows_scores_buckets_and_aer() -> None:
+    result = corpus_scores(HYPS, REFS)
+    result["buckets"] = bucket_scores([1, 2, 30, 1], HYPS, REFS, parse_buckets("10,20"))
+    result.update(aer=0.25, aer_per_layer=[0.5, 0.25])
+    console = Console(record=True, width=120)
+    render_evaluation(result, console)
+    text = console.export_text()
+    assert f"BLEU {result['bleu']:.2f}" in text
+    assert "tok:13a" in text and "chrF2: nrefs:1" in text
+    assert "1-10" in text and "21+" in text and "–" in text  # the empty 11-20 bucket
+    assert "AER 0.250" in text and "decoder layer 1: AER 0.500" in text
