@@ -1,10 +1,11 @@
 """Length-bucketed batches by token budget, padding and boolean masks (True = real token).
 
-Batches are cut from examples sorted by length, so a batch holds sentences of similar length and
-little padding, as in the bucketing of Sutskever et al. (2014, sec. 3.4) and the token-budget
-batches of Vaswani et al. (2017, sec. 5.1). The padded size of a batch,
-`len(batch) * max(S, T)` with S the longest source and T the longest target plus one (<s> or
-</s>), never exceeds the budget, except for a single example that is larger on its own.
+Batches are cut from examples sorted by padded width max(source length, target length + 1), then
+by source and target length, so a batch holds sentences of similar length and little padding: the
+bucketing of Sutskever et al. (2014, sec. 3.4) and the token-budget batches of Vaswani et al.
+(2017, sec. 5.1). The padded size of a batch, `len(batch) * max(S, T)` with S the longest source
+and T the longest target plus one (<s> or </s>), never exceeds the budget, except for a single
+example that is larger on its own.
 
 Source reversal lives in the model, not here. Letters: B batch, S source length, T target length.
 """
@@ -65,7 +66,7 @@ def make_batches(
     order = list(range(len(lengths)))
     if shuffle:
         rng.shuffle(order)  # the stable sort below keeps this order among equal lengths
-    order.sort(key=lambda i: lengths[i])
+    order.sort(key=lambda i: (max(lengths[i][0], lengths[i][1] + 1), lengths[i]))
     batches: list[list[int]] = []
     batch: list[int] = []
     width = 0  # max(S, T) of `batch`
