@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sacrebleu
 import torch
 from rich.console import Console
+from torch import Tensor, nn
 
+from attnlab.data.batching import Batch
+from attnlab.data.tokenize import WordTokenizer
+from attnlab.data.vocab import Vocab
 from attnlab.errors import UserError
 from attnlab.evaluate import (
+    _alignment_scores,
     aer,
     alignment_from_attention,
     bucket_scores,
@@ -18,9 +25,11 @@ from attnlab.evaluate import (
     merge_subword_attention,
     parse_buckets,
     read_pharaoh,
+    reference_attention,
     render_evaluation,
     word_index,
 )
+from tests.conftest import CliResult, assert_one_line_error
 
 HYPS = ["The cat sat on the mat.", "A dog barks!", "It is raining today, isn't it?", "Yes."]
 REFS = ["The cat sat on a mat.", "The dog barks!", "It rains today, doesn't it?", "Yes."]
@@ -245,3 +254,156 @@ def test_render_evaluation_shows_scores_buckets_and_aer() -> None:
     assert "tok:13a" in text and "chrF2: nrefs:1" in text
     assert "1-10" in text and "21+" in text and "–" in text  # the empty 11-20 bucket
     assert "AER 0.250" in text and "decoder layer 1: AER 0.500" in text
+
+
+# --- attention read on the references (toy models standing in for trained ones) ----------------
+
+
+def _diagonal(batch: Batch, reverse: bool = False) -> Tensor:
+    """(B, T, S): target position t looks only at source t (or S_b - 1 - t), clamped to the real
+    source; the </s> row looks at source 0, so keeping it would add a wrong link."""
+    src_len, trg_len = batch.src_mask.sum(1).tolist(), batch.trg_mask.sum(1).tolist()
+    weights = torch.zeros(*batch.trg_in.shape, batch.src.size(1))  # (B, T, S)
+    for b in range(batch.src.size(0)):
+        for t in range(trg_len[b]):
+            s = min(t, src_len[b] - 1)
+            s = src_len[b] - 1 - s if reverse else s
+            weights[b, t, 0 if t == trg_len[b] - 1 else s] = 1.0
+    return weights
+
+
+class DiagonalModel(nn.Module):
+    """An RNN-like model: forward returns (logits, attention (B, T, S))."""
+
+    def __init__(self, has_attention: bool = True) -> None:
+        super().__init__()
+        self.unused = nn.Parameter(torch.zeros(1))
+        self.has_attention = has_attention
+
+    def forward(self, batch: Batch) -> tuple[Tensor, Tensor | None]:
+        return batch.trg_in.float(), _diagonal(batch) if self.has_attention else None
+
+
+class TwoLayerModel(DiagonalModel):
+    """A Transformer-like model: layer 1 reversed, layer 2 diagonal (one head sharp, one flat)."""
+
+    def cross_attention(self, batch: Batch) -> Tensor:
+        flat = batch.src_mask.float()[:, None, :] * batch.trg_mask.float()[:, :, None]
+        flat = flat / batch.src_mask.sum(1)[:, None, None]  # (B, T, S), uniform on real source
+        reverse = _diagonal(batch, reverse=True)
+        layer_1 = torch.stack([reverse, reverse], dim=1)  # (B, heads, T, S)
+        layer_2 = torch.stack([_diagonal(batch), flat], dim=1)  # (B, heads, T, S)
+        return torch.stack([layer_1, layer_2], dim=1)  # (B, L, heads, T, S)
+
+
+class ToyPieces:
+    """Words longer than two letters split into "▁" + two letters and the rest."""
+
+    def encode(self, line: str) -> list[str]:
+        return [
+            p for w in line.split() for p in ([f"▁{w[:2]}", w[2:]] if len(w) > 2 else [f"▁{w}"])
+        ]
+
+
+def _translator(
+    model: nn.Module,
+    src: list[str],
+    ref: list[str],
+    batch_size: int = 2,
+    tokenizer: object | None = None,
+) -> SimpleNamespace:
+    tok = tokenizer or WordTokenizer(lowercase=False)
+    return SimpleNamespace(
+        model=model,
+        src_tokenizer=tok,
+        trg_tokenizer=tok,
+        src_vocab=Vocab.build([tok.encode(line) for line in src]),
+        trg_vocab=Vocab.build([tok.encode(line) for line in ref]),
+        decoding=SimpleNamespace(batch_size=batch_size),
+        max_src_len=None,
+    )
+
+
+SRC = ["a b c", "d", "e f g h"]
+REF = ["x y z", "w", "u v"]
+
+
+def _gold(ref: list[str]) -> list[tuple[set, set]]:
+    links = [{(k, k) for k in range(len(r.split()))} for r in ref]
+    return [(a, set(a)) for a in links]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3])
+def test_reference_attention_drops_eos_row_and_padding(batch_size: int) -> None:
+    translator = _translator(DiagonalModel(), SRC, REF, batch_size)
+    attention = reference_attention(translator, SRC, REF)
+    assert [tuple(a.shape) for a in attention] == [(1, 3, 3), (1, 1, 1), (1, 2, 4)]
+    assert _alignment_scores(translator, SRC, REF, _gold(REF)) == {"aer": 0.0}
+
+
+def test_reference_attention_merges_pieces() -> None:
+    src, ref = ["ab cdef"], ["gh ijkl"]  # pieces ▁ab ▁cd ef / ▁gh ▁ij kl, piece-diagonal
+    translator = _translator(DiagonalModel(), src, ref, tokenizer=ToyPieces())
+    (attention,) = reference_attention(translator, src, ref)
+    assert torch.allclose(attention, torch.eye(2)[None])  # "ijkl" rows average onto "cdef"
+    assert _alignment_scores(translator, src, ref, _gold(ref)) == {"aer": 0.0}
+
+
+def test_aer_per_layer_for_a_model_with_cross_attention() -> None:
+    # Layer 1 reversed: "a b c"/"x y z" gets 1 of 3 links, "d"/"w" 1 of 1, "e f g h"/"u v" 0 of 2:
+    # sums |A∩S| = |A∩P| = 2, |A| = |S| = 6  ->  1 - 4/12 = 2/3. Layer 2 is diagonal: 0.
+    translator = _translator(TwoLayerModel(), SRC, REF)
+    result = _alignment_scores(translator, SRC, REF, _gold(REF))
+    assert result["aer_per_layer"] == pytest.approx([2 / 3, 0.0])
+    assert result["aer"] == result["aer_per_layer"][-1]
+
+
+def test_no_attention_gives_no_aer() -> None:
+    translator = _translator(DiagonalModel(has_attention=False), SRC, REF)
+    assert _alignment_scores(translator, SRC, REF, _gold(REF)) == {"aer": None}
+
+
+def test_empty_source_line_predicts_no_links() -> None:
+    src, ref = ["a b", ""], ["x y", "z"]
+    translator = _translator(DiagonalModel(), src, ref)
+    attention = reference_attention(translator, src, ref)
+    assert tuple(attention[1].shape) == (1, 1, 0)
+    # the empty pair's sure link 0-0 is missed: 1 - (2 + 2) / (2 + 3)
+    gold = [({(0, 0), (1, 1)}, {(0, 0), (1, 1)}), ({(0, 0)}, {(0, 0)})]
+    assert _alignment_scores(translator, src, ref, gold)["aer"] == pytest.approx(0.2)
+
+
+# --- the command line: input errors found before any checkpoint is read ------------------------
+
+
+def _files(tmp_path: Path, **texts: str) -> dict[str, Path]:
+    paths = {}
+    for name, text in texts.items():
+        paths[name] = tmp_path / name
+        paths[name].write_text(text, encoding="utf-8")
+    return paths
+
+
+def test_cli_line_count_mismatch_names_files(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
+    f = _files(tmp_path, src="a b\nc\n", ref="x\n")
+    result = cli("evaluate", tmp_path / "absent.pt", "--src", f["src"], "--ref", f["ref"])
+    assert_one_line_error(result, str(f["ref"]), "1 lines, but", str(f["src"]))
+
+
+def test_cli_alignment_errors(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
+    f = _files(tmp_path, src="a b\nc\n", ref="x y\nz\n", short="0-0\n", bad="0-0\n0-x\n")
+    args = ("evaluate", tmp_path / "absent.pt", "--src", f["src"], "--ref", f["ref"], "--align")
+    assert_one_line_error(cli(*args, f["short"]), str(f["short"]), "1 lines, but")
+    assert_one_line_error(cli(*args, f["bad"]), f"{f['bad']}:2", "bad link '0-x'")
+    outside = _files(tmp_path, outside="1-1\n0-1\n")["outside"]
+    assert_one_line_error(
+        cli(*args, outside), f"{outside}:2", "link 0-1 is outside", "1 reference words"
+    )
+
+
+def test_cli_bad_buckets(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
+    f = _files(tmp_path, src="a\n", ref="x\n")
+    result = cli(
+        "evaluate", tmp_path / "a.pt", "--src", f["src"], "--ref", f["ref"], "--buckets", "20,10"
+    )
+    assert_one_line_error(result, "--buckets", "must increase")

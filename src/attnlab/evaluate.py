@@ -31,6 +31,8 @@ from rich.table import Table
 from sacrebleu.metrics import BLEU, CHRF
 from torch import Tensor
 
+from attnlab.data.batching import collate
+from attnlab.data.corpus import read_lines
 from attnlab.errors import UserError
 
 Link = tuple[int, int]  # (i, j): source word i, target word j (the Pharaoh order)
@@ -132,17 +134,9 @@ def read_pharaoh(path: Path) -> list[tuple[set[Link], set[Link]]]:
     (source word i, target word j). Returns (sure, possible) per line; sure links are in the
     possible set too (S is a subset of P, Och & Ney 2003). An empty line has no links.
     """
-    try:
-        raw_lines = path.read_bytes().splitlines()
-    except OSError as exc:
-        raise UserError(str(path), exc.strerror or str(exc)) from None
     gold = []
-    for number, raw in enumerate(raw_lines, start=1):
+    for number, line in enumerate(read_lines(path), start=1):
         where = f"{path}:{number}"
-        try:
-            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError as exc:
-            raise UserError(where, f"invalid UTF-8 (byte {exc.start})") from None
         sure: set[Link] = set()
         possible: set[Link] = set()
         for token in line.split():
@@ -256,8 +250,6 @@ def reference_attention(
     teacher forcing (the gold alignment links the reference, not the hypothesis); the row of </s>
     is dropped. A pair with an empty side gets all-zero weights (no links). None when the model
     has no attention."""
-    from attnlab.data.batching import collate
-
     limit = translator.max_src_len
     pairs = []
     for src_line, ref_line in zip(src_lines, ref_lines, strict=True):
@@ -291,12 +283,6 @@ def reference_attention(
         m if m is not None else torch.zeros(n_layers, _n_words(t), _n_words(s))
         for m, (s, t) in zip(merged, pairs, strict=True)
     ]
-
-
-def _read_lines(path: Path) -> list[str]:
-    from attnlab.data.corpus import read_lines
-
-    return read_lines(path)
 
 
 def _translate(translator: Any, lines: list[str], beam: int | None) -> list[str]:
@@ -334,6 +320,22 @@ def _alignment_scores(
     return result
 
 
+def _check_gold_in_range(
+    gold: list[tuple[set[Link], set[Link]]], src_lines: list[str], ref_lines: list[str], align: Path
+) -> None:
+    """Every gold link must point at a whitespace word of its source and reference line."""
+    lines = zip(gold, src_lines, ref_lines, strict=True)
+    for number, ((_, possible), src_line, ref_line) in enumerate(lines, start=1):
+        n_src, n_ref = len(src_line.split()), len(ref_line.split())
+        for i, j in sorted(possible):
+            if i >= n_src or j >= n_ref:
+                raise UserError(
+                    f"{align}:{number}",
+                    f"link {i}-{j} is outside the sentence pair "
+                    f"({n_src} source words, {n_ref} reference words)",
+                )
+
+
 def evaluate_checkpoint(
     ckpt: Path,
     src: Path,
@@ -345,18 +347,19 @@ def evaluate_checkpoint(
     """`attnlab evaluate`: translate `src`, score against `ref` overall and per source-length
     bucket (length = whitespace words of the source line) and, with `align`, the AER of the
     attention read on the references. Returns the JSON object of the CLI contract."""
-    from attnlab.translate import Translator
-
-    src_lines, ref_lines = _read_lines(src), _read_lines(ref)
+    src_lines, ref_lines = read_lines(src), read_lines(ref)
     if len(src_lines) != len(ref_lines):
-        raise UserError(
-            f"{src}, {ref}", f"line counts differ ({len(src_lines)} and {len(ref_lines)})"
-        )
+        raise UserError(str(ref), f"{len(ref_lines)} lines, but {src} has {len(src_lines)}")
     if not src_lines:
         raise UserError(str(src), "no lines to evaluate")
-    gold = read_pharaoh(align) if align is not None else None
-    if gold is not None and len(gold) != len(src_lines):
-        raise UserError(f"{align}, {src}", f"line counts differ ({len(gold)} and {len(src_lines)})")
+    gold = None
+    if align is not None:
+        gold = read_pharaoh(align)
+        if len(gold) != len(src_lines):
+            raise UserError(str(align), f"{len(gold)} lines, but {src} has {len(src_lines)}")
+        _check_gold_in_range(gold, src_lines, ref_lines, align)
+    from attnlab.translate import Translator  # imported here: it pulls in every model
+
     translator = Translator.from_checkpoint(ckpt)
     hyps = _translate(translator, src_lines, beam)
     result = corpus_scores(hyps, ref_lines)
