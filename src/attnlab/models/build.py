@@ -1,0 +1,210 @@
+"""Config -> model. The dict literals below are the registry of architectures: one line each.
+
+Parts are built here and handed in (encoder, attention, decoder); model classes never read the
+config. `describe_model` prints the architecture and parameter counts (`attnlab model summary`).
+Left out: weight initialisation schemes other than torch's defaults, pretrained embeddings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from attnlab.config import Config, ModelConfig
+from attnlab.data.vocab import PAD_ID
+from attnlab.errors import UserError
+from attnlab.models.attention import (
+    AdditiveScore,
+    Attention,
+    DotScore,
+    GeneralScore,
+    GlobalAttention,
+    LocalAttention,
+    MonotonicPosition,
+    PredictivePosition,
+    Score,
+)
+from attnlab.models.rnn import RNNEncoder, make_rnn
+from attnlab.models.seq2seq import (
+    BahdanauDecoder,
+    Bridge,
+    Decoder,
+    FixedDecoder,
+    LuongDecoder,
+    RNNSeq2Seq,
+)
+
+
+def build_model(cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: int) -> nn.Module:
+    """The model that `cfg` describes, for the given vocabulary sizes."""
+    builders: dict[str, Callable[[ModelConfig, int, int], nn.Module]] = {
+        "rnn": _build_rnn,
+        "transformer": _build_transformer,
+    }
+    return builders[cfg.type](cfg, src_vocab_size, trg_vocab_size)
+
+
+# --- recurrent models -----------------------------------------------------------------------------
+
+
+def _check_rnn(cfg: ModelConfig) -> None:
+    if cfg.context == "luong" and cfg.luong_score == "dot" and cfg.bidirectional:
+        raise UserError(
+            "model.luong_score",
+            "'dot' needs encoder and decoder states of one size, but a bidirectional encoder "
+            "doubles them; set model.bidirectional: false or use 'general' or 'concat'",
+        )
+
+
+def _build_rnn(cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: int) -> RNNSeq2Seq:
+    _check_rnn(cfg)
+    encoder = RNNEncoder(
+        embedding=nn.Embedding(src_vocab_size, cfg.embedding_size, padding_idx=PAD_ID),
+        rnn=make_rnn(
+            cell=cfg.cell,
+            input_size=cfg.embedding_size,
+            hidden_size=cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            bidirectional=cfg.bidirectional,
+            dropout=cfg.dropout,
+            elman_activation=cfg.elman_activation,
+        ),
+        dropout=cfg.dropout,
+        reverse_source=cfg.reverse_source,
+    )
+    decoders: dict[str, Callable[[ModelConfig, int, int], Decoder]] = {
+        "fixed": _fixed_decoder,
+        "bahdanau": _bahdanau_decoder,
+        "luong": _luong_decoder,
+    }
+    decoder = decoders[cfg.context](cfg, encoder.output_size, trg_vocab_size)
+    return RNNSeq2Seq(encoder, decoder)
+
+
+def _decoder_parts(
+    cfg: ModelConfig, input_size: int, context_size: int, trg_vocab_size: int
+) -> tuple[nn.Embedding, nn.RNNBase, Bridge]:
+    """Target embedding, the decoder RNN (unidirectional) and the bridge s_0 = tanh(W_s c)."""
+    embedding = nn.Embedding(trg_vocab_size, cfg.embedding_size, padding_idx=PAD_ID)
+    rnn = make_rnn(
+        cell=cfg.cell,
+        input_size=input_size,
+        hidden_size=cfg.hidden_size,
+        num_layers=cfg.num_layers,
+        bidirectional=False,
+        dropout=cfg.dropout,
+        elman_activation=cfg.elman_activation,
+    )
+    bridge = Bridge(context_size, cfg.hidden_size, cfg.num_layers, lstm=cfg.cell == "lstm")
+    return embedding, rnn, bridge
+
+
+def _fixed_decoder(cfg: ModelConfig, context_size: int, trg_vocab_size: int) -> FixedDecoder:
+    extra = context_size if cfg.feed_context else 0
+    embedding, rnn, bridge = _decoder_parts(
+        cfg, cfg.embedding_size + extra, context_size, trg_vocab_size
+    )
+    output_size = cfg.hidden_size + (extra + cfg.embedding_size if cfg.feed_context else 0)
+    return FixedDecoder(
+        embedding=embedding,
+        rnn=rnn,
+        bridge=bridge,
+        output=nn.Linear(output_size, trg_vocab_size),
+        dropout=cfg.dropout,
+        feed_context=cfg.feed_context,
+    )
+
+
+def _bahdanau_decoder(cfg: ModelConfig, context_size: int, trg_vocab_size: int) -> BahdanauDecoder:
+    embedding, rnn, bridge = _decoder_parts(
+        cfg, cfg.embedding_size + context_size, context_size, trg_vocab_size
+    )
+    score = AdditiveScore(cfg.hidden_size, context_size, cfg.attention_size or cfg.hidden_size)
+    output_size = cfg.hidden_size + context_size + cfg.embedding_size
+    return BahdanauDecoder(
+        embedding=embedding,
+        rnn=rnn,
+        bridge=bridge,
+        attention=GlobalAttention(score),
+        output=nn.Linear(output_size, trg_vocab_size),
+        dropout=cfg.dropout,
+    )
+
+
+def _luong_attention(cfg: ModelConfig, context_size: int) -> Attention:
+    scores: dict[str, Callable[[], Score]] = {
+        "dot": DotScore,
+        "general": lambda: GeneralScore(cfg.hidden_size, context_size),
+        "concat": lambda: AdditiveScore(
+            cfg.hidden_size, context_size, cfg.attention_size or cfg.hidden_size
+        ),
+    }
+    score = scores[cfg.luong_score]()
+    modes: dict[str, Callable[[], Attention]] = {
+        "global": lambda: GlobalAttention(score),
+        "local-m": lambda: LocalAttention(
+            score, MonotonicPosition(), cfg.luong_window, gaussian=False
+        ),
+        "local-p": lambda: LocalAttention(
+            score, PredictivePosition(cfg.hidden_size), cfg.luong_window, gaussian=True
+        ),
+    }
+    return modes[cfg.luong_mode]()
+
+
+def _luong_decoder(cfg: ModelConfig, context_size: int, trg_vocab_size: int) -> LuongDecoder:
+    extra = cfg.hidden_size if cfg.input_feeding else 0
+    embedding, rnn, bridge = _decoder_parts(
+        cfg, cfg.embedding_size + extra, context_size, trg_vocab_size
+    )
+    return LuongDecoder(
+        embedding=embedding,
+        rnn=rnn,
+        bridge=bridge,
+        attention=_luong_attention(cfg, context_size),
+        combine=nn.Linear(context_size + cfg.hidden_size, cfg.hidden_size, bias=False),
+        output=nn.Linear(cfg.hidden_size, trg_vocab_size),
+        dropout=cfg.dropout,
+        input_feeding=cfg.input_feeding,
+    )
+
+
+# --- Transformer (written by the Transformer engineer) -------------------------------------------
+
+
+def _build_transformer(cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: int) -> nn.Module:
+    raise NotImplementedError("model.type 'transformer' is not built yet")
+
+
+# --- description ----------------------------------------------------------------------------------
+
+
+def describe_model(model: nn.Module) -> str:
+    """The architecture as a table: every part two levels deep and its parameter count."""
+    rows = []
+    for name, module in model.named_modules():
+        if name.count(".") != 1:
+            continue
+        count = sum(p.numel() for p in module.parameters())
+        kind = repr(module) if not list(module.children()) else type(module).__name__
+        rows.append((name, kind, count))
+    total = sum(p.numel() for p in model.parameters())
+    width = max([len(name) for name, _, _ in rows] + [len("total")])
+    kind_width = max([len(kind) for _, kind, _ in rows] + [len("part")])
+    header = f"{'part':<{width}}  {'module':<{kind_width}}  {'parameters':>11}"
+    lines = [type(model).__name__, header]
+    lines += [f"{name:<{width}}  {kind:<{kind_width}}  {n:>11,}" for name, kind, n in rows]
+    lines.append(f"{'total':<{width}}  {'':<{kind_width}}  {total:>11,}")
+    return "\n".join(lines)
+
+
+def summarize(cfg: Config) -> str:
+    """`describe_model` for the model of a config, with vocabularies fitted on its training data."""
+    from attnlab.data.corpus import read_split  # data reading only for this command
+    from attnlab.data.dataset import fit_encoders, split_path
+
+    encoders = fit_encoders(cfg.data, read_split(split_path(cfg.data, "train")))
+    sizes = f"source vocabulary {len(encoders.src_vocab)}, target {len(encoders.trg_vocab)}"
+    model = build_model(cfg.model, len(encoders.src_vocab), len(encoders.trg_vocab))
+    return f"{describe_model(model)}\n({sizes})"

@@ -1,0 +1,300 @@
+"""Recurrent encoder-decoders; the switch `context` picks how the decoder sees the source.
+
+Papers:
+  Sutskever, Vinyals & Le (2014): fixed context, the encoder's final state starts the decoder.
+  Cho et al. (2014), "Learning Phrase Representations using RNN Encoder-Decoder", eqs. 5-8: the
+  fixed context c also enters every decoder step and the output layer (`feed_context`).
+  Bahdanau, Cho & Bengio (2015), App. A.2: s_i = RNN([y_{i-1}; c_i], s_{i-1}) with c_i attending
+  from s_{i-1}.
+  Luong, Pham & Manning (2015), sec. 3: h_t = RNN(x_t, h_{t-1}), c_t attending from h_t,
+  h~_t = tanh(W_c [c_t; h_t]), p(y_t) = softmax(W_s h~_t), input feeding (sec. 3.3).
+
+Every decoder starts from s_0 = tanh(W_s c) (Bahdanau eq. A.2.1's bridge), c the concatenated
+final encoder states; the LSTM memory cell starts at 0. Multi-layer decoders attend from, and
+feed the output layer with, their top layer.
+
+Model interface (attnlab.models.interface): forward(batch), encode(src, src_mask) -> Memory,
+step(memory, state | None, y_prev) -> logits, State, attention. `Memory` and `State` are values
+with the batch on dimension 0 of every tensor (RNN states stored (B, L, H), transposed to torch's
+(L, B, H) only when an RNN is called).
+
+Speed: the fixed decoder runs as one fused RNN call over all T steps (with `feed_context` too,
+since c does not change), and so does Luong without input feeding (attention then runs on all T
+at once). Bahdanau and Luong with input feeding loop over steps; keys (U_a h_j), embeddings
+and the output layer are computed outside the loop.
+
+Letters beyond DESIGN's: E embedding size, L decoder layers, He encoder state size (D*H).
+Left out: Bahdanau's maxout deep output (a linear layer over [s_i; c_i; y_{i-1}] instead), beam
+search (attnlab.search), scheduled sampling.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from attnlab.data.batching import Batch
+from attnlab.models.attention import Attention
+from attnlab.models.rnn import RNNEncoder
+
+
+class Memory(NamedTuple):
+    """What the decoder reads of the source, computed once per sentence by `encode`.
+
+    values (B, S, He) encoder states h_j (original order); keys (B, S, K) the attention's
+    projection of them, or None without attention; mask (B, S); final (B, He) the context c.
+    """
+
+    values: Tensor
+    keys: Tensor | None
+    mask: Tensor
+    final: Tensor
+
+
+class State(NamedTuple):
+    """Decoder state between steps.
+
+    h (B, L, H) hidden states of every layer; cell (B, L, H) the LSTM memory cell, else None;
+    feed (B, H) Luong's h~_{t-1} for input feeding, else None; t (B,) next target position.
+    """
+
+    h: Tensor
+    cell: Tensor | None
+    feed: Tensor | None
+    t: Tensor
+
+
+def run_rnn(
+    rnn: nn.RNNBase, x: Tensor, h: Tensor, cell: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Run a batch-first torch RNN from a (B, L, H) state.
+
+    x (B, T, I), h (B, L, H), cell (B, L, H) | None -> outputs (B, T, H), h, cell
+    """
+    h0 = h.transpose(0, 1).contiguous()  # (L, B, H)
+    if cell is None:
+        out, h_n = rnn(x, h0)
+        return out, h_n.transpose(0, 1), None  # (B, L, H)
+    out, (h_n, c_n) = rnn(x, (h0, cell.transpose(0, 1).contiguous()))
+    return out, h_n.transpose(0, 1), c_n.transpose(0, 1)  # (B, L, H) each
+
+
+class Bridge(nn.Module):
+    """s_0 = tanh(W_s c) for each of the L decoder layers; the LSTM memory cell starts at 0.
+
+    forward(final (B, He)) -> State(h (B, L, H), cell (B, L, H) | None, feed None, t 0)
+    """
+
+    def __init__(self, context_size: int, hidden_size: int, num_layers: int, lstm: bool) -> None:
+        super().__init__()
+        self.num_layers, self.hidden_size, self.lstm = num_layers, hidden_size, lstm
+        self.w_s = nn.Linear(context_size, num_layers * hidden_size)
+
+    def forward(self, final: Tensor) -> State:
+        batch = final.size(0)
+        h = torch.tanh(self.w_s(final)).view(batch, self.num_layers, self.hidden_size)  # (B,L,H)
+        cell = torch.zeros_like(h) if self.lstm else None
+        t = torch.zeros(batch, dtype=torch.long, device=final.device)
+        return State(h, cell, None, t)
+
+
+def target_positions(state: State, steps: int) -> Tensor:
+    """t of each of the next `steps` target positions.  -> (B, T) long"""
+    return state.t.unsqueeze(1) + torch.arange(steps, device=state.t.device)  # (B, T)
+
+
+class FixedDecoder(nn.Module):
+    """Fixed-context decoder (Sutskever et al. 2014; Cho et al. 2014 with `feed_context`).
+
+        s_i = RNN(x_i, s_{i-1}),  s_0 = tanh(W_s c)
+        x_i = [y_{i-1}; c] and p(y_i) = softmax(W_o [s_i; c; y_{i-1}])   with feed_context
+        x_i = y_{i-1}      and p(y_i) = softmax(W_o s_i)                 without
+
+    forward(memory, state, y (B, T)) -> logits (B, T, V), State, None
+    """
+
+    def __init__(
+        self,
+        embedding: nn.Embedding,
+        rnn: nn.RNNBase,
+        bridge: Bridge,
+        output: nn.Linear,
+        dropout: float,
+        feed_context: bool,
+    ) -> None:
+        super().__init__()
+        self.embedding, self.rnn, self.bridge, self.output = embedding, rnn, bridge, output
+        self.dropout = nn.Dropout(dropout)
+        self.feed_context = feed_context
+
+    def project_keys(self, values: Tensor) -> None:
+        """No attention, so no keys."""
+        return None
+
+    def start(self, memory: Memory) -> State:
+        return self.bridge(memory.final)
+
+    def forward(self, memory: Memory, state: State, y: Tensor) -> tuple[Tensor, State, None]:
+        e = self.dropout(self.embedding(y))  # (B, T, E)
+        if self.feed_context:
+            c = memory.final.unsqueeze(1).expand(-1, y.size(1), -1)  # (B, T, He)
+            x = torch.cat([e, c], dim=-1)  # (B, T, E + He)
+            s, h, cell = run_rnn(self.rnn, x, state.h, state.cell)  # (B, T, H)
+            features = torch.cat([s, c, e], dim=-1)  # (B, T, H + He + E)
+        else:
+            s, h, cell = run_rnn(self.rnn, e, state.h, state.cell)  # (B, T, H)
+            features = s
+        logits = self.output(self.dropout(features))  # (B, T, V)
+        return logits, State(h, cell, None, state.t + y.size(1)), None
+
+
+class BahdanauDecoder(nn.Module):
+    """Attention decoder of Bahdanau et al. (2015), App. A.2, with a linear output layer.
+
+        c_i, alpha_i = attention(s_{i-1}, h)
+        s_i          = RNN([y_{i-1}; c_i], s_{i-1})
+        p(y_i)       = softmax(W_o [s_i; c_i; y_{i-1}])
+
+    forward(memory, state, y (B, T)) -> logits (B, T, V), State, weights (B, T, S)
+    """
+
+    def __init__(
+        self,
+        embedding: nn.Embedding,
+        rnn: nn.RNNBase,
+        bridge: Bridge,
+        attention: Attention,
+        output: nn.Linear,
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        self.embedding, self.rnn, self.bridge = embedding, rnn, bridge
+        self.attention, self.output = attention, output
+        self.dropout = nn.Dropout(dropout)
+
+    def project_keys(self, values: Tensor) -> Tensor:
+        return self.attention.project_keys(values)
+
+    def start(self, memory: Memory) -> State:
+        return self.bridge(memory.final)
+
+    def forward(self, memory: Memory, state: State, y: Tensor) -> tuple[Tensor, State, Tensor]:
+        e = self.dropout(self.embedding(y))  # (B, T, E)
+        t = target_positions(state, y.size(1))  # (B, T)
+        h, cell = state.h, state.cell
+        states, contexts, weights = [], [], []
+        for i in range(y.size(1)):
+            s_prev = h[:, -1:]  # (B, 1, H), top layer
+            c_i, alpha_i = self.attention(
+                s_prev, memory.keys, memory.values, memory.mask, t[:, i : i + 1]
+            )  # (B, 1, He), (B, 1, S)
+            x_i = torch.cat([e[:, i : i + 1], c_i], dim=-1)  # (B, 1, E + He)
+            s_i, h, cell = run_rnn(self.rnn, x_i, h, cell)  # (B, 1, H)
+            states.append(s_i)
+            contexts.append(c_i)
+            weights.append(alpha_i)
+        s, c = torch.cat(states, dim=1), torch.cat(contexts, dim=1)  # (B, T, H), (B, T, He)
+        features = torch.cat([s, c, e], dim=-1)  # (B, T, H + He + E)
+        logits = self.output(self.dropout(features))  # (B, T, V)
+        return logits, State(h, cell, None, state.t + y.size(1)), torch.cat(weights, dim=1)
+
+
+class LuongDecoder(nn.Module):
+    """Attention decoder of Luong et al. (2015), sec. 3.
+
+        h_t          = RNN(x_t, h_{t-1}),   x_t = [y_{t-1}; h~_{t-1}] (input feeding) or y_{t-1}
+        c_t, alpha_t = attention(h_t, h)
+        h~_t         = tanh(W_c [c_t; h_t])          (eq. 5)
+        p(y_t)       = softmax(W_s h~_t)             (eq. 6)
+
+    forward(memory, state, y (B, T)) -> logits (B, T, V), State, weights (B, T, S)
+    """
+
+    def __init__(
+        self,
+        embedding: nn.Embedding,
+        rnn: nn.RNNBase,
+        bridge: Bridge,
+        attention: Attention,
+        combine: nn.Linear,
+        output: nn.Linear,
+        dropout: float,
+        input_feeding: bool,
+    ) -> None:
+        super().__init__()
+        self.embedding, self.rnn, self.bridge = embedding, rnn, bridge
+        self.attention, self.combine, self.output = attention, combine, output
+        self.dropout = nn.Dropout(dropout)
+        self.input_feeding = input_feeding
+
+    def project_keys(self, values: Tensor) -> Tensor:
+        return self.attention.project_keys(values)
+
+    def start(self, memory: Memory) -> State:
+        state = self.bridge(memory.final)
+        if self.input_feeding:
+            h_tilde_0 = state.h.new_zeros(state.h.size(0), self.combine.out_features)  # (B, H)
+            return state._replace(feed=h_tilde_0)
+        return state
+
+    def attend(self, memory: Memory, h_top: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        """h~_t and alpha_t.  h_top (B, T, H), t (B, T) -> h~ (B, T, H), weights (B, T, S)"""
+        c, alpha = self.attention(h_top, memory.keys, memory.values, memory.mask, t)  # (B,T,He)
+        h_tilde = torch.tanh(self.combine(torch.cat([c, h_top], dim=-1)))  # (B, T, H)
+        return h_tilde, alpha
+
+    def forward(self, memory: Memory, state: State, y: Tensor) -> tuple[Tensor, State, Tensor]:
+        e = self.dropout(self.embedding(y))  # (B, T, E)
+        t = target_positions(state, y.size(1))  # (B, T)
+        if not self.input_feeding:  # all T steps in one fused RNN call, attention on all at once
+            h_top, h, cell = run_rnn(self.rnn, e, state.h, state.cell)  # (B, T, H)
+            h_tilde, alpha = self.attend(memory, h_top, t)  # (B, T, H), (B, T, S)
+            feed = None
+        else:
+            h, cell, feed = state.h, state.cell, state.feed
+            tildes, weights = [], []
+            for i in range(y.size(1)):
+                x_i = torch.cat([e[:, i : i + 1], feed.unsqueeze(1)], dim=-1)  # (B, 1, E + H)
+                h_i, h, cell = run_rnn(self.rnn, x_i, h, cell)  # (B, 1, H)
+                h_tilde_i, alpha_i = self.attend(memory, h_i, t[:, i : i + 1])  # (B, 1, H|S)
+                feed = h_tilde_i.squeeze(1)  # (B, H)
+                tildes.append(h_tilde_i)
+                weights.append(alpha_i)
+            h_tilde, alpha = torch.cat(tildes, dim=1), torch.cat(weights, dim=1)  # (B, T, H|S)
+        logits = self.output(self.dropout(h_tilde))  # (B, T, V)
+        return logits, State(h, cell, feed, state.t + y.size(1)), alpha
+
+
+Decoder = FixedDecoder | BahdanauDecoder | LuongDecoder
+
+
+class RNNSeq2Seq(nn.Module):
+    """A recurrent encoder and one of the decoders above, behind the model interface.
+
+    forward(batch) -> logits (B, T, V), attention (B, T, S) | None
+    encode(src (B, S), src_mask (B, S)) -> Memory
+    step(memory, state | None, y_prev (B,)) -> logits (B, V), State, attention (B, S) | None
+    """
+
+    def __init__(self, encoder: RNNEncoder, decoder: Decoder) -> None:
+        super().__init__()
+        self.encoder, self.decoder = encoder, decoder
+
+    def encode(self, src: Tensor, src_mask: Tensor) -> Memory:
+        states, final = self.encoder(src, src_mask)  # (B, S, He), (B, He)
+        return Memory(states, self.decoder.project_keys(states), src_mask, final)
+
+    def forward(self, batch: Batch) -> tuple[Tensor, Tensor | None]:
+        memory = self.encode(batch.src, batch.src_mask)
+        logits, _, attention = self.decoder(memory, self.decoder.start(memory), batch.trg_in)
+        return logits, attention
+
+    def step(
+        self, memory: Memory, state: State | None, y_prev: Tensor
+    ) -> tuple[Tensor, State, Tensor | None]:
+        if state is None:
+            state = self.decoder.start(memory)
+        logits, state, attention = self.decoder(memory, state, y_prev.unsqueeze(1))
+        return logits[:, 0], state, None if attention is None else attention[:, 0]
