@@ -17,9 +17,9 @@ from attnlab.data.tokenize import WordTokenizer
 from attnlab.data.vocab import Vocab
 from attnlab.errors import UserError
 from attnlab.evaluate import (
-    _alignment_scores,
     aer,
     alignment_from_attention,
+    attention_aer,
     bucket_scores,
     corpus_scores,
     merge_subword_attention,
@@ -338,7 +338,7 @@ def test_reference_attention_drops_eos_row_and_padding(batch_size: int) -> None:
     translator = _translator(DiagonalModel(), SRC, REF, batch_size)
     attention = reference_attention(translator, SRC, REF)
     assert [tuple(a.shape) for a in attention] == [(1, 3, 3), (1, 1, 1), (1, 2, 4)]
-    assert _alignment_scores(translator, SRC, REF, _gold(REF)) == {"aer": 0.0}
+    assert attention_aer(translator, SRC, REF, _gold(REF)) == {"aer": 0.0}
 
 
 def test_reference_attention_merges_pieces() -> None:
@@ -346,21 +346,21 @@ def test_reference_attention_merges_pieces() -> None:
     translator = _translator(DiagonalModel(), src, ref, tokenizer=ToyPieces())
     (attention,) = reference_attention(translator, src, ref)
     assert torch.allclose(attention, torch.eye(2)[None])  # "ijkl" rows average onto "cdef"
-    assert _alignment_scores(translator, src, ref, _gold(ref)) == {"aer": 0.0}
+    assert attention_aer(translator, src, ref, _gold(ref)) == {"aer": 0.0}
 
 
 def test_aer_per_layer_for_a_model_with_cross_attention() -> None:
     # Layer 1 reversed: "a b c"/"x y z" gets 1 of 3 links, "d"/"w" 1 of 1, "e f g h"/"u v" 0 of 2:
     # sums |A∩S| = |A∩P| = 2, |A| = |S| = 6  ->  1 - 4/12 = 2/3. Layer 2 is diagonal: 0.
     translator = _translator(TwoLayerModel(), SRC, REF)
-    result = _alignment_scores(translator, SRC, REF, _gold(REF))
+    result = attention_aer(translator, SRC, REF, _gold(REF))
     assert result["aer_per_layer"] == pytest.approx([2 / 3, 0.0])
     assert result["aer"] == result["aer_per_layer"][-1]
 
 
 def test_no_attention_gives_no_aer() -> None:
     translator = _translator(DiagonalModel(has_attention=False), SRC, REF)
-    assert _alignment_scores(translator, SRC, REF, _gold(REF)) == {"aer": None}
+    assert attention_aer(translator, SRC, REF, _gold(REF)) == {"aer": None}
 
 
 def test_empty_source_line_predicts_no_links() -> None:
@@ -370,7 +370,7 @@ def test_empty_source_line_predicts_no_links() -> None:
     assert tuple(attention[1].shape) == (1, 1, 0)
     # the empty pair's sure link 0-0 is missed: 1 - (2 + 2) / (2 + 3)
     gold = [({(0, 0), (1, 1)}, {(0, 0), (1, 1)}), ({(0, 0)}, {(0, 0)})]
-    assert _alignment_scores(translator, src, ref, gold)["aer"] == pytest.approx(0.2)
+    assert attention_aer(translator, src, ref, gold)["aer"] == pytest.approx(0.2)
 
 
 # --- the command line: input errors found before any checkpoint is read ------------------------

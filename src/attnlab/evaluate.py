@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from rich.console import Console
@@ -31,11 +31,15 @@ from rich.table import Table
 from sacrebleu.metrics import BLEU, CHRF
 from torch import Tensor
 
-from attnlab.data.batching import collate
+from attnlab.data.batching import Batch, collate
 from attnlab.data.corpus import read_lines
 from attnlab.errors import UserError
 
+if TYPE_CHECKING:  # the translator pulls in every model; evaluate_checkpoint imports it late
+    from attnlab.translate import Translator
+
 Link = tuple[int, int]  # (i, j): source word i, target word j (the Pharaoh order)
+Gold = tuple[set[Link], set[Link]]  # (sure, possible) links of one sentence pair
 Bucket = tuple[int, int | None]  # inclusive source-length range; None = open upper end
 WORD_START = "▁"  # SentencePiece's mark of a piece that begins a word
 
@@ -129,7 +133,7 @@ def bucket_scores(
 # --- alignments ---------------------------------------------------------------------------------
 
 
-def read_pharaoh(path: Path) -> list[tuple[set[Link], set[Link]]]:
+def read_pharaoh(path: Path) -> list[Gold]:
     """Read gold alignments, one line per sentence pair: `i-j` sure, `i?j` possible, 0-based
     (source word i, target word j). Returns (sure, possible) per line; sure links are in the
     possible set too (S is a subset of P, Och & Ney 2003). An empty line has no links.
@@ -167,7 +171,7 @@ def alignment_from_attention(weights: Tensor, threshold: float | None = None) ->
     return links
 
 
-def aer(predicted: list[set[Link]], gold: list[tuple[set[Link], set[Link]]]) -> float:
+def aer(predicted: list[set[Link]], gold: list[Gold]) -> float:
     """Alignment error rate over a corpus (Och & Ney, 2003, Sec. 5):
 
         AER = 1 - (|A ∩ S| + |A ∩ P|) / (|A| + |S|)
@@ -233,7 +237,7 @@ def merge_subword_attention(
 # --- evaluating a checkpoint --------------------------------------------------------------------
 
 
-def _teacher_forced_attention(model: torch.nn.Module, batch: Any) -> Tensor | None:
+def _teacher_forced_attention(model: torch.nn.Module, batch: Batch) -> Tensor | None:
     """Attention (B, L, T, S) of the model reading the references: every decoder layer averaged
     over heads for a model with `cross_attention` (the Transformer), else L = 1; None for a model
     without attention."""
@@ -244,7 +248,7 @@ def _teacher_forced_attention(model: torch.nn.Module, batch: Any) -> Tensor | No
 
 
 def reference_attention(
-    translator: Any, src_lines: list[str], ref_lines: list[str]
+    translator: Translator, src_lines: list[str], ref_lines: list[str]
 ) -> list[Tensor] | None:
     """Word-level attention (L, T_words, S_words) of each (source, reference) pair, read with
     teacher forcing (the gold alignment links the reference, not the hypothesis); the row of </s>
@@ -260,7 +264,7 @@ def reference_attention(
         pairs.append((src_pieces, trg_pieces))
     device = next(translator.model.parameters()).device
     size = translator.decoding.batch_size
-    keep = [k for k, (s, t) in enumerate(pairs) if s and t]
+    keep = sorted((k for k, (s, t) in enumerate(pairs) if s and t), key=lambda k: len(pairs[k][0]))
     merged: list[Tensor | None] = [None] * len(pairs)
     for start in range(0, len(keep), size):
         chunk = keep[start : start + size]
@@ -285,10 +289,10 @@ def reference_attention(
     ]
 
 
-def _translate(translator: Any, lines: list[str], beam: int | None) -> list[str]:
+def _translate(translator: Translator, lines: list[str], beam: int | None) -> list[str]:
     """Hypotheses in order, with a progress bar on an interactive terminal."""
     console = Console(stderr=True)
-    size = translator.decoding.batch_size
+    size = 16 * translator.decoding.batch_size  # the translator sorts by length within a chunk
     hyps: list[str] = []
     columns = (TextColumn("translating"), BarColumn(), MofNCompleteColumn())
     with Progress(
@@ -302,8 +306,8 @@ def _translate(translator: Any, lines: list[str], beam: int | None) -> list[str]
     return hyps
 
 
-def _alignment_scores(
-    translator: Any, src_lines: list[str], ref_lines: list[str], gold: list
+def attention_aer(
+    translator: Translator, src_lines: list[str], ref_lines: list[str], gold: list[Gold]
 ) -> dict[str, Any]:
     """{"aer": float | None} and, for a model with several decoder layers, "aer_per_layer"."""
     attention = reference_attention(translator, src_lines, ref_lines)
@@ -321,7 +325,7 @@ def _alignment_scores(
 
 
 def _check_gold_in_range(
-    gold: list[tuple[set[Link], set[Link]]], src_lines: list[str], ref_lines: list[str], align: Path
+    gold: list[Gold], src_lines: list[str], ref_lines: list[str], align: Path
 ) -> None:
     """Every gold link must point at a whitespace word of its source and reference line."""
     lines = zip(gold, src_lines, ref_lines, strict=True)
@@ -358,7 +362,7 @@ def evaluate_checkpoint(
         if len(gold) != len(src_lines):
             raise UserError(str(align), f"{len(gold)} lines, but {src} has {len(src_lines)}")
         _check_gold_in_range(gold, src_lines, ref_lines, align)
-    from attnlab.translate import Translator  # imported here: it pulls in every model
+    from attnlab.translate import Translator
 
     translator = Translator.from_checkpoint(ckpt)
     hyps = _translate(translator, src_lines, beam)
@@ -367,7 +371,7 @@ def evaluate_checkpoint(
     lengths = [len(line.split()) for line in src_lines]
     result["buckets"] = bucket_scores(lengths, hyps, ref_lines, buckets)
     if gold is not None:
-        result.update(_alignment_scores(translator, src_lines, ref_lines, gold))
+        result.update(attention_aer(translator, src_lines, ref_lines, gold))
     return result
 
 
