@@ -155,7 +155,7 @@ class Trainer:
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "versions": {"attnlab": __version__, "torch": torch.__version__},
+            "versions": {"attnlab": __version__, "torch": str(torch.__version__)},
             "config": self.config.model_dump(mode="json"),
             "model": self.model.state_dict(),
             **self.data.encoders.to_state(),
