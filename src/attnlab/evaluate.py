@@ -309,7 +309,9 @@ def _translate(translator: Translator, lines: list[str], beam: int | None) -> li
 def attention_aer(
     translator: Translator, src_lines: list[str], ref_lines: list[str], gold: list[Gold]
 ) -> dict[str, Any]:
-    """{"aer": float | None} and, for a model with several decoder layers, "aer_per_layer"."""
+    """AER of the attention read on the references: {"aer": float | None (no attention)} and,
+    for a model with `cross_attention` (the Transformer), "aer_per_layer" (head-averaged, first
+    decoder layer first; "aer" is the last layer's, the attention `forward` returns)."""
     attention = reference_attention(translator, src_lines, ref_lines)
     if attention is None:
         return {"aer": None}
