@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from attnlab.cli import main
 from attnlab.data.builtin import BUILTIN_CORPORA, _read_rows, write_builtin
 from attnlab.errors import UserError
 
@@ -197,3 +198,25 @@ def test_build_script_cleaning() -> None:
     assert clean("und er starb. -") == "und er starb."
     assert clean("(*)") == ""
     assert clean("(the same is Zoar).") == "(the same is Zoar)."  # real parentheses stay
+
+
+def test_cli_writes_and_refuses_with_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run(args: list[str]) -> int:
+        try:
+            main(args)
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+
+    assert run(["data", "make", "nt-grc-en", "--out", str(tmp_path)]) == 0
+    assert len(lines(tmp_path / "test.align")) == EXPECTED_PAIRS["nt-grc-en"]["test"]
+    capsys.readouterr()
+    (tmp_path / "dev.src").write_text("edited\n", encoding="utf-8")
+    assert run(["data", "make", "nt-grc-en", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == f"attnlab: error: {tmp_path / 'dev.src'}: exists with other content; "
+        "choose another --out or remove it\n"
+    )
