@@ -157,6 +157,13 @@ def test_bad_arguments_raise_user_error(call: Callable) -> None:
         call(GruToy(), src, mask, torch.tensor([4, 4]))
 
 
+def test_empty_batch_gives_empty_result() -> None:
+    src, mask = torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, 3, dtype=torch.bool)
+    limits = torch.zeros(0, dtype=torch.long)
+    assert greedy_search(GruToy(), src, mask, limits) == []
+    assert beam_search(GruToy(), src, mask, limits, 2, 1, 1.0) == []
+
+
 # ---------------------------------------------------------------------------------------------
 # Hand-computed searches on the scripted toy
 

@@ -112,14 +112,18 @@ def greedy_search(
     score = total log-probability, </s> included.
     """
     _check_inputs(src, src_mask, max_lengths)
+    if src.size(0) == 0:
+        return []
     with torch.inference_mode():
         memory = model.encode(src, src_mask)
         tokens, attention, scores, ends = _greedy_loop(model, memory, max_lengths.to(src.device))
-    real = src_mask.sum(dim=1).tolist()
+    tokens, real = tokens.t().tolist(), src_mask.sum(dim=1).tolist()  # one transfer, (B, T)
     out = []
-    for b, (end, s_real) in enumerate(zip(ends.tolist(), real, strict=True)):
+    for b, (end, score, s_real) in enumerate(
+        zip(ends.tolist(), scores.tolist(), real, strict=True)
+    ):
         att = None if attention is None else attention[: end + 1, b, :s_real]
-        out.append([Hypothesis(tokens[:end, b].tolist(), float(scores[b]), att)])
+        out.append([Hypothesis(tokens[b][:end], score, att)])
     return out
 
 
@@ -207,6 +211,8 @@ def beam_search(
             f"need beam_size >= 1, 1 <= n_best <= beam_size and length_penalty >= 0 "
             f"(got {beam_size}, {n_best}, {length_penalty})",
         )
+    if src.size(0) == 0:
+        return []
     with torch.inference_mode():
         beam = _start_beam(model, src, src_mask, max_lengths.to(src.device), beam_size, n_best)
         traces = []
@@ -340,15 +346,17 @@ def _backtrace(
         attention = torch.stack([tr.attention for tr in traces])  # (T, B, K, S)
         slot = source_slot.unsqueeze(3).expand(-1, -1, -1, attention.size(3))  # (T, B, N, S)
         rows = attention.gather(2, slot).permute(1, 2, 0, 3)  # (B, N, T, S)
+    ids = out_tokens.permute(1, 2, 0).tolist()  # (B, N, T), one transfer
+    ends, values = end.tolist(), scores.tolist()
     return [
         [
             Hypothesis(
-                tokens=out_tokens[: end[i, j], i, j].tolist(),
-                score=float(scores[i, j]),
-                attention=None if rows is None else rows[i, j, : end[i, j] + 1, : real_lengths[i]],
+                tokens=ids[i][j][: ends[i][j]],
+                score=values[i][j],
+                attention=None if rows is None else rows[i, j, : ends[i][j] + 1, : real_lengths[i]],
             )
-            for j in range(end.size(1))
-            if scores[i, j] > float("-inf")
+            for j in range(len(ends[i]))
+            if values[i][j] > float("-inf")
         ]
         for i in range(b)
     ]
