@@ -19,7 +19,7 @@ from attnlab.data.batching import collate_source
 from attnlab.data.vocab import BOS_ID, EOS_ID
 from attnlab.errors import UserError
 from attnlab.models.build import build_model
-from attnlab.search import Hypothesis, beam_search, greedy_search, length_penalty, max_lengths
+from attnlab.search import Hypothesis, beam_search, gnmt_lp, greedy_search, max_lengths
 
 A, B = 4, 5  # two target words of the scripted toy; ids 0-3 are <pad> <unk> <s> </s>
 
@@ -246,9 +246,7 @@ def test_beam_of_one_equals_greedy(alpha: float) -> None:
     beam = beam_search(model, src, mask, limits, 1, 1, alpha)
     for [g], [b] in zip(greedy, beam, strict=True):
         assert b.tokens == g.tokens
-        assert b.score == pytest.approx(
-            g.score / length_penalty(len(g.tokens) + 1, alpha), abs=1e-5
-        )
+        assert b.score == pytest.approx(g.score / gnmt_lp(len(g.tokens) + 1, alpha), abs=1e-5)
         torch.testing.assert_close(b.attention, g.attention)
 
 
@@ -292,9 +290,7 @@ def test_nbest_are_distinct_ordered_and_rescore_exactly() -> None:
         for h in hyps:
             assert len(h.tokens) <= limits[i] and BOS_ID not in h.tokens and 0 not in h.tokens
             total, rows = rescore(model, src[i : i + 1, :n], mask[i : i + 1, :n], h.tokens)
-            assert h.score == pytest.approx(
-                total / length_penalty(len(h.tokens) + 1, alpha), abs=1e-5
-            )
+            assert h.score == pytest.approx(total / gnmt_lp(len(h.tokens) + 1, alpha), abs=1e-5)
             assert h.attention.shape == (len(h.tokens) + 1, n)
             torch.testing.assert_close(h.attention, rows)
 

@@ -63,7 +63,7 @@ def max_lengths(src_mask: Tensor, ratio: float, offset: int) -> Tensor:
     return (real * ratio).floor().long() + offset
 
 
-def length_penalty(length: int, alpha: float) -> float:
+def gnmt_lp(length: int, alpha: float) -> float:
     """GNMT length penalty lp(Y) = ((5 + |Y|) / 6) ** alpha (Wu et al., 2016, eq. 14)."""
     return ((5 + length) / 6) ** alpha
 
@@ -266,11 +266,11 @@ def _beam_step(
     ended = torch.where(ends, top[:, :k], float("-inf"))  # (A, K)
     finished = torch.full_like(beam.scores, float("-inf"))
     finished = finished.scatter_reduce(1, parent[:, :k], ended, reduce="amax")  # (A, K) by parent
-    finished = finished / length_penalty(t + 1, alpha)
+    finished = finished / gnmt_lp(t + 1, alpha)
     live = torch.argsort(is_eos.long(), dim=1, stable=True)[:, :k]  # first K non-</s>, (A, K)
     scores, parent, token = top.gather(1, live), parent.gather(1, live), token.gather(1, live)
     best = torch.cat([beam.best_finished, finished], dim=1).topk(beam.best_finished.size(1)).values
-    cannot_improve = best[:, -1] >= scores[:, 0] / length_penalty(t + 1, alpha)
+    cannot_improve = best[:, -1] >= scores[:, 0] / gnmt_lp(t + 1, alpha)
     done = cannot_improve | (beam.limits <= t)  # (A,)
     rows = (torch.arange(a, device=token.device) * k).unsqueeze(1) + parent  # (A, K)
     stepped = beam._replace(scores=scores, y=token.view(a * k), best_finished=best, state=state)
