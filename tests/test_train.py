@@ -138,7 +138,6 @@ def test_corrupt_checkpoint_on_resume_is_one_line(tmp_path: Path, cli) -> None:
     assert_one_line_error(cli("train", path, "--out", out, "--resume"), "last.pt", "corrupt")
 
 
-@pytest.mark.slow
 def test_two_process_ddp_matches_one_process(tmp_path: Path) -> None:
     extra = ["training.max_steps=40", "training.eval_every=40", "training.eval_bleu=false"]
     path = config_file(tmp_path, extra)

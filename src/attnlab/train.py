@@ -205,7 +205,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         if not isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step()
-        return float(loss_sum), n_tokens
+        return float(loss_sum.detach()), n_tokens
 
     @torch.inference_mode()
     def dev_loss(self) -> float:
