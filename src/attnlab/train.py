@@ -258,8 +258,11 @@ def _link_atomic(target: Path, link: Path) -> None:
 class RunLog:
     """Progress a person can follow: a Rich bar (stderr), log.jsonl and TensorBoard. Rank 0 only."""
 
-    def __init__(self, out: Path, env: DistEnv, max_steps: int, start_step: int) -> None:
+    def __init__(
+        self, out: Path, env: DistEnv, max_steps: int, start_step: int, quiet: bool = False
+    ) -> None:
         self.enabled = env.is_main
+        self.quiet = quiet
         self.console = Console(stderr=True)
         self.bar = Progress(
             TextColumn("[bold]train"),
@@ -268,7 +271,7 @@ class RunLog:
             TimeRemainingColumn(),
             TextColumn("{task.fields[info]}"),
             console=self.console,
-            disable=not self.enabled,
+            disable=quiet or not self.enabled,
         )
         self.task = self.bar.add_task("train", total=max_steps, completed=start_step, info="")
         self.path = out / "log.jsonl"
@@ -303,7 +306,7 @@ class RunLog:
         self.writer.flush()
 
     def say(self, message: str) -> None:
-        if self.enabled:
+        if self.enabled and not self.quiet:
             self.console.print(message)
 
 
@@ -449,8 +452,13 @@ def prepare_run_folder(config: Config, out: Path, resume: bool, env: DistEnv) ->
     return None
 
 
-def run_training(config: Config, out: Path, resume: bool = False) -> dict[str, Any]:
-    """`attnlab train`: train a model into the run folder `out` (or continue it with resume)."""
+def run_training(
+    config: Config, out: Path, resume: bool = False, quiet: bool = False
+) -> dict[str, Any]:
+    """`attnlab train`: train a model into the run folder `out` (or continue it with resume).
+
+    `quiet` turns off the progress bar and messages (the lab runs many trainings under its own).
+    """
     device = resolve_device(config.training.device)
     if config.training.num_threads:
         torch.set_num_threads(config.training.num_threads)
@@ -465,7 +473,7 @@ def run_training(config: Config, out: Path, resume: bool = False) -> dict[str, A
         trainer = Trainer(config, data, out, env, device)
         if ckpt is not None:
             trainer.load_state(ckpt)
-        with RunLog(out, env, config.training.max_steps, trainer.progress.step) as log:
+        with RunLog(out, env, config.training.max_steps, trainer.progress.step, quiet) as log:
             r = data.report
             log.say(
                 f"train: {len(data.train_ids)} pairs (dropped {r.empty} empty, {r.too_long} over "
