@@ -234,17 +234,9 @@ def attention_weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:
         alpha = softmax(Q K^T / sqrt(d_k))   with alpha_ij = 0 where mask_ij is False
 
     q (..., T, D), k (..., S, D), mask broadcastable to (..., T, S) or None -> alpha (..., T, S)
-    Every query must see at least one key, otherwise its row is NaN.
     """
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., T, S)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    return torch.softmax(scores, dim=-1)
-
-
-def attention_context(alpha: Tensor, v: Tensor) -> Tensor:
-    """c_i = sum_j alpha_ij v_j.   alpha (..., T, S), v (..., S, D) -> context (..., T, D)"""
-    return alpha @ v
+    return torch.softmax(scores, dim=-1) if mask is None else masked_softmax(scores, mask)
 
 
 def causal_mask(t_query: int, t_key: int, device: torch.device) -> Tensor:
@@ -271,7 +263,7 @@ def scaled_dot_product_attention(
         causal = False
     if need_weights:
         alpha = attention_weights(q, k, mask)  # (B, heads, T, S)
-        return attention_context(alpha, v), alpha
+        return context(alpha, v), alpha  # c_i = sum_j alpha_ij v_j
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal), None
 
 
