@@ -34,6 +34,16 @@ from attnlab.models.seq2seq import (
     LuongDecoder,
     RNNSeq2Seq,
 )
+from attnlab.models.transformer import (
+    DecoderLayer,
+    Embeddings,
+    EncoderLayer,
+    LearnedPositions,
+    SinusoidalPositions,
+    Transformer,
+    TransformerDecoder,
+    TransformerEncoder,
+)
 
 
 def build_model(cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: int) -> nn.Module:
@@ -173,8 +183,30 @@ def _luong_decoder(cfg: ModelConfig, context_size: int, trg_vocab_size: int) -> 
 # --- Transformer (written by the Transformer engineer) -------------------------------------------
 
 
-def _build_transformer(cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: int) -> nn.Module:
-    raise NotImplementedError("model.type 'transformer' is not built yet")
+def _build_transformer(cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: int) -> Transformer:
+    """The Transformer of `cfg` (type: transformer); hidden_size is d_model."""
+    size, pre_norm = cfg.hidden_size, cfg.norm == "pre"
+    positions = {"sinusoidal": SinusoidalPositions, "learned": LearnedPositions}[cfg.positional]
+
+    def embeddings(vocab_size: int) -> Embeddings:
+        pos = positions(cfg.max_positions, size)
+        return Embeddings(vocab_size, size, pos, cfg.max_positions, cfg.dropout)
+
+    def final_norm() -> nn.Module:
+        return nn.LayerNorm(size) if pre_norm else nn.Identity()
+
+    layer_args = (size, cfg.heads, cfg.ff_size, cfg.dropout, pre_norm)
+    encoder = TransformerEncoder(
+        [EncoderLayer(*layer_args) for _ in range(cfg.num_layers)], final_norm()
+    )
+    decoder = TransformerDecoder(
+        [DecoderLayer(*layer_args) for _ in range(cfg.num_layers)], final_norm()
+    )
+    trg_embed = embeddings(trg_vocab_size)
+    generator = nn.Linear(size, trg_vocab_size)
+    if cfg.tie_embeddings:
+        generator.weight = trg_embed.tokens.weight  # Press & Wolf (2017)
+    return Transformer(embeddings(src_vocab_size), trg_embed, encoder, decoder, generator)
 
 
 # --- description ----------------------------------------------------------------------------------
