@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +45,18 @@ def assert_one_line_error(result: CliResult, *fragments: str) -> None:
     assert "Traceback" not in result.err
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def write_reverse_task(
+    folder: Path, n_train: int = 200, n_eval: int = 30, vocab: int = 12, max_len: int = 8
+) -> Path:
+    """A tiny reverse task (target = source reversed) in the {train,dev,test}.{src,trg} layout."""
+    rng = random.Random(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in [("train", n_train), ("dev", n_eval), ("test", n_eval)]:
+        src = [
+            [f"w{rng.randrange(vocab)}" for _ in range(rng.randint(1, max_len))] for _ in range(n)
+        ]
+        (folder / f"{split}.src").write_text("".join(" ".join(s) + "\n" for s in src))
+        (folder / f"{split}.trg").write_text("".join(" ".join(s[::-1]) + "\n" for s in src))
+    return folder

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from attnlab.checkpoint import load_checkpoint
 from attnlab.config import load_config
 from attnlab.errors import UserError
 from attnlab.train import run_training
-from tests.conftest import assert_one_line_error
+from tests.conftest import assert_one_line_error, write_reverse_task
 
 TINY = [
     "model.type=rnn",
@@ -35,18 +34,8 @@ TINY = [
 ]
 
 
-def write_reverse_task(folder: Path, n_train: int = 200, seed: int = 0) -> Path:
-    rng = random.Random(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, n in [("train", n_train), ("dev", 30), ("test", 30)]:
-        src = [[f"w{rng.randrange(12)}" for _ in range(rng.randint(2, 8))] for _ in range(n)]
-        (folder / f"{split}.src").write_text("".join(" ".join(s) + "\n" for s in src))
-        (folder / f"{split}.trg").write_text("".join(" ".join(s[::-1]) + "\n" for s in src))
-    return folder
-
-
 def config_file(tmp_path: Path, extra: list[str]) -> Path:
-    data = write_reverse_task(tmp_path / "data")
+    data = write_reverse_task(tmp_path / "data", max_len=8)
     lines = [f"data:\n  dir: {data}\n"]
     path = tmp_path / "tiny.yaml"
     path.write_text("".join(lines), encoding="utf-8")

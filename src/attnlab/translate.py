@@ -201,12 +201,13 @@ def translate_stream(
     n_best: int,
     batch_size: int | None,
     as_json: bool,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> None:
     """`attnlab translate`: one line out per line in, in order; stdin when no input file.
 
     Interactive stdin is translated line by line; piped input in batches.
     """
+    out = out or sys.stdout
     translator = Translator.from_checkpoint(ckpt)
     batch_size = batch_size or translator.decoding.batch_size
     if input_path is None:
