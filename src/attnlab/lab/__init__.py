@@ -1,0 +1,180 @@
+"""`attnlab lab`: run the experiments that measure where information gets lost, each into its own
+folder DIR/<name>/ (PNG figures and results.json), then build DIR/report.html.
+
+The experiments follow the history of the issue "The lab": the fixed-context encoder-decoder
+(Sutskever et al. 2014; Cho et al. 2014) against attention (Bahdanau et al. 2015; Luong et al.
+2015) and the Transformer (Vaswani et al. 2017). Each is one module with NAME, TITLE and
+`run(budget, out, progress) -> dict` (docs/CONTRACTS.md, "The lab"); EXPERIMENTS below is the
+registration, imported lazily so a module not written yet is skipped with a warning.
+
+Never deletes a user's files: DIR must be empty, new, or made by an earlier `attnlab lab` (it
+holds the marker file `.attnlab-lab`); an experiment runs into DIR/.<name>.partial and replaces
+DIR/<name> only when it succeeded. Left out: running experiments in parallel (2 CPU cores are
+shared by all of them) and resuming an interrupted experiment.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from attnlab.errors import AttnlabError, UserError
+from attnlab.lab.common import BUDGETS, SEED, LabProgress, machine, versions
+from attnlab.train import seed_everything
+
+# CLI name -> module, in the order of the report (the history: bottleneck first).
+EXPERIMENTS: dict[str, str] = {
+    "length": "attnlab.lab.length",
+    "reversal": "attnlab.lab.reversal",
+    "alignment": "attnlab.lab.alignment",
+    "capacity": "attnlab.lab.capacity",
+    "gradient-path": "attnlab.lab.gradient_path",
+    "parallel-speed": "attnlab.lab.parallel_speed",
+    "effective-context": "attnlab.lab.effective_context",
+}
+MARKER = ".attnlab-lab"  # in DIR: the folder was made by `attnlab lab`, its experiment folders ours
+RESULT_KEYS = ("figures", "tables", "metrics", "expected", "reading")  # what `run` must return
+TEST_BUDGET = "test"  # seconds-long runs for the test suite; not offered on the command line
+
+
+def _check_arguments(experiments: list[str], budget: str) -> list[str]:
+    """The experiments to run, in the order asked (all if none), each once."""
+    if budget not in (*BUDGETS, TEST_BUDGET):
+        raise UserError("--budget", f"unknown budget {budget!r}; choose from {', '.join(BUDGETS)}")
+    for name in experiments:
+        if name not in EXPERIMENTS:
+            raise UserError(
+                "EXPERIMENT", f"unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}"
+            )
+    return list(dict.fromkeys(experiments or EXPERIMENTS))
+
+
+def _claim_folder(out: Path) -> None:
+    """Make `out` the lab's folder, refusing one that holds files the lab did not write."""
+    if out.exists() and not out.is_dir():
+        raise UserError("--out", f"{out} exists and is not a folder")
+    if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise UserError(
+            "--out", f"{out} holds files not written by `attnlab lab`; choose another folder"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MARKER).touch()
+    except OSError as exc:
+        raise UserError("--out", f"cannot write {out}: {exc.strerror or exc}") from None
+
+
+def _import(name: str, progress: LabProgress) -> ModuleType | None:
+    """The experiment's module, or None (with a warning) while it has not been written."""
+    path = EXPERIMENTS[name]
+    try:
+        return importlib.import_module(path)
+    except ModuleNotFoundError as exc:
+        if exc.name != path:
+            raise  # the module exists but something it imports does not: a real failure
+        progress.log(f"[yellow]skipped {name}: {path} is not part of this installation yet")
+        return None
+
+
+def _check_result(name: str, result: Any) -> dict[str, Any]:
+    if not isinstance(result, dict):
+        raise AttnlabError(name, f"run() returned {type(result).__name__}, expected a dict")
+    missing = [key for key in RESULT_KEYS if key not in result]
+    if missing:
+        raise AttnlabError(name, f"run() returned no {', '.join(missing)}")
+    return result
+
+
+def run_experiment(
+    name: str, module: ModuleType, budget: str, out: Path, progress: LabProgress
+) -> dict[str, Any]:
+    """Run one experiment into DIR/.<name>.partial, add the runner's fields, write results.json,
+    then replace DIR/<name> with it. Returns the record written."""
+    partial = out / f".{name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run of ours
+    partial.mkdir()
+    seed_everything(SEED)
+    start = time.perf_counter()
+    try:
+        result = _check_result(name, module.run(budget, partial, progress))
+        record = {
+            "name": name,
+            "title": module.TITLE,
+            "budget": budget,
+            "seed": SEED,
+            "config": result.pop("config", {}),
+            "versions": versions(),
+            "seconds": time.perf_counter() - start,
+            "machine": machine(),
+            **result,
+        }
+        text = json.dumps(record, indent=1, ensure_ascii=False)
+        (partial / "results.json").write_text(text + "\n", encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    finally:
+        progress.close_tasks()
+    final = out / name
+    shutil.rmtree(final, ignore_errors=True)
+    partial.rename(final)
+    return record
+
+
+def _progress_bars(console: Console) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def run_lab(experiments: list[str], budget: str, out: Path) -> Path:
+    """`attnlab lab`: run `experiments` (all when empty) at `budget` into `out`; build and return
+    out/report.html. An experiment that fails is reported and the others still run; the command
+    then fails naming it (the report holds the rest)."""
+    from attnlab.report.html import build_report  # matplotlib and the report only when needed
+
+    names = _check_arguments(experiments, budget)
+    out = Path(out)
+    _claim_folder(out)
+    console = Console(stderr=True)
+    failed: list[str] = []
+    start = time.perf_counter()
+    with _progress_bars(console) as bars:
+        progress = LabProgress(bars, console)
+        overall = bars.add_task(f"[bold]lab ({budget})", total=len(names))
+        for name in names:
+            module = _import(name, progress)
+            if module is not None:
+                bars.update(overall, description=f"[bold]lab ({budget}): {name}")
+                try:
+                    record = run_experiment(name, module, budget, out, progress)
+                    progress.log(f"{name}: done in {record['seconds']:.0f} s")
+                except (AttnlabError, Exception) as exc:  # the other experiments still run
+                    failed.append(name)
+                    progress.log(f"[red]{name} failed: {type(exc).__name__}: {exc}")
+            bars.advance(overall)
+    report = build_report(out)
+    console.print(f"wrote {report} ({time.perf_counter() - start:.0f} s)")
+    if failed:
+        raise AttnlabError("lab", f"{', '.join(failed)} failed; {report} holds the others")
+    return report
