@@ -314,7 +314,10 @@ class Transformer(nn.Module):
     def encode(self, src: Tensor, src_mask: Tensor) -> TransformerMemory:
         h = self.encoder(self.src_embed(src, 0), src_mask[:, None, :])  # (B, S, H)
         kvs = [layer.cross_attn.project_kv(h, h) for layer in self.decoder.layers]
-        return TransformerMemory(h, src_mask, tuple(k for k, _ in kvs), tuple(v for _, v in kvs))
+        # contiguous once here, so that no step copies them again for its matmuls
+        keys = tuple(k.contiguous() for k, _ in kvs)  # L x (B, heads, S, D)
+        values = tuple(v.contiguous() for _, v in kvs)  # L x (B, heads, S, D)
+        return TransformerMemory(h, src_mask, keys, values)
 
     def _decode(
         self, memory: TransformerMemory, trg_in: Tensor, all_weights: bool
