@@ -71,6 +71,9 @@ class Dropout(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return dropout(x, self.p, self.training)
 
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
 
 class SinusoidalPositions(nn.Module):
     """Fixed sinusoidal position encodings.  forward(start, length) -> (length, H)"""
