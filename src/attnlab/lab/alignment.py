@@ -1,0 +1,562 @@
+"""Experiment `alignment`: do attention weights look like word alignments, and how good are they?
+
+Bahdanau et al. (2015, Sec. 5.2.1, Fig. 3) showed the weights alpha_ij of their RNNsearch as a
+matrix and read it as a soft alignment; Luong et al. (2015, Sec. 5.4) scored such alignments
+with the alignment error rate (AER, Och & Ney 2003) against manual gold alignments and compared
+with the Berkeley aligner. This experiment does the same for Bahdanau (additive), Luong global and
+local-p (general score) attention and the Transformer's cross-attention (Vaswani et al. 2017;
+every decoder layer, heads averaged), with the weights read by teacher forcing on the reference
+(`attnlab.evaluate.reference_attention`) and each target word linked to its most attended source
+word (`alignment_from_attention`):
+
+- on the synthetic `translation` task, whose gold links are known by construction;
+- on the manual Greek->English New Testament alignments shipped with the package
+  (`nt-grc-en`), where IBM Model 1 (Brown et al. 1993; attnlab.analysis.ibm1) trained on the same
+  training text is the classical baseline, plus once on train + test text (an unsupervised
+  aligner may read the sentences it aligns: the usual practice, "transductive" below).
+
+Baselines: the diagonal, target word j -> source word round(j S / T), and uniform attention
+(alpha_ij = 1/S): no word stands out, so the only alignment it supports is every link (argmax of
+a tie is arbitrary). The mean entropy of the attention rows, -sum_j alpha_ij log alpha_ij, is
+compared with log S, the entropy of uniform weights. For the report question "if all alpha_ij
+are equal, what does the context approximate?" (c_i = (1/S) sum_j h_j, the mean of the encoder
+states), the trained GRU+Bahdanau model is decoded again with its attention module replaced by
+`UniformAttention` (its other parts unchanged), and the BLEU of both is recorded.
+
+Metrics (`results.json`): metrics[CORPUS] for CORPUS in "translation", "nt-grc-en" holds n_test,
+diagonal_aer, uniform_aer, models[MODEL] = {params, bleu, aer (last decoder layer), aer_per_layer,
+entropy, uniform_entropy (mean log S over the same rows)} and, for nt-grc-en, ibm1_aer and
+ibm1_transductive_aer; metrics["uniform_attention"] = {model, bleu, bleu_uniform} or {skipped}.
+Left out: alignments from subword models (word tokenizer only), symmetrised or thresholded
+attention alignments, the Berkeley aligner, IBM Models 2-5.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from attnlab.analysis.ibm1 import posteriors, train_ibm1, viterbi_alignment
+from attnlab.config import load_config
+from attnlab.evaluate import (
+    Gold,
+    Link,
+    aer,
+    alignment_from_attention,
+    corpus_scores,
+    read_pharaoh,
+    reference_attention,
+)
+from attnlab.lab.common import (
+    SEED,
+    LabProgress,
+    Split,
+    parameter_count,
+    preset,
+    read_split,
+    synthetic_translation,
+    train_model,
+    translate_lines,
+    write_split,
+)
+from attnlab.models.attention import masked_softmax
+from attnlab.models.seq2seq import BahdanauDecoder, RNNSeq2Seq
+from attnlab.report.figures import bar_chart
+from attnlab.translate import Translator
+
+NAME = "alignment"
+TITLE = "Attention weights are soft word alignments (Bahdanau et al. 2015; Luong et al. 2015)"
+
+MODELS: dict[str, list[str]] = {
+    "GRU+Bahdanau": ["model.type=rnn", "model.cell=gru", "model.context=bahdanau",
+                     "model.bidirectional=true", "model.hidden_size=64"],
+    "LSTM+Luong global": ["model.type=rnn", "model.cell=lstm", "model.context=luong",
+                          "model.luong_score=general", "model.luong_mode=global",
+                          "model.bidirectional=false", "model.hidden_size=96"],
+    "LSTM+Luong local-p": ["model.type=rnn", "model.cell=lstm", "model.context=luong",
+                           "model.luong_score=general", "model.luong_mode=local-p",
+                           "model.bidirectional=false", "model.hidden_size=96"],
+    "Transformer": ["model.type=transformer", "model.num_layers=2", "model.heads=4",
+                    "model.hidden_size=64", "model.ff_size=256"],
+}  # fmt: skip
+UNIFORM_MODEL = "GRU+Bahdanau"  # decoded again with uniform weights
+CORPORA = {"translation": "synthetic translation", "nt-grc-en": "Greek->English NT"}
+
+
+@dataclass(frozen=True)
+class Preset:
+    sizes: tuple[int, int, int]  # synthetic train/dev/test pairs
+    max_len: int  # synthetic sources 1..max_len words
+    models: tuple[str, ...]  # trained on the synthetic task
+    steps: int
+    batch_tokens: int
+    nt_models: tuple[str, ...]  # trained on the Greek->English NT
+    nt_steps: int
+    nt_train: int | None  # the first n NT training pairs (None: all ~7k)
+    nt_test: int | None  # the first n NT test pairs (None: all ~430)
+    nt_vocab: int
+    ibm1_iterations: int
+    samples: int  # synthetic test sentences shown as heatmaps
+
+
+PRESETS: dict[str, Preset] = {
+    "test": Preset((120, 10, 12), 8, ("GRU+Bahdanau", "Transformer"), 2, 200,
+                   ("GRU+Bahdanau",), 2, 150, 12, 1000, 2, 1),
+    "quick": Preset((4000, 200, 200), 25, tuple(MODELS), 250, 1200, ("GRU+Bahdanau",), 250,
+                    None, None, 6000, 5, 2),
+    "full": Preset((20000, 500, 500), 40, tuple(MODELS), 3000, 2000,
+                   ("GRU+Bahdanau", "LSTM+Luong global", "Transformer"), 3000, None, None,
+                   10000, 10, 3),
+}  # fmt: skip
+
+
+# --- baselines and measures ---------------------------------------------------------------------
+
+
+class UniformAttention(nn.Module):
+    """Equal weights on every real source word: e_ij = 0 for all j, so
+
+        alpha_ij = 1 / S_real   and   c_i = (1 / S_real) sum_j h_j, the mean encoder state.
+
+    Same interface as attnlab.models.attention.GlobalAttention:
+    forward(query (B, T, Hq), keys, values (B, S, Hv), mask (B, S), t unused)
+        -> context (B, T, Hv), weights (B, T, S)
+    """
+
+    def project_keys(self, values: Tensor) -> Tensor:
+        return values  # no scores, so nothing to project
+
+    def forward(
+        self, query: Tensor, keys: Tensor, values: Tensor, mask: Tensor, t: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        scores = query.new_zeros(query.size(0), query.size(1), values.size(1))  # (B, T, S)
+        alpha = masked_softmax(scores, mask.unsqueeze(1))  # (B, T, S)
+        return alpha @ values, alpha  # (B, T, Hv), (B, T, S)
+
+
+def with_uniform_attention(translator: Translator) -> Translator | None:
+    """The translator's Bahdanau model with its attention replaced by `UniformAttention`, every
+    other trained part shared; None for a model without a Bahdanau decoder."""
+    model = translator.model
+    if not isinstance(model, RNNSeq2Seq) or not isinstance(model.decoder, BahdanauDecoder):
+        return None
+    decoder = model.decoder
+    uniform = BahdanauDecoder(
+        embedding=decoder.embedding,
+        rnn=decoder.rnn,
+        bridge=decoder.bridge,
+        attention=UniformAttention(),
+        output=decoder.output,
+        dropout=0.0,
+    )
+    return Translator(
+        RNNSeq2Seq(model.encoder, uniform).eval(),
+        translator.src_tokenizer,
+        translator.trg_tokenizer,
+        translator.src_vocab,
+        translator.trg_vocab,
+        translator.decoding,
+        translator.max_src_len,
+    )
+
+
+def diagonal_alignment(n_src: int, n_trg: int) -> set[Link]:
+    """Target word j -> source word round(j S / T) (halves round up), clipped to S - 1."""
+    if n_src == 0:
+        return set()
+    return {(min(n_src - 1, math.floor(j * n_src / n_trg + 0.5)), j) for j in range(n_trg)}
+
+
+def every_link(n_src: int, n_trg: int) -> set[Link]:
+    """All S x T links: the alignment that uniform weights support (none stands out)."""
+    return {(i, j) for i in range(n_src) for j in range(n_trg)}
+
+
+def row_entropy(attention: list[Tensor]) -> tuple[float, float]:
+    """Mean entropy -sum_j alpha_ij log alpha_ij over every target row i of every sentence, and
+    the mean of log S over the same rows (the entropy of uniform weights). Rows that are all 0
+    (an empty side) are skipped.  attention: one (T, S) per sentence -> (nats, nats)"""
+    entropies, uniform = [], []
+    for weights in attention:
+        if weights.numel() == 0:
+            continue
+        rows = weights[weights.sum(dim=-1) > 0]  # (T', S)
+        logs = torch.where(rows > 0, rows.log(), torch.zeros_like(rows))  # 0 log 0 = 0
+        entropies.append(-(rows * logs).sum(dim=-1))
+        uniform.append(torch.full((rows.size(0),), math.log(weights.size(1))))
+    if not entropies:
+        return 0.0, 0.0
+    return float(torch.cat(entropies).mean()), float(torch.cat(uniform).mean())
+
+
+def baseline_aer(split: Split, gold: list[Gold]) -> dict[str, float]:
+    sizes = [(len(s.split()), len(t.split())) for s, t in zip(split.src, split.ref, strict=True)]
+    return {
+        "diagonal_aer": aer([diagonal_alignment(s, t) for s, t in sizes], gold),
+        "uniform_aer": aer([every_link(s, t) for s, t in sizes], gold),
+    }
+
+
+def measure_model(translator: Translator, test: Split, gold: list[Gold]) -> dict[str, Any]:
+    """AER of every decoder layer, row entropy, and greedy BLEU of one trained model; also the
+    word-level attention (L, T, S) of each test pair, for the heatmaps."""
+    attention = reference_attention(translator, test.src, test.ref)
+    if attention is None:
+        raise ValueError("the model has no attention")
+    n_layers = attention[0].size(0)
+    per_layer = [
+        aer([alignment_from_attention(a[layer]) for a in attention], gold)
+        for layer in range(n_layers)
+    ]
+    entropy, uniform_entropy = row_entropy([a[-1] for a in attention])
+    hyps = translate_lines(translator, test.src)
+    return {
+        "params": parameter_count(translator),
+        "bleu": corpus_scores(hyps, test.ref)["bleu"],
+        "aer": per_layer[-1],
+        "aer_per_layer": per_layer,
+        "entropy": entropy,
+        "uniform_entropy": uniform_entropy,
+        "attention": attention,
+    }
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+
+def _first(split: Split, n: int | None) -> Split:
+    return split if n is None else Split(split.src[:n], split.ref[:n])
+
+
+def nt_data(out: Path, p: Preset) -> Path:
+    """The Greek->English NT with its test alignments, cut to the preset's sizes."""
+    from attnlab.data.builtin import write_builtin
+
+    full = out / "nt-all"
+    write_builtin("nt-grc-en", full)
+    if p.nt_train is None and p.nt_test is None:
+        return full
+    cut = out / "nt"
+    write_split(cut, "train", _first(read_split(full, "train"), p.nt_train))
+    write_split(cut, "dev", _first(read_split(full, "dev"), p.nt_test))
+    write_split(cut, "test", _first(read_split(full, "test"), p.nt_test))
+    lines = (full / "test.align").read_text(encoding="utf-8").splitlines(keepends=True)
+    (cut / "test.align").write_text("".join(lines[: p.nt_test]), encoding="utf-8")
+    return cut
+
+
+def _overrides(model: str, data: Path, steps: int, p: Preset, nt: bool) -> list[str]:
+    training = [
+        f"data.dir={data}",
+        f"training.seed={SEED}",
+        f"training.max_steps={steps}",
+        f"training.eval_every={steps}",
+        "training.eval_bleu=false",
+        "training.early_stopping_metric=loss",
+        f"training.log_every={max(1, steps // 20)}",
+        f"training.batch_tokens={p.batch_tokens}",
+        "training.lr=0.001",
+        f"training.warmup_steps={steps // 10 if model == 'Transformer' else 0}",
+        "model.dropout=0.0",
+        "decoding.beam_size=1",
+    ]
+    if nt:  # lowercasing keeps the whitespace words the gold links index
+        training += ["data.lowercase=true", f"data.max_vocab={p.nt_vocab}"]
+    return [*MODELS[model], *training]
+
+
+def _train(
+    model: str, data: Path, run_dir: Path, steps: int, p: Preset, nt: bool, progress: LabProgress
+) -> Translator:
+    config = load_config(None, _overrides(model, data, steps, p, nt))
+    return train_model(config, run_dir, progress, f"alignment: {model} on {run_dir.name}")
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+def heatmap_panels(
+    path: Path,
+    panels: list[tuple[str, np.ndarray]],
+    src_words: list[str],
+    trg_words: list[str],
+    sure: set[Link],
+) -> Path:
+    """One sentence pair, one panel per aligner: weights (T, S) in grey (rows: target words,
+    columns: source words, the layout of Bahdanau et al. 2015, Fig. 3), gold sure links as red
+    squares."""
+    n_cols = min(3, len(panels))
+    n_rows = math.ceil(len(panels) / n_cols)
+    side = 0.22 * max(len(src_words), len(trg_words)) + 1.2
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols * side + 0.6, n_rows * side + 0.4),
+                             squeeze=False)  # fmt: skip
+    for ax, (title, weights) in zip(axes.flat, panels, strict=False):
+        ax.imshow(weights, cmap="gray_r", vmin=0.0, vmax=1.0, aspect="auto")
+        ax.scatter([i for i, _ in sure], [j for _, j in sure], s=40, marker="s",
+                   facecolors="none", edgecolors="red", linewidths=0.8)  # fmt: skip
+        ax.set_xticks(range(len(src_words)), src_words, rotation=90, fontsize=6)
+        ax.set_yticks(range(len(trg_words)), trg_words, fontsize=6)
+        ax.set_title(title, fontsize=8)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _sample_indices(test: Split, n: int, lengths: tuple[int, int]) -> list[int]:
+    """The first `n` test pairs whose source has a readable length (else the first ones)."""
+    fits = [k for k, m in enumerate(test.src_lengths) if lengths[0] <= m <= lengths[1]]
+    return (fits or list(range(len(test.src))))[:n]
+
+
+def _model_panels(name: str, attention: Tensor) -> list[tuple[str, np.ndarray]]:
+    """One panel per decoder layer (a single one for the RNNs).  attention (L, T, S)"""
+    if attention.size(0) == 1:
+        return [(name, attention[0].numpy())]
+    return [(f"{name} layer {k + 1}", a.numpy()) for k, a in enumerate(attention)]
+
+
+def _heatmaps(
+    out: Path,
+    corpus: str,
+    test: Split,
+    gold: list[Gold],
+    measured: dict[str, dict[str, Any]],
+    extra: dict[str, dict[int, np.ndarray]],
+    indices: list[int],
+) -> list[dict[str, str]]:
+    figures = []
+    for n, k in enumerate(indices, start=1):
+        src_words, trg_words = test.src[k].split(), test.ref[k].split()
+        sure = gold[k][0]
+        gold_matrix = np.zeros((len(trg_words), len(src_words)))
+        for i, j in sure:
+            gold_matrix[j, i] = 1.0
+        panels = [("gold (sure links)", gold_matrix)]
+        panels += [(name, matrices[k]) for name, matrices in extra.items()]
+        for name, m in measured.items():
+            panels += _model_panels(name, m["attention"][k])
+        file = f"heatmap_{corpus}_{n}.png"
+        heatmap_panels(out / file, panels, src_words, trg_words, sure)
+        figures.append({
+            "file": file,
+            "caption": f"{CORPORA[corpus]}, test sentence {k + 1}: attention weights read on "
+            "the reference (rows: target words, columns: source words; darker = more weight); "
+            "red squares are the gold sure links.",
+        })  # fmt: skip
+    return figures
+
+
+def _bars(out: Path, corpus: str, result: dict[str, Any]) -> dict[str, str]:
+    labels, values = ["diagonal", "uniform\n(all links)"], [result["diagonal_aer"],
+                                                            result["uniform_aer"]]  # fmt: skip
+    if "ibm1_aer" in result:
+        labels += ["IBM Model 1", "IBM 1\n(+test text)"]
+        values += [result["ibm1_aer"], result["ibm1_transductive_aer"]]
+    for name, m in result["models"].items():
+        layers = m["aer_per_layer"]
+        names = (
+            [name] if len(layers) == 1 else [f"{name}\nlayer {k + 1}" for k in range(len(layers))]
+        )
+        labels += names
+        values += layers
+    file = f"aer_{corpus}.png"
+    bar_chart(out / file, labels, values, [None] * len(values), "AER (lower is better)",
+              f"Alignment error rate, {CORPORA[corpus]} test set")  # fmt: skip
+    return {
+        "file": file,
+        "caption": f"AER (Och & Ney 2003) against the gold alignments of the {CORPORA[corpus]} "
+        "test set: baselines, then each model's attention (Transformer: each decoder layer, "
+        "heads averaged).",
+    }
+
+
+# --- tables and reading -------------------------------------------------------------------------
+
+
+def _table(corpus: str, result: dict[str, Any]) -> dict[str, Any]:
+    rows = [
+        ["diagonal j -> round(j S/T)", "–", "–", f"{result['diagonal_aer']:.3f}", "–"],
+        ["uniform weights (every link)", "–", "–", f"{result['uniform_aer']:.3f}", "1.00"],
+    ]
+    if "ibm1_aer" in result:
+        rows += [["IBM Model 1 (train text)", "–", "–", f"{result['ibm1_aer']:.3f}", "–"],
+                 ["IBM Model 1 (train + test text)", "–", "–",
+                  f"{result['ibm1_transductive_aer']:.3f}", "–"]]  # fmt: skip
+    for name, m in result["models"].items():
+        ratio = m["entropy"] / m["uniform_entropy"] if m["uniform_entropy"] else float("nan")
+        layers = " / ".join(f"{a:.3f}" for a in m["aer_per_layer"])
+        rows.append([name, f"{m['params']:,}", f"{m['bleu']:.1f}", layers, f"{ratio:.2f}"])
+    return {
+        "caption": f"{CORPORA[corpus]} ({result['n_test']} test pairs): AER of each aligner "
+        "(Transformer: decoder layers 1 / 2 / ..., heads averaged), greedy BLEU of the model, and "
+        "the mean entropy of its attention rows relative to uniform weights (1.00 = uniform).",
+        "columns": ["aligner", "parameters", "BLEU", "AER", "entropy / log S"],
+        "rows": rows,
+    }  # fmt: skip
+
+
+def _corpus_reading(corpus: str, result: dict[str, Any]) -> str:
+    models = result["models"]
+    diagonal = result["diagonal_aer"]
+    parts = [f"On the {CORPORA[corpus]} test set the diagonal baseline has AER {diagonal:.3f} "
+             f"and every-link (uniform) {result['uniform_aer']:.3f}."]  # fmt: skip
+    if "ibm1_aer" in result:
+        parts.append(
+            f"IBM Model 1 reaches {result['ibm1_aer']:.3f} ({result['ibm1_transductive_aer']:.3f} "
+            "when it also reads the test text)."
+        )
+    for name, m in models.items():
+        best = min(m["aer_per_layer"])
+        versus = "below" if best < diagonal else "NOT below"
+        ratio = m["entropy"] / m["uniform_entropy"] if m["uniform_entropy"] else float("nan")
+        layer = "" if len(m["aer_per_layer"]) == 1 else (
+            " (layers " + ", ".join(f"{a:.3f}" for a in m["aer_per_layer"]) + ")")  # fmt: skip
+        beat_ibm1 = ""
+        if "ibm1_aer" in result:
+            beat_ibm1 = "; it beats IBM 1" if best < result["ibm1_aer"] else "; IBM 1 is better"
+        parts.append(
+            f"{name}: AER {m['aer']:.3f}{layer}, {versus} the diagonal{beat_ibm1}; BLEU "
+            f"{m['bleu']:.1f}; row entropy {ratio:.2f} of uniform."
+        )
+    weak = [name for name, m in models.items() if m["bleu"] < 5]
+    if weak:
+        parts.append(
+            f"{', '.join(weak)} barely learned to translate here (BLEU below 5 after a short "
+            "budget on a CPU), and a model that cannot translate has no reason to attend to the "
+            "right word: its AER says more about training time than about the architecture."
+        )
+    return " ".join(parts)
+
+
+def _uniform_reading(uniform: dict[str, Any]) -> str:
+    if "skipped" in uniform:
+        return f"Uniform attention was not measured: {uniform['skipped']}."
+    return (
+        f"With its attention replaced by equal weights (c_i = the mean of the encoder states h_j, "
+        f"everything else trained as before), {uniform['model']} falls from BLEU "
+        f"{uniform['bleu']:.1f} to {uniform['bleu_uniform']:.1f} on the synthetic test set: the "
+        "mean of the encoder states is one fixed vector per sentence, a fixed context again, and "
+        "the decoder has been trained to expect the focused one."
+    )
+
+
+# --- the experiment -----------------------------------------------------------------------------
+
+
+def _synthetic(
+    out: Path, p: Preset, progress: LabProgress
+) -> tuple[dict[str, Any], list[dict], dict[str, Any]]:
+    data = synthetic_translation(out / "data" / "translation", p.sizes, p.max_len)
+    test, gold = read_split(data, "test"), read_pharaoh(data / "test.align")
+    result: dict[str, Any] = {"n_test": len(test.src), **baseline_aer(test, gold), "models": {}}
+    uniform: dict[str, Any] = {"skipped": f"{UNIFORM_MODEL} is not trained in this budget"}
+    bar = progress.task("alignment: synthetic models", len(p.models))
+    for name in p.models:
+        slug = name.lower().replace("+", "-").replace(" ", "-")
+        run_dir = out / "runs" / f"translation-{slug}"
+        translator = _train(name, data, run_dir, p.steps, p, False, progress)
+        result["models"][name] = measure_model(translator, test, gold)
+        if name == UNIFORM_MODEL:
+            uniform = _measure_uniform(translator, test, result["models"][name]["bleu"])
+        bar.advance(1)
+    indices = _sample_indices(test, p.samples, (6, 14))
+    figures = _heatmaps(out, "translation", test, gold, result["models"], {}, indices)
+    return result, figures, uniform
+
+
+def _measure_uniform(translator: Translator, test: Split, bleu: float) -> dict[str, Any]:
+    uniform = with_uniform_attention(translator)
+    if uniform is None:
+        return {"skipped": f"{UNIFORM_MODEL} has no Bahdanau decoder"}
+    hyps = translate_lines(uniform, test.src)
+    return {
+        "model": UNIFORM_MODEL,
+        "bleu": bleu,
+        "bleu_uniform": corpus_scores(hyps, test.ref)["bleu"],
+    }
+
+
+def _new_testament(out: Path, p: Preset, progress: LabProgress) -> tuple[dict[str, Any], list]:
+    data = nt_data(out / "data", p)
+    test, gold = read_split(data, "test"), read_pharaoh(data / "test.align")
+    train = read_split(data, "train")
+    words = (
+        [line.lower().split() for line in train.src],
+        [line.lower().split() for line in train.ref],
+    )
+    test_words = [s.lower().split() for s in test.src], [t.lower().split() for t in test.ref]
+    ibm1 = train_ibm1(*words, iterations=p.ibm1_iterations)
+    transductive = train_ibm1(words[0] + test_words[0], words[1] + test_words[1],
+                              iterations=p.ibm1_iterations)  # fmt: skip
+    pairs = list(zip(*test_words, strict=True))
+    result: dict[str, Any] = {
+        "n_test": len(test.src),
+        **baseline_aer(test, gold),
+        "ibm1_aer": aer([viterbi_alignment(ibm1, s, t) for s, t in pairs], gold),
+        "ibm1_transductive_aer": aer(
+            [viterbi_alignment(transductive, s, t) for s, t in pairs], gold
+        ),
+        "models": {},
+    }
+    bar = progress.task("alignment: Greek->English models", len(p.nt_models))
+    for name in p.nt_models:
+        slug = name.lower().replace("+", "-").replace(" ", "-")
+        translator = _train(name, data, out / "runs" / f"nt-{slug}", p.nt_steps, p, True, progress)
+        result["models"][name] = measure_model(translator, test, gold)
+        bar.advance(1)
+    indices = _sample_indices(test, 1, (6, 14))
+    ibm1_panels = {
+        "IBM Model 1 posterior": {k: posteriors(ibm1, *pairs[k])[:, 1:] for k in indices}
+    }
+    figures = _heatmaps(out, "nt-grc-en", test, gold, result["models"], ibm1_panels, indices)
+    return result, figures
+
+
+def _without_attention(result: dict[str, Any]) -> dict[str, Any]:
+    models = {
+        n: {k: v for k, v in m.items() if k != "attention"} for n, m in result["models"].items()
+    }
+    return {**result, "models": models}
+
+
+def run(budget: str, out: Path, progress: LabProgress) -> dict[str, Any]:
+    p = preset(PRESETS, budget)
+    synthetic, synthetic_figures, uniform = _synthetic(out, p, progress)
+    nt, nt_figures = _new_testament(out, p, progress)
+    results = {"translation": _without_attention(synthetic), "nt-grc-en": _without_attention(nt)}
+    figures = [_bars(out, c, r) for c, r in results.items()] + synthetic_figures + nt_figures
+    reading = " ".join([
+        f"Attention weights were read with teacher forcing on the reference; models trained "
+        f"{p.steps} steps on the synthetic task and {p.nt_steps} on the New Testament.",
+        *(_corpus_reading(c, r) for c, r in results.items()),
+        _uniform_reading(uniform),
+    ])  # fmt: skip
+    return {
+        "figures": figures,
+        "tables": [_table(c, r) for c, r in results.items()],
+        "metrics": {**results, "uniform_attention": uniform},
+        "expected": "Bahdanau et al. (2015, Fig. 3) found attention weights that look like word "
+        "alignments, largely monotonic with local reorderings (adjective-noun); Luong et al. "
+        "(2015, Table 6) measured AER 0.34-0.39 for their attention models on RWTH German-English "
+        "gold alignments, against 0.34 for the Berkeley aligner. Expected here: attention AER "
+        "well below the diagonal baseline on the synthetic task, whose reorderings the diagonal "
+        "cannot follow; attention rows much sharper than uniform (entropy well below log S); on "
+        "the real Greek->English data, attention near or behind IBM Model 1 at this data size; "
+        "and uniform weights (context = the mean of the encoder states) costing most of the BLEU.",
+        "reading": reading,
+        "config": {"preset": asdict(p), "models": MODELS},
+    }
