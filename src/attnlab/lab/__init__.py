@@ -23,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import torch
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -159,12 +160,14 @@ def run_lab(experiments: list[str], budget: str, out: Path) -> Path:
     console = Console(stderr=True)
     failed: list[str] = []
     start = time.perf_counter()
+    threads = torch.get_num_threads()  # training may change it; each experiment starts afresh
     with _progress_bars(console) as bars:
         progress = LabProgress(bars, console)
         overall = bars.add_task(f"[bold]lab ({budget})", total=len(names))
         for name in names:
             module = _import(name, progress)
             if module is not None:
+                torch.set_num_threads(threads)
                 bars.update(overall, description=f"[bold]lab ({budget}): {name}")
                 try:
                     record = run_experiment(name, module, budget, out, progress)
@@ -173,6 +176,9 @@ def run_lab(experiments: list[str], budget: str, out: Path) -> Path:
                     failed.append(name)
                     progress.log(f"[red]{name} failed: {type(exc).__name__}: {exc}")
             bars.advance(overall)
+    if not any(out.glob("*/results.json")):
+        what = f"{', '.join(failed)} failed" if failed else "no experiment ran"
+        raise AttnlabError("lab", f"{what}; no report written")
     report = build_report(out)
     console.print(f"wrote {report} ({time.perf_counter() - start:.0f} s)")
     if failed:
