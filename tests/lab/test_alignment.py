@@ -1,0 +1,144 @@
+"""alignment: the baselines and measures by hand, uniform attention through the model's own
+attention slot, and run() on the seconds-long "test" preset."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from attnlab.config import DecodingConfig, load_config
+from attnlab.data.tokenize import WordTokenizer
+from attnlab.data.vocab import Vocab
+from attnlab.evaluate import aer, read_pharaoh
+from attnlab.lab import alignment
+from attnlab.lab.common import LabProgress, read_split
+from attnlab.models.build import build_model
+from attnlab.translate import Translator
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny models: one thread avoids the cost of thread hand-offs on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_diagonal_alignment_by_hand() -> None:
+    # S = 3, T = 4: j S / T = 0, 0.75, 1.5, 2.25 -> 0, 1, 2, 2 (halves round up)
+    assert alignment.diagonal_alignment(3, 4) == {(0, 0), (1, 1), (2, 2), (2, 3)}
+    # S = 4, T = 2: 0, 2
+    assert alignment.diagonal_alignment(4, 2) == {(0, 0), (2, 1)}
+    assert alignment.diagonal_alignment(0, 3) == set()
+    assert len(alignment.every_link(3, 4)) == 12
+
+
+def test_diagonal_is_perfect_on_a_monotonic_one_to_one_corpus() -> None:
+    split = alignment.Split(["a b c", "a b"], ["x y z", "x y"])
+    gold = [({(0, 0), (1, 1), (2, 2)}, set()), ({(0, 0), (1, 1)}, set())]
+    baselines = alignment.baseline_aer(split, gold)
+    assert baselines["diagonal_aer"] == 0.0
+    # every link: |A| = 9 + 4, |S| = 5, |A & S| = |A & P| = 5 -> 1 - 10 / 18
+    assert baselines["uniform_aer"] == pytest.approx(1 - 10 / 18)
+
+
+def test_row_entropy_uniform_one_hot_and_empty() -> None:
+    uniform = torch.full((2, 4), 0.25)
+    one_hot = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    entropy, reference = alignment.row_entropy([uniform])
+    assert entropy == pytest.approx(math.log(4)) and reference == pytest.approx(math.log(4))
+    entropy, reference = alignment.row_entropy([one_hot, torch.zeros(0, 0)])
+    assert entropy == pytest.approx(0.0) and reference == pytest.approx(math.log(2))
+    # rows are pooled: (log 4 + log 4 + 0 + 0) / 4
+    entropy, _ = alignment.row_entropy([uniform, one_hot])
+    assert entropy == pytest.approx(math.log(4) / 2)
+
+
+def test_uniform_attention_weights_and_context_are_the_mean_of_real_states() -> None:
+    values = torch.arange(2 * 3 * 2, dtype=torch.float).view(2, 3, 2)  # (B, S, H)
+    mask = torch.tensor([[True, True, True], [True, True, False]])
+    query = torch.zeros(2, 4, 5)  # (B, T, Hq)
+    context, weights = alignment.UniformAttention()(query, values, values, mask, None)
+    assert weights.shape == (2, 4, 3)
+    assert torch.allclose(weights[0], torch.full((4, 3), 1 / 3))
+    assert torch.allclose(weights[1], torch.tensor([[0.5, 0.5, 0.0]] * 4))
+    assert torch.allclose(context[0], values[0].mean(dim=0).expand(4, 2))
+    assert torch.allclose(context[1], values[1, :2].mean(dim=0).expand(4, 2))
+
+
+def _translator(context: str) -> Translator:
+    config = load_config(None, [f"model.context={context}", "model.hidden_size=8",
+                                "model.embedding_size=8"])  # fmt: skip
+    vocab = Vocab.build([["a", "b", "c"]])
+    model = build_model(config.model, len(vocab), len(vocab)).eval()
+    tokenizer = WordTokenizer(lowercase=False)
+    return Translator(model, tokenizer, tokenizer, vocab, vocab, DecodingConfig(), None)
+
+
+def test_uniform_variant_shares_the_trained_parts_and_attends_uniformly() -> None:
+    translator = _translator("bahdanau")
+    uniform = alignment.with_uniform_attention(translator)
+    assert uniform is not None
+    original, swapped = translator.model, uniform.model
+    assert swapped.encoder is original.encoder
+    assert swapped.decoder.rnn is original.decoder.rnn
+    assert swapped.decoder.output is original.decoder.output
+    [t] = uniform.translate(["a b c"], beam_size=1)
+    assert torch.allclose(t.attention, torch.full_like(t.attention, 1 / 3))
+    [learned] = translator.translate(["a b c"], beam_size=1)
+    assert not torch.allclose(learned.attention, torch.full_like(learned.attention, 1 / 3))
+    assert alignment.with_uniform_attention(_translator("fixed")) is None
+    assert alignment.with_uniform_attention(_translator("luong")) is None
+
+
+def test_run_on_the_test_preset_writes_figures_and_documented_keys(tmp_path: Path) -> None:
+    result = alignment.run("test", tmp_path, LabProgress(None))
+    assert {"figures", "tables", "metrics", "expected", "reading", "config"} <= set(result)
+    json.dumps(result)  # results.json must be able to hold all of it
+    files = [f["file"] for f in result["figures"]]
+    assert {"aer_translation.png", "aer_nt-grc-en.png", "heatmap_translation_1.png",
+            "heatmap_nt-grc-en_1.png"} <= set(files)  # fmt: skip
+    for file in files:
+        assert (tmp_path / file).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    p = alignment.PRESETS["test"]
+    synthetic, nt = result["metrics"]["translation"], result["metrics"]["nt-grc-en"]
+    assert set(synthetic["models"]) == set(p.models)
+    assert set(nt["models"]) == set(p.nt_models)
+    assert nt["n_test"] == p.nt_test and synthetic["n_test"] == p.sizes[2]
+    for corpus in (synthetic, nt):
+        for m in corpus["models"].values():
+            assert 0.0 <= m["aer"] <= 1.0 and m["aer"] == m["aer_per_layer"][-1]
+            assert 0.0 <= m["entropy"] <= m["uniform_entropy"] + 1e-6
+    assert len(synthetic["models"]["Transformer"]["aer_per_layer"]) == 2
+    assert 0.0 <= nt["ibm1_aer"] <= 1.0 and 0.0 <= nt["ibm1_transductive_aer"] <= 1.0
+    # the diagonal baseline recomputed from the files the experiment wrote
+    data = tmp_path / "data" / "translation"
+    test, gold = read_split(data, "test"), read_pharaoh(data / "test.align")
+    diagonal = [alignment.diagonal_alignment(len(s.split()), len(t.split()))
+                for s, t in zip(test.src, test.ref, strict=True)]  # fmt: skip
+    assert synthetic["diagonal_aer"] == pytest.approx(aer(diagonal, gold))
+    uniform = result["metrics"]["uniform_attention"]
+    assert uniform["model"] == "GRU+Bahdanau" and uniform["bleu_uniform"] >= 0.0
+    assert "GRU+Bahdanau" in result["reading"] and "IBM Model 1" in result["reading"]
+    assert [t["columns"][0] for t in result["tables"]] == ["aligner", "aligner"]
+
+
+@pytest.mark.slow
+def test_ibm1_on_the_real_greek_english_data_beats_the_diagonal(tmp_path: Path) -> None:
+    from attnlab.analysis.ibm1 import train_ibm1, viterbi_alignment
+    from attnlab.data.builtin import write_builtin
+
+    write_builtin("nt-grc-en", tmp_path)
+    train, test = read_split(tmp_path, "train"), read_split(tmp_path, "test")
+    gold = read_pharaoh(tmp_path / "test.align")
+    model = train_ibm1([s.lower().split() for s in train.src],
+                       [t.lower().split() for t in train.ref], iterations=5)  # fmt: skip
+    predicted = [viterbi_alignment(model, s.lower().split(), t.lower().split())
+                 for s, t in zip(test.src, test.ref, strict=True)]  # fmt: skip
+    assert aer(predicted, gold) < alignment.baseline_aer(test, gold)["diagonal_aer"] - 0.05
