@@ -361,21 +361,17 @@ def _heatmaps(
 
 
 def _bars(out: Path, corpus: str, result: dict[str, Any]) -> dict[str, str]:
-    labels, values = ["diagonal", "uniform\n(all links)"], [result["diagonal_aer"],
-                                                            result["uniform_aer"]]  # fmt: skip
+    bars = {"diagonal": result["diagonal_aer"], "uniform\n(all links)": result["uniform_aer"]}
     if "ibm1_aer" in result:
-        labels += ["IBM Model 1", "IBM 1\n(+test text)"]
-        values += [result["ibm1_aer"], result["ibm1_transductive_aer"]]
+        bars["IBM Model 1"] = result["ibm1_aer"]
+        bars["IBM 1\n(+test text)"] = result["ibm1_transductive_aer"]
     for name, m in result["models"].items():
         layers = m["aer_per_layer"]
-        names = (
-            [name] if len(layers) == 1 else [f"{name}\nlayer {k + 1}" for k in range(len(layers))]
-        )
-        labels += names
-        values += layers
+        for k, value in enumerate(layers):
+            bars[name if len(layers) == 1 else f"{name}\nlayer {k + 1}"] = value
     file = f"aer_{corpus}.png"
-    bar_chart(out / file, labels, values, [None] * len(values), "AER (lower is better)",
-              f"Alignment error rate, {CORPORA[corpus]} test set")  # fmt: skip
+    title = f"Alignment error rate, {CORPORA[corpus]} test set"
+    bar_chart(out / file, list(bars), list(bars.values()), [None] * len(bars), "AER", title)
     return {
         "file": file,
         "caption": f"AER (Och & Ney 2003) against the gold alignments of the {CORPORA[corpus]} "
@@ -406,7 +402,7 @@ def _table(corpus: str, result: dict[str, Any]) -> dict[str, Any]:
         "the mean entropy of its attention rows relative to uniform weights (1.00 = uniform).",
         "columns": ["aligner", "parameters", "BLEU", "AER", "entropy / log S"],
         "rows": rows,
-    }  # fmt: skip
+    }
 
 
 def _corpus_reading(corpus: str, result: dict[str, Any]) -> str:

@@ -72,7 +72,7 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "test": Preset(("gru",), (8, 16), 6, 5, 200, 3, 200, 80, 40, 10, True),
-    "quick": Preset(("elman", "gru", "lstm"), (16, 64, 256), 16, 12, 4000, 250, 1000, 1500,
+    "quick": Preset(("elman", "gru", "lstm"), (16, 64, 128), 16, 10, 4000, 250, 1000, 1500,
                     500, 40, False),
     "full": Preset(("elman", "gru", "lstm"), (16, 32, 64, 128, 256), 16, 20, 20000, 2000, 2000,
                    4000, 1000, 100, True),
