@@ -1,0 +1,78 @@
+"""The `length` experiment: data selection, the verdict against the literature, and a micro run
+that produces the documented result keys."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from attnlab.lab import length
+from attnlab.lab.common import LabProgress, Split
+
+
+def _split(lengths: list[int]) -> Split:
+    src = [" ".join(["w"] * n) for n in lengths]
+    return Split(src, [f"ref {k}" for k in range(len(lengths))])
+
+
+def test_per_bucket_keeps_the_first_pairs_of_each_bucket() -> None:
+    chosen = length._per_bucket(_split([1, 5, 12, 15, 3, 70, 65, 55]), 1)
+    assert chosen.src_lengths == [1, 12, 70, 55]
+    assert chosen.ref == ["ref 0", "ref 2", "ref 5", "ref 7"]  # pairs stay aligned
+    assert length._per_bucket(_split([2, 4, 6]), 2).src_lengths == [2, 4]
+
+
+def test_shorter_keeps_sources_up_to_the_limit() -> None:
+    chosen = length._shorter(_split([30, 31, 1, 50]), 30)
+    assert chosen.src_lengths == [30, 1] and chosen.ref == ["ref 0", "ref 2"]
+
+
+def _run(model: str, short: float | None, long: float | None) -> dict:
+    retention = long / short if short and long is not None else None
+    buckets = [{"range": "61+", "n": 3, "bleu": 1.0}]
+    return {"model": model, "short_bleu": short, "long_bleu": long, "retention": retention,
+            "buckets": buckets, "corpus": "translation", "train_max": 30}  # fmt: skip
+
+
+def test_verdict_follows_the_expected_thresholds() -> None:
+    assert "as expected" in length._verdict(_run("GRU fixed", 40.0, 20.0))  # exactly half
+    assert "less than the expected half" in length._verdict(_run("GRU fixed", 40.0, 21.0))
+    assert "keeps its quality" in length._verdict(_run("GRU+Bahdanau", 50.0, 45.0))
+    assert "more than the expected" in length._verdict(_run("Transformer", 50.0, 44.0))
+    assert "has not learned" in length._verdict(_run("LSTM+Luong", 4.9, 4.9))
+    assert "has not learned" in length._verdict(_run("GRU fixed", None, None))
+
+
+def test_reading_states_the_measured_numbers() -> None:
+    runs = {"translation/GRU fixed-30": _run("GRU fixed", 40.0, 10.0),
+            "translation/GRU+Bahdanau-30": _run("GRU+Bahdanau", 50.0, 48.0)}  # fmt: skip
+    text = length._reading(runs, length.PRESETS["quick"], {"translation": 300})
+    assert "fixed context kept at most 0.25" in text
+    assert "attention models at least 0.96" in text
+    assert "BLEU 40.0 on 1-10 words, 10.0 on 51-60 (ratio 0.25" in text
+    assert "too little training" not in text
+
+
+@pytest.mark.slow
+def test_micro_run_produces_the_documented_keys(tmp_path: Path) -> None:
+    result = length.run("test", tmp_path, LabProgress(None))
+    assert set(result) == {"figures", "tables", "metrics", "expected", "reading", "config"}
+    runs = result["metrics"]["runs"]
+    assert set(runs) == {"translation/GRU fixed-30", "translation/Transformer-30",
+                         "bible/GRU fixed-30"}  # fmt: skip
+    labels = [length.bucket_label(b) for b in length.BUCKETS]
+    for run in runs.values():
+        assert [row["range"] for row in run["buckets"]] == labels
+        assert run["short_bleu"] == run["buckets"][0]["bleu"]
+        assert run["long_bleu"] == run["buckets"][-2]["bleu"]
+        assert run["params"] > 0 and 0 <= run["bleu"] <= 100
+        if run["retention"] is not None:
+            assert math.isclose(run["retention"], run["long_bleu"] / run["short_bleu"])
+    synthetic = runs["translation/GRU fixed-30"]["buckets"]
+    assert sum(row["n"] for row in synthetic) == length.PRESETS["test"].sizes[2]
+    for figure in result["figures"]:
+        assert (tmp_path / figure["file"]).stat().st_size > 1000
+    assert [len(t["rows"]) for t in result["tables"]] == [2, 1]
+    assert all(len(t["columns"]) == len(labels) + 3 for t in result["tables"])

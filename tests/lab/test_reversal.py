@@ -1,0 +1,54 @@
+"""The `reversal` experiment: mean and spread over seeds by hand, the reading's verdicts, and a
+micro run that produces the documented result keys."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from attnlab.lab import reversal
+from attnlab.lab.common import LabProgress
+
+
+def test_summary_is_mean_and_sample_standard_deviation() -> None:
+    runs = [{"dev_ppl": 4.0, "bleu": 10.0}, {"dev_ppl": 6.0, "bleu": 20.0}]
+    summary = reversal._summary(runs)
+    assert summary["ppl_mean"] == 5.0 and summary["bleu_mean"] == 15.0
+    assert math.isclose(summary["ppl_std"], math.sqrt(2.0))  # ((1 + 1) / (2 - 1)) ** 0.5
+    assert math.isclose(summary["bleu_std"], math.sqrt(50.0))
+    assert reversal._summary(runs[:1])["ppl_std"] == 0.0
+
+
+def _summary(ppl: tuple[float, float], bleu: tuple[float, float], std: float) -> dict:
+    return {
+        name: {"ppl_mean": p, "ppl_std": std, "bleu_mean": b, "bleu_std": std}
+        for name, p, b in zip(("forward", "reversed"), ppl, bleu, strict=True)
+    }
+
+
+def test_reading_says_whether_reversal_helped() -> None:
+    p = reversal.PRESETS["quick"]
+    helped = reversal._reading(_summary((5.8, 4.7), (25.9, 30.6), 0.1), p)
+    assert "5.80 ± 0.10" in helped and "4.70 ± 0.10" in helped
+    assert "helped on both measures" in helped and "by more than the spread" in helped
+    within = reversal._reading(_summary((5.8, 4.7), (25.9, 30.6), 1.0), p)
+    assert "less than the spread" in within
+    assert "did not help" in reversal._reading(_summary((4.7, 5.8), (30.6, 25.9), 0.1), p)
+    assert "one measure only" in reversal._reading(_summary((5.8, 4.7), (30.6, 25.9), 0.1), p)
+
+
+def test_micro_run_produces_the_documented_keys(tmp_path: Path) -> None:
+    result = reversal.run("test", tmp_path, LabProgress(None))
+    metrics = result["metrics"]
+    seeds = list(reversal.PRESETS["test"].seeds)
+    for setting in ("forward", "reversed"):
+        assert [r["seed"] for r in metrics["runs"][setting]] == seeds
+        ppl = [r["dev_ppl"] for r in metrics["runs"][setting]]
+        assert math.isclose(metrics["summary"][setting]["ppl_mean"], sum(ppl) / len(ppl))
+        assert all(math.isclose(r["dev_ppl"], math.exp(r["dev_loss"])) for r in
+                   metrics["runs"][setting])  # fmt: skip
+    gain = metrics["summary"]["forward"]["ppl_mean"] - metrics["summary"]["reversed"]["ppl_mean"]
+    assert math.isclose(metrics["ppl_gain"], gain)
+    assert [f["file"] for f in result["figures"]] == ["perplexity.png", "bleu.png"]
+    assert all((tmp_path / f["file"]).exists() for f in result["figures"])
+    assert result["tables"][0]["columns"][1:3] == ["seed 1", "seed 2"]
