@@ -47,6 +47,8 @@ LENGTH_METRICS = {
                                      "train_max": 30, "short_bleu": 40.0, "long_bleu": 10.0},
         "translation/GRU+Bahdanau-30": {"corpus": "translation", "model": "GRU+Bahdanau",
                                         "train_max": 30, "short_bleu": 50.0, "long_bleu": 47.5},
+        "translation/LSTM+Luong-30": {"corpus": "translation", "model": "LSTM+Luong",
+                                      "train_max": 30, "short_bleu": 3.0, "long_bleu": 2.0},
     }
 }  # fmt: skip
 
@@ -93,8 +95,13 @@ def test_answers_cite_this_runs_numbers(lab_dir: Path) -> None:
         "what does the context vector",
     ):
         assert question in text  # fmt: skip
-    assert "GRU fixed-30 (translation): BLEU 40.0 on 1-10 words, 10.0 on 51-60 (ratio 0.25)" in text
-    assert "ratio 0.95" in text  # Bahdanau: 47.5 / 50
+    fixed = "GRU fixed-30 (translation): BLEU 40.0 on 1-10 words, 10.0 on 51-60 (ratio 0.25; "
+    assert fixed + "supports it)" in text
+    assert (
+        "LSTM+Luong-30 (translation): BLEU 3.0 on 1-10 words, 2.0 on 51-60 (ratio 0.67; too "
+        "little training to tell" in text
+    )
+    assert "ratio 0.95; supports it" in text  # Bahdanau: 47.5 / 50
     assert "AER Bahdanau 0.21 (diagonal baseline 0.55)" in text
     assert "Bahdanau 0.37" in text  # entropy ratio, the uniform-weights question
     assert f"reversal: {NOT_MEASURED}" in text

@@ -110,6 +110,7 @@ def run_experiment(
     shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run of ours
     partial.mkdir()
     seed_everything(SEED)
+    where = machine()  # before the experiment changes torch's thread count
     start = time.perf_counter()
     try:
         result = _check_result(name, module.run(budget, partial, progress))
@@ -121,7 +122,7 @@ def run_experiment(
             "config": result.pop("config", {}),
             "versions": versions(),
             "seconds": time.perf_counter() - start,
-            "machine": machine(),
+            "machine": where,
             **result,
         }
         text = json.dumps(record, indent=1, ensure_ascii=False)

@@ -26,6 +26,7 @@ REPORT = "report.html"
 REQUIRED = {"name": str, "title": str, "figures": list, "tables": list, "metrics": dict,
             "expected": str, "reading": str}  # fmt: skip
 NOT_MEASURED = "not measured in this run"
+MIN_LEARNED_BLEU = 5.0  # below this on 1-10 word sentences a model has not learned the task
 CSS = """
 body { font-family: Georgia, serif; max-width: 60em; margin: 2em auto; padding: 0 1em;
        color: #222; line-height: 1.45; }
@@ -154,17 +155,30 @@ def _quote(records: dict[str, dict[str, Any]], name: str) -> str:
     return f"{name}: {_first_sentence(records[name])}"
 
 
+def _length_verdict(model: str, short: float, long: float) -> str:
+    """Whether one length run supports the claim: a fixed context keeps at most half of its
+    short-sentence BLEU on 51-60 words, attention at least 0.9 of it."""
+    if short < MIN_LEARNED_BLEU:
+        return f"too little training to tell: BLEU below {MIN_LEARNED_BLEU} even on short ones"
+    ratio = long / short
+    if model == "GRU fixed":
+        return "supports it" if ratio <= 0.5 else "does not show it (expected at most 0.5)"
+    return "supports it" if ratio >= 0.9 else "does not show it (expected at least 0.9)"
+
+
 def _length_runs(records: dict[str, dict[str, Any]], models: tuple[str, ...]) -> list[str]:
-    """'GRU fixed-30 (translation): BLEU a on 1-10 words, b on 51-60' for the chosen models."""
+    """'GRU fixed-30 (translation): BLEU a on 1-10 words, b on 51-60 (ratio r; verdict)' for the
+    chosen models."""
     runs = records.get("length", {}).get("metrics", {}).get("runs", {})
     found = []
     for run in runs.values() if isinstance(runs, dict) else []:
         short, long = _num(run.get("short_bleu")), _num(run.get("long_bleu"))
         if run.get("model") in models and short is not None and long is not None:
+            ratio = f"ratio {long / short:.2f}; " if short > 0 else ""
             found.append(
                 f"{run['model']}-{run.get('train_max')} ({run.get('corpus')}): BLEU {short:.1f} "
-                f"on 1-10 words, {long:.1f} on 51-60"
-                + (f" (ratio {long / short:.2f})" if short > 0 else "")
+                f"on 1-10 words, {long:.1f} on 51-60 ({ratio}"
+                f"{_length_verdict(run['model'], short, long)})"
             )
     return found
 
@@ -309,8 +323,10 @@ def _environment(records: dict[str, dict[str, Any]]) -> str:
         "<section id='environment'><h2>Machine, versions and time spent</h2>",
         _table({"caption": "Time per experiment (seconds)",
                 "columns": ["experiment", "budget", "seconds"], "rows": rows}),
-        _table({"caption": "Machine", "columns": ["", ""], "rows": list(machine.items())}),
-        _table({"caption": "Versions", "columns": ["", ""], "rows": list(versions.items())}),
+        _table({"caption": "Machine", "columns": ["property", "value"],
+                "rows": list(machine.items())}),
+        _table({"caption": "Versions", "columns": ["library", "version"],
+                "rows": list(versions.items())}),
         "</section>",
     ])  # fmt: skip
 
