@@ -67,8 +67,10 @@ def lab_dir(tmp_path: Path) -> Path:
     heatmap(
         out / "alignment" / "map.png", [[0.9, 0.1], [0.2, 0.8]], ["y1", "y2"], ["x1", "x2"], "a"
     )
-    alignment = {"aer": {"Bahdanau": 0.21}, "aer_diagonal": 0.55,
-                 "entropy_ratio": {"Bahdanau": 0.37}}  # fmt: skip
+    models = {"Bahdanau": {"aer": 0.21, "entropy": 0.74, "uniform_entropy": 2.0}}
+    uniform = {"model": "Bahdanau", "bleu": 60.0, "bleu_uniform": 3.25}
+    alignment = {"translation": {"diagonal_aer": 0.55, "models": models},
+                 "uniform_attention": uniform}  # fmt: skip
     _write(out, _record("alignment", ["map.png"], alignment, "AER is low. Second sentence."))
     return out
 
@@ -102,8 +104,9 @@ def test_answers_cite_this_runs_numbers(lab_dir: Path) -> None:
         "little training to tell" in text
     )
     assert "ratio 0.95; supports it" in text  # Bahdanau: 47.5 / 50
-    assert "AER Bahdanau 0.21 (diagonal baseline 0.55)" in text
-    assert "Bahdanau 0.37" in text  # entropy ratio, the uniform-weights question
+    assert "AER on translation Bahdanau 0.21 against 0.55 for the diagonal" in text
+    assert "(1.00 = uniform): Bahdanau 0.37" in text  # 0.74 / 2.0
+    assert "every alpha_ij = 1/S" in text and "BLEU 60.0 -&gt; 3.2" in text
     assert f"reversal: {NOT_MEASURED}" in text
     assert f"parallel-speed: {NOT_MEASURED}" in text
     assert "Time per experiment" in text and "24" in text  # total seconds 12 + 12
@@ -133,3 +136,22 @@ def test_cli_report_errors_name_the_file(lab_dir: Path, cli) -> None:
 def test_empty_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="holds no"):
         build_report(tmp_path)
+
+
+def test_answers_read_the_other_experiments_metrics(lab_dir: Path) -> None:
+    capacity = {"runs": {"gru-16": {"trained": True, "half_distance": 3},
+                         "gru-128": {"trained": True, "half_distance": None},
+                         "gru-8": {"trained": False, "half_distance": 1}}}  # fmt: skip
+    _write(lab_dir, _record("capacity", [], capacity, "c"))
+    _write(
+        lab_dir,
+        _record("effective-context", [], {"effective_context": {"drop": 40, "shuffle": None}}, "e"),
+    )
+    _write(lab_dir, _record("parallel-speed", [], {"speedup": {"16": 1.5, "512": 12.25}}, "p"))
+    _write(lab_dir, _record("gradient-path", [], {"decay": {"Elman": 0.0001, "Transformer": 0.9}},
+                            "g"))  # fmt: skip
+    text = build_report(lab_dir).read_text()
+    assert "halfway to chance: gru-16 k=3, gru-128 beyond the longest k." in text
+    assert "farther than 40 words are dropped (the whole window when shuffled)" in text
+    assert "by sequence length: 16 1.50, 512 12.25." in text
+    assert "trained: Elman 0.0001, Transformer 0.9." in text

@@ -197,8 +197,8 @@ def _metric_dict(records: dict[str, dict[str, Any]], name: str, key: str) -> dic
     return {str(k): v for k, v in ((k, _num(v)) for k, v in value.items()) if v is not None}
 
 
-def _listing(values: dict[str, float], digits: int = 2) -> str:
-    return ", ".join(f"{k} {v:.{digits}f}" for k, v in values.items())
+def _listing(values: dict[str, float], spec: str = ".2f") -> str:
+    return ", ".join(f"{k} {v:{spec}}" for k, v in values.items())
 
 
 def _reversal_evidence(records: dict[str, dict[str, Any]]) -> str:
@@ -215,17 +215,97 @@ def _reversal_evidence(records: dict[str, dict[str, Any]]) -> str:
 
 
 def _evidence_by_key(
-    records: dict[str, dict[str, Any]], name: str, key: str, sentence: str, digits: int = 2
+    records: dict[str, dict[str, Any]], name: str, key: str, sentence: str, spec: str = ".2f"
 ) -> str:
     """`sentence` with {values} filled from metrics[key] of `name`, or a quote of its reading."""
     values = _metric_dict(records, name, key)
-    return sentence.format(values=_listing(values, digits)) if values else _quote(records, name)
+    return sentence.format(values=_listing(values, spec)) if values else _quote(records, name)
+
+
+def _metrics(records: dict[str, dict[str, Any]], name: str, *keys: str) -> Any:
+    """records[name]["metrics"][keys[0]][keys[1]]..., or None where any level is missing."""
+    value: Any = records.get(name, {}).get("metrics")
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _alignment_evidence(records: dict[str, dict[str, Any]]) -> str:
+    """AER of each attention model against the diagonal baseline, per corpus."""
+    found = []
+    for corpus in ("translation", "nt-grc-en"):
+        models = _metrics(records, "alignment", corpus, "models")
+        aers = {k: _num(m.get("aer")) for k, m in (models or {}).items() if isinstance(m, dict)}
+        aers = {k: v for k, v in aers.items() if v is not None}
+        diagonal = _num(_metrics(records, "alignment", corpus, "diagonal_aer"))
+        if aers:
+            found.append(
+                f"AER on {corpus} {_listing(aers)}"
+                + (f" against {diagonal:.2f} for the diagonal" if diagonal is not None else "")
+            )
+    return (
+        "alignment: " + "; ".join(found) + " (lower is better)."
+        if found
+        else _quote(records, "alignment")
+    )
+
+
+def _uniform_evidence(records: dict[str, dict[str, Any]]) -> list[str]:
+    """The uniform-attention swap (BLEU with alpha_ij = 1/S) and how far from uniform the learned
+    weights are (row entropy / log S)."""
+    found = []
+    swap = _metrics(records, "alignment", "uniform_attention") or {}
+    bleu, uniform = _num(swap.get("bleu")), _num(swap.get("bleu_uniform"))
+    if bleu is not None and uniform is not None:
+        found.append(
+            f"alignment: the trained {swap.get('model')} decoded again with every alpha_ij = 1/S, "
+            f"i.e. the mean of the encoder states as context: BLEU {bleu:.1f} -> {uniform:.1f}."
+        )
+    ratios = {}
+    for name, m in (_metrics(records, "alignment", "translation", "models") or {}).items():
+        entropy, log_s = _num(m.get("entropy")), _num(m.get("uniform_entropy"))
+        if entropy is not None and log_s:
+            ratios[name] = entropy / log_s
+    if ratios:
+        found.append(
+            f"alignment: learned attention's row entropy / log S (1.00 = uniform): "
+            f"{_listing(ratios)}."
+        )
+    return found or [_quote(records, "alignment")]
+
+
+def _capacity_evidence(records: dict[str, dict[str, Any]]) -> str:
+    """How far back a linear probe still reads the token from h_S, per trained cell and width."""
+    runs = _metrics(records, "capacity", "runs")
+    found = []
+    for key, run in (runs or {}).items():
+        if isinstance(run, dict) and run.get("trained"):
+            k = run.get("half_distance")
+            found.append(f"{key} k={k}" if k is not None else f"{key} beyond the longest k")
+    if not found:
+        return _quote(records, "capacity")
+    return (
+        "capacity: distance from the end at which a probe on h_S falls halfway to chance: "
+        + ", ".join(found)
+        + "."
+    )
+
+
+def _effective_context_evidence(records: dict[str, dict[str, Any]]) -> str:
+    contexts = _metrics(records, "effective-context", "effective_context")
+    if not isinstance(contexts, dict) or "drop" not in contexts:
+        return _quote(records, "effective-context")
+    words = {p: f"{k} words" if k is not None else "the whole window" for p, k in contexts.items()}
+    return (
+        "effective-context: the LSTM language model's loss stops changing once the words farther "
+        f"than {words['drop']} are dropped"
+        + (f" ({words['shuffle']} when shuffled)" if "shuffle" in words else "")
+        + "."
+    )
 
 
 def _answers(records: dict[str, dict[str, Any]]) -> list[tuple[str, str, list[str]]]:
     """(question, principle, evidence sentences from this run) for the four questions."""
-    aer_diagonal = _num(records.get("alignment", {}).get("metrics", {}).get("aer_diagonal"))
-    diagonal = f" (diagonal baseline {aer_diagonal:.2f})" if aer_diagonal is not None else ""
     return [
         (
             "What is the core problem with vanilla seq2seq encoder-decoder models?",
@@ -234,7 +314,8 @@ def _answers(records: dict[str, dict[str, Any]]) -> list[tuple[str, str, list[st
             "(the information bottleneck), and what it read first is furthest from the output.",
             [
                 _length_evidence(records, ("GRU fixed",)),
-                _quote(records, "capacity"),
+                _capacity_evidence(records),
+                _effective_context_evidence(records),
                 _reversal_evidence(records),
             ],
         ),
@@ -246,9 +327,7 @@ def _answers(records: dict[str, dict[str, Any]]) -> list[tuple[str, str, list[st
             "weights act as a soft word alignment.",
             [
                 _length_evidence(records, ("GRU+Bahdanau", "LSTM+Luong")),
-                _evidence_by_key(
-                    records, "alignment", "aer", f"alignment: AER {{values}}{diagonal}."
-                ),
+                _alignment_evidence(records),
             ],
         ),
         (
@@ -272,7 +351,7 @@ def _answers(records: dict[str, dict[str, Any]]) -> list[tuple[str, str, list[st
                     "decay",
                     "gradient-path: gradient norm at the farthest position / at the nearest, "
                     "trained: {values}.",
-                    digits=3,
+                    spec=".2g",
                 ),
                 _length_evidence(records, ("Transformer",)),
             ],
@@ -283,16 +362,7 @@ def _answers(records: dict[str, dict[str, Any]]) -> list[tuple[str, str, list[st
             "The mean of the encoder states, c_i = (1/T) sum_j h_j: the same vector for every "
             "target word, an order-blind average of the source, so attention degenerates into a "
             "fixed context again (an average instead of the last state).",
-            [
-                _evidence_by_key(
-                    records,
-                    "alignment",
-                    "entropy_ratio",
-                    "alignment: mean attention entropy / the uniform's log S: {values} (1.00 "
-                    "would be uniform weights, i.e. the mean of the encoder states).",
-                ),
-                _length_evidence(records, ("GRU fixed",)),
-            ],
+            [*_uniform_evidence(records), _length_evidence(records, ("GRU fixed",))],
         ),
     ]
 
