@@ -76,3 +76,9 @@ def test_micro_run_produces_the_documented_keys(tmp_path: Path) -> None:
         assert (tmp_path / figure["file"]).stat().st_size > 1000
     assert [len(t["rows"]) for t in result["tables"]] == [2, 1]
     assert all(len(t["columns"]) == len(labels) + 3 for t in result["tables"])
+
+
+def test_training_limit_mark_falls_after_its_bucket() -> None:
+    assert length._between(30) == 2.5  # between 21-30 (index 2) and 31-40 (index 3)
+    assert length._between(50) == 4.5
+    assert length._between(25) == 2.5

@@ -63,6 +63,10 @@ MODELS: dict[str, list[str]] = {
                     "model.hidden_size=64", "model.ff_size=256"],
 }  # fmt: skip
 ATTENTION_MODELS = ("GRU+Bahdanau", "LSTM+Luong", "Transformer")
+# Adam's step size: 3e-3 lets these small RNNs learn the synthetic task within a few hundred steps
+# (GRU+Bahdanau: dev BLEU 83 after 600 steps against 26 at 1e-3 after 200); the Transformer gets
+# 2e-3 after a linear warm-up over the first tenth of its steps.
+LEARNING_RATES = {"Transformer": 0.002}
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,8 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "test": Preset((300, 20, 14), (30,), ("GRU fixed", "Transformer"), ("GRU fixed",), 3, 2,
                    200, 0.0, 1, 500),
-    "quick": Preset((6000, 200, 280), (30,), tuple(MODELS), ("GRU fixed", "GRU+Bahdanau"),
-                    200, 150, 1200, 0.0, 25, 4000),
+    "quick": Preset((20000, 200, 280), (30,), tuple(MODELS), ("GRU fixed", "GRU+Bahdanau"),
+                    500, 300, 1200, 0.0, 25, 4000),
     "full": Preset((30000, 500, 700), (30, 50), tuple(MODELS), tuple(MODELS), 2500, 2500,
                    2000, 0.1, 100, 10000),
 }  # fmt: skip
@@ -130,7 +134,7 @@ def _overrides(model: str, data: Path, steps: int, p: Preset, bible: bool) -> li
         "training.eval_bleu=false",
         f"training.log_every={max(1, steps // 20)}",
         f"training.batch_tokens={p.batch_tokens}",
-        "training.lr=0.001",
+        f"training.lr={LEARNING_RATES.get(model, 0.003)}",
         "training.num_threads=1",  # these models are tiny: a second thread costs more than it gives
         f"training.warmup_steps={steps // 10 if model == 'Transformer' else 0}",
         f"model.dropout={p.dropout}",
@@ -219,6 +223,11 @@ def _reading(runs: dict[str, dict[str, Any]], p: Preset, steps: dict[str, int]) 
 # --- the experiment -----------------------------------------------------------------------------
 
 
+def _between(length: int) -> float:
+    """The x position (bucket indices) just after the bucket that ends at `length` words."""
+    return next(i for i, (_, high) in enumerate(BUCKETS) if high is None or length <= high) + 0.5
+
+
 def _figure(out: Path, corpus: str, runs: dict[str, dict[str, Any]]) -> dict[str, str]:
     chosen = {k: r for k, r in runs.items() if r["corpus"] == corpus}
     file = f"bleu_by_length_{corpus}.png"
@@ -235,6 +244,8 @@ def _figure(out: Path, corpus: str, runs: dict[str, dict[str, Any]]) -> dict[str
         shade_from=len(BUCKETS) - 1.5,
         shade_label="extrapolation (> 60)",
         styles={f"{r['model']}-50": "s--" for r in chosen.values()},
+        marks={f"longest training source ({m})": _between(m)
+               for m in sorted({r["train_max"] for r in chosen.values()})},
     )  # fmt: skip
     caption = (
         f"BLEU against source length on {corpus}; models trained on sources up to 30 (solid) or "

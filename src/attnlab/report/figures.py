@@ -46,16 +46,20 @@ def line_plot(
     shade_label: str = "",
     styles: dict[str, str] | None = None,
     log_y: bool = False,
+    marks: dict[str, float] | None = None,
 ) -> Path:
     """One line per series over the shared `x` (None values are gaps). `shade_from` greys the
     region x >= shade_from (e.g. lengths never seen in training); `styles` maps a series to a
-    Matplotlib format string such as "o--"."""
+    Matplotlib format string such as "o--"; `marks` draws a labelled dotted vertical line at
+    each x given (e.g. the longest training source)."""
     fig, ax = plt.subplots(figsize=SIZE)
     for label, ys in series.items():
         ax.plot(x, _values(ys), (styles or {}).get(label, "o-"), label=label, markersize=4)
     if shade_from is not None:
         ax.axvspan(shade_from, max(x) + 0.5 * (x[-1] - x[-2] if len(x) > 1 else 1), alpha=0.12,
                    color="grey", label=shade_label or None)  # fmt: skip
+    for label, at in (marks or {}).items():
+        ax.axvline(at, color="grey", linestyle=":", linewidth=1.2, label=label)
     if x_ticklabels is not None:
         ax.set_xticks(list(x), list(x_ticklabels), fontsize=8)
     if log_y:
