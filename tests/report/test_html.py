@@ -128,6 +128,8 @@ def test_cli_report_errors_name_the_file(lab_dir: Path, cli) -> None:
     del record["reading"]
     path.write_text(json.dumps(record))
     assert_one_line_error(cli("report", lab_dir), str(path), "'reading'")
+    _write(lab_dir, _record("length", ["../elsewhere.png"], {}, "r"))
+    assert_one_line_error(cli("report", lab_dir), str(path), "expected a file name")
     _write(lab_dir, _record("length", ["gone.png"], {}, "r"))
     assert_one_line_error(cli("report", lab_dir), "gone.png", "missing")
     assert_one_line_error(cli("report", lab_dir / "nowhere"), "no such folder")

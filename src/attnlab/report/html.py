@@ -66,6 +66,15 @@ def _load(path: Path) -> dict[str, Any]:
             raise UserError(
                 str(path), f"not a lab result: '{key}' missing or not a {kind.__name__}"
             )
+    for figure in record["figures"]:
+        file = figure.get("file") if isinstance(figure, dict) else None
+        if not isinstance(file, str) or not file or Path(file).name != file:
+            raise UserError(str(path), f"figure {figure!r}: expected a file name in its folder")
+    for table in record["tables"]:
+        if not isinstance(table, dict) or not all(
+            isinstance(table.get(k), list) for k in ("columns", "rows")
+        ):
+            raise UserError(str(path), "every table needs 'columns' and 'rows' lists")
     return record
 
 
