@@ -150,7 +150,7 @@ def final_states(translator: Translator, lines: list[str], batch_size: int = 256
 
 
 def untrained(translator: Translator, cell: str, size: int, data: Path, p: Preset) -> Translator:
-    """The same architecture and vocabularies at its initial weights (seeded like training)."""
+    """The same architecture and vocabularies at initial weights (torch seeded with SEED)."""
     torch.manual_seed(SEED)
     config = load_config(None, _overrides(cell, size, data, p))
     model = build_model(config.model, len(translator.src_vocab), len(translator.trg_vocab))
