@@ -63,10 +63,10 @@ class Settings(NamedTuple):
 
 BUDGETS: dict[str, Settings] = {
     "test": Settings(4000, 200, 16, 32, 1, 0.0, 8, 10, 3, 12, (1, 4, 12), 24),
-    "quick": Settings(None, 5000, 128, 256, 1, 0.1, 32, 35, 500, 100, (1, 2, 5, 10, 20, 50, 100),
+    "quick": Settings(None, 3000, 128, 192, 1, 0.1, 32, 35, 400, 100, (1, 2, 5, 10, 20, 50, 100),
                       400),
-    "full": Settings(None, 20000, 256, 512, 2, 0.3, 32, 70, 8000, 200,
-                     (1, 2, 5, 10, 20, 50, 100, 150, 200), 2000),
+    "full": Settings(None, 6000, 192, 384, 1, 0.2, 32, 35, 2500, 200,
+                     (1, 2, 5, 10, 20, 50, 100, 150, 200), 1000),
 }  # fmt: skip
 
 
@@ -130,15 +130,23 @@ def perturbed_losses(
 
 
 def reading(
-    increases: dict[str, list[float]], contexts: dict[str, int | None], baseline: float, s: Settings
+    increases: dict[str, list[float]],
+    contexts: dict[str, int | None],
+    baseline: float,
+    s: Settings,
+    train_tokens: int,
 ) -> str:
-    """One paragraph on this run's numbers, saying where they disagree with the expectation."""
+    """One paragraph on this run's numbers, saying where they disagree with the expectation.
+
+    Differences below THRESHOLD x baseline (the effective-context tolerance) count as equal.
+    """
 
     def context(p: str) -> str:
         k = contexts[p]
         return f"{k} words" if k is not None else f"more than the {s.window}-word window"
 
     drop, shuffle = increases["drop"], increases["shuffle"]
+    tolerance = THRESHOLD * baseline
     text = (
         f"With {s.window} words of context the model's dev loss is {baseline:.2f} nats per word. "
         f"Keeping only the nearest {s.ks[0]} word(s) raises it by {drop[0]:.2f} nats; shuffling "
@@ -146,23 +154,30 @@ def reading(
         f"{THRESHOLD:.0%} of the full window at {context('drop')} when farther words are dropped "
         f"and at {context('shuffle')} when they are shuffled."
     )
-    order_only_nearby = all(sh <= dr + 1e-3 for sh, dr in zip(shuffle, drop, strict=True))
+    worse = [k for k, sh, dr in zip(s.ks, shuffle, drop, strict=True) if sh > dr + tolerance]
     bounded = contexts["drop"] is not None and contexts["drop"] < s.window
-    if order_only_nearby and bounded:
-        return text + (
-            " As Khandelwal et al. found, the context used is bounded, and far words count "
-            "more by their presence than by their order (shuffling hurts less than dropping)."
+    findings = []
+    if bounded:
+        findings.append("the context used is bounded, as Khandelwal et al. found")
+    else:
+        findings.append("against the expectation the model still gains from the farthest words")
+    if worse:
+        findings.append(
+            f"against the expectation shuffling hurt more than dropping at k = "
+            f"{', '.join(map(str, worse))}"
         )
-    problems = []
-    if not bounded:
-        problems.append("the model still gains from the farthest words of the window")
-    if not order_only_nearby:
-        problems.append("shuffling hurt more than dropping at some distance")
-    return text + (
-        " Against the expectation: " + "; ".join(problems) + ". The model is small and briefly "
-        "trained, and N dev positions give a noisy mean, so differences of a few hundredths "
-        "of a nat are within noise."
-    )
+    else:
+        findings.append(
+            "far words count more by their presence than by their order (shuffling never hurts "
+            f"more than dropping, beyond {tolerance:.3f} nats)"
+        )
+    if bounded and contexts["drop"] is not None and contexts["drop"] < 50:
+        findings.append(
+            f"the bound is far shorter than the ~200 tokens they measured, most likely because "
+            f"this model is small (hidden size {s.hidden}) and has read only "
+            f"{s.steps * s.batch_size * s.bptt:,} tokens of a {train_tokens:,}-token stream"
+        )
+    return f"{text} Here {'; '.join(findings)}."
 
 
 def run(budget: str, out: Path, progress: LabProgress) -> dict:
@@ -222,5 +237,5 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict:
         "expected": "The loss rises sharply when only a few words are kept and stops changing "
         "beyond some tens to hundreds of words; shuffling the far words hurts less than dropping "
         "them (Khandelwal et al.: about 200 tokens used, order mattering within about 50).",
-        "reading": reading(increases, contexts, baseline, s),
+        "reading": reading(increases, contexts, baseline, s, int(train.numel())),
     }
