@@ -29,11 +29,23 @@ def test_shorter_keeps_sources_up_to_the_limit() -> None:
     assert chosen.src_lengths == [30, 1] and chosen.ref == ["ref 0", "ref 2"]
 
 
-def _run(model: str, short: float | None, long: float | None) -> dict:
-    retention = long / short if short and long is not None else None
-    buckets = [{"range": "61+", "n": 3, "bleu": 1.0}]
-    return {"model": model, "short_bleu": short, "long_bleu": long, "retention": retention,
-            "buckets": buckets, "corpus": "translation", "train_max": 30}  # fmt: skip
+def _run(
+    model: str, short: float | None, long: float | None, in_range: float | None = None
+) -> dict:
+    buckets = [
+        {"range": b, "n": 3, "bleu": None}
+        for b in ("1-10", "11-20", "21-30", "31-40", "41-50", "51-60", "61+")
+    ]
+    buckets[0]["bleu"], buckets[2]["bleu"], buckets[5]["bleu"] = short, in_range, long
+    run = {"model": model, "buckets": buckets, "corpus": "translation", "train_max": 30}
+    return {**run, **length._summarise(run)}
+
+
+def test_summarise_reads_the_buckets() -> None:
+    run = _run("GRU fixed", 40.0, 10.0, 20.0)
+    assert run["short_bleu"] == 40.0 and run["long_bleu"] == 10.0 and run["in_range_bleu"] == 20.0
+    assert run["retention"] == 0.25 and run["in_range_retention"] == 0.5
+    assert _run("GRU fixed", 0.0, 1.0)["retention"] is None  # no ratio to a zero BLEU
 
 
 def test_verdict_follows_the_expected_thresholds() -> None:
@@ -46,13 +58,20 @@ def test_verdict_follows_the_expected_thresholds() -> None:
 
 
 def test_reading_states_the_measured_numbers() -> None:
-    runs = {"translation/GRU fixed-30": _run("GRU fixed", 40.0, 10.0),
-            "translation/GRU+Bahdanau-30": _run("GRU+Bahdanau", 50.0, 48.0)}  # fmt: skip
+    runs = {"translation/GRU fixed-30": _run("GRU fixed", 40.0, 10.0, 16.0),
+            "translation/GRU+Bahdanau-30": _run("GRU+Bahdanau", 50.0, 30.0, 49.0)}  # fmt: skip
     text = length._reading(runs, length.PRESETS["quick"], {"translation": 300})
-    assert "fixed context kept at most 0.25" in text
-    assert "attention models at least 0.96" in text
-    assert "BLEU 40.0 on 1-10 words, 10.0 on 51-60 (ratio 0.25" in text
+    assert "the fixed context kept GRU fixed-30 0.25 of its 1-10 word BLEU" in text
+    assert "the attention models GRU+Bahdanau-30 0.60" in text
+    assert "were GRU fixed-30 0.40 for the fixed context and GRU+Bahdanau-30 0.98" in text
+    assert "the bottleneck is measured" in text
+    assert "length extrapolation" in text  # 0.60 on 51-60 but 0.98 within the training lengths
+    assert "BLEU 40.0 on 1-10 words, 16.0 at the longest training length, 10.0 on 51-60" in text
+    assert "The Bible runs belong to --budget full only" in text  # quick has no Bible models
     assert "too little training" not in text
+    runs["translation/GRU fixed-30"] = _run("GRU fixed", 40.0, 10.0, 30.0)  # 0.75 in range
+    assert "the bottleneck is measured" not in length._reading(runs, length.PRESETS["full"],
+                                                               {"translation": 300})  # fmt: skip
 
 
 @pytest.mark.slow

@@ -49,6 +49,9 @@ LENGTH_METRICS = {
                                         "train_max": 30, "short_bleu": 50.0, "long_bleu": 47.5},
         "translation/LSTM+Luong-30": {"corpus": "translation", "model": "LSTM+Luong",
                                       "train_max": 30, "short_bleu": 3.0, "long_bleu": 2.0},
+        "translation/Transformer-30": {"corpus": "translation", "model": "Transformer",
+                                       "train_max": 30, "short_bleu": 60.0, "long_bleu": 30.0,
+                                       "in_range_bleu": 58.0},
     }
 }  # fmt: skip
 
@@ -104,6 +107,10 @@ def test_answers_cite_this_runs_numbers(lab_dir: Path) -> None:
         "little training to tell" in text
     )
     assert "ratio 0.95; supports it" in text  # Bahdanau: 47.5 / 50
+    assert (
+        "BLEU 60.0 on 1-10 words, 58.0 at its longest training length, 30.0 on 51-60 (ratio "
+        "0.50; holds up to its longest training source and falls only past it" in text
+    )
     assert "AER on translation Bahdanau 0.21 against 0.55 for the diagonal" in text
     assert "(1.00 = uniform): Bahdanau 0.37" in text  # 0.74 / 2.0
     assert "every alpha_ij = 1/S" in text and "BLEU 60.0 -&gt; 3.2" in text
