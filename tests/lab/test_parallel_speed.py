@@ -94,3 +94,6 @@ def test_reading_says_when_the_advantage_does_not_grow() -> None:
     assert "grows with length, as expected" in growing
     shrinking = parallel_speed.reading({"cpu": {16: 2.0, 512: 0.5}}, threads=2)
     assert "does not grow on the CPU" in shrinking and "2 threads" in shrinking
+    assert "slower than the LSTM at every length" not in shrinking  # 2.0 at length 16
+    slower = parallel_speed.reading({"cpu": {16: 0.9, 512: 0.5}}, threads=1)
+    assert "slower than the LSTM at every length on the CPU" in slower and "1 thread " in slower

@@ -143,6 +143,8 @@ def reading(ratios: dict[str, dict[int, float]], threads: int) -> str:
         )
         if last <= first:
             surprises.append(device)
+        if max(by_length.values()) < 1.0:
+            parts[-1] += f" (slower than the LSTM at every length on the {device.upper()})"
     text = "; ".join(parts) + "."
     if not surprises:
         return text + " The advantage grows with length, as expected."
@@ -177,7 +179,8 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict:
         {f"{m} ({d})": [speeds[d][m][n] for n in s.lengths] for d in speeds for m in MODELS},
         xlabel="sequence length L (source and target)",
         ylabel="training tokens / s",
-        title=f"Training throughput, {counts['Transformer']:,} vs {counts['LSTM']:,} parameters",
+        title=f"Training throughput; parameters: Transformer {counts['Transformer']:,}, "
+        f"LSTM {counts['LSTM']:,}",
         x_ticklabels=ticks,
         log_y=True,
     )
