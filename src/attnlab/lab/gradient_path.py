@@ -16,7 +16,8 @@ small loop here (Adam, clipping, token-budget batches, no dropout) rather than `
 because the very model measured at initialisation is the one trained and measured again.
 
 Left out: bidirectional encoders (the backward direction reads from the other end), the decoder's
-own recurrence as a separate curve, gradient clipping's effect on what is learnt.
+own recurrence as a separate curve, matched parameter counts (the claim is about the shape of
+each curve, not its height).
 """
 
 from __future__ import annotations
