@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(config, args)))
         return 0
     names = args.only or sorted(p.stem for p in (ROOT / "configs").glob("*.yaml"))
-    console = Console()
+    console = Console(width=140)
     load_before = load_average()
     results = {}
     for name in names:

@@ -1,0 +1,213 @@
+"""Training and decoding speed through the real code paths, and the BLEU they reach.
+
+    python benchmarks/throughput.py [--json out.json] [--threads 2] [--updates 471]
+                                    [--models gru-bahdanau transformer-small] [--out bench-out]
+
+For each model (configs/NAME.yaml, run in its own subprocess):
+  1. training: `--updates` updates through the Trainer of `attnlab train` (make_batches ->
+     collate -> Trainer.train_step: forward, loss, backward, clipping, optimizer and schedule)
+     on the reverse task (`attnlab data make reverse`: 10,000 training pairs, lengths 5-40),
+     with `--batch-tokens` padded positions a batch (default 1536: about 64 sentences, the
+     batch JoeyNMT's reference run used, so 471 updates are about its 3 epochs). No validation.
+     tokens/s = target tokens (non-pad, </s> included) / wall seconds of the update loop;
+     train_cpu_s, the process CPU seconds of the loop, tells how much of the wall time was
+     spent waiting for a core on a busy machine.
+  2. decoding: the 500 test sentences through `Translator.translate` (tokenize, batches of 64,
+     search, detokenize), greedy and beam 5; best of `--repeat` runs.
+  3. test BLEU (sacreBLEU) of both outputs.
+
+Reference figures for JoeyNMT 2.3 on this kind of machine (issues "models" and "training") are
+printed beside ours as ratios; they were not measured in this run (JoeyNMT is not installed
+here), so the ratios carry the noise of two machines' load. Load averages are recorded.
+
+Threads: the child runs with OMP_WAIT_POLICY=PASSIVE unless the variable is set (see README.md).
+Left out: a side-by-side JoeyNMT run (benchmarks/joeynmt_side.py does not exist yet), GPU runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from attnlab.config import load_config
+from attnlab.data.batching import collate, make_batches
+from attnlab.data.dataset import load_training_data
+from attnlab.data.make import make_dataset
+from attnlab.distributed import DistEnv
+from attnlab.train import Trainer, corpus_bleu, seed_everything
+from attnlab.translate import Translator, model_max_source_length
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# JoeyNMT 2.3, same sizes, reverse task, 2 CPU threads (issues "models" §Performance and
+# "training" §Benchmark): training tokens/s, seconds for 500 sentences greedy / beam 5 (the
+# middle of the quoted ranges), test BLEU after 471 updates.
+JOEYNMT = {
+    "gru-bahdanau": {"tokens_per_s": 12_400, "greedy_s": 0.75, "beam5_s": 2.25, "bleu": 93.3},
+    "transformer-small": {"tokens_per_s": 8_500, "greedy_s": 4.85, "beam5_s": 9.0, "bleu": 36.0},
+}
+
+
+def load_average() -> str:
+    with open("/proc/loadavg", encoding="ascii") as handle:
+        return " ".join(handle.read().split()[:3])
+
+
+def train(trainer: Trainer, updates: int, batch_tokens: int, seed: int) -> dict:
+    """`updates` Trainer.train_step calls over epochs of token-budget batches; timed."""
+    tokens, seconds, losses, epoch, done = 0, 0.0, [], 0, 0
+    cpu_start = time.process_time()
+    while done < updates:
+        for indices in make_batches(trainer.lengths, batch_tokens, seed, epoch):
+            start = time.perf_counter()
+            batch = collate([trainer.data.train_ids[i] for i in indices]).to(trainer.device)
+            loss, n_tokens = trainer.train_step(batch)
+            seconds += time.perf_counter() - start
+            tokens, done = tokens + n_tokens, done + 1
+            losses.append(loss / n_tokens)
+            if done == updates:
+                break
+        epoch += 1
+    return {
+        "updates": done,
+        "epochs": round(done / len(make_batches(trainer.lengths, batch_tokens, seed, 0)), 2),
+        "train_tokens": tokens,
+        "train_s": seconds,
+        "train_cpu_s": time.process_time() - cpu_start,
+        "tokens_per_s": tokens / seconds,
+        "final_loss": sum(losses[-20:]) / len(losses[-20:]),
+    }
+
+
+def decode(translator: Translator, sources: list[str], refs: list[str], repeat: int) -> dict:
+    """Seconds (best of `repeat`) and BLEU of greedy and beam-5 translation of `sources`."""
+    out = {}
+    for name, beam in (("greedy", 1), ("beam5", 5)):
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            hyps = [t.text for t in translator.translate(sources, beam_size=beam, batch_size=64)]
+            times.append(time.perf_counter() - start)
+        out[f"{name}_s"] = min(times)
+        out[f"{name}_bleu"] = corpus_bleu(hyps, refs)
+    return out
+
+
+def child(args: argparse.Namespace) -> dict:
+    """One model: train, then decode the test set; runs in the subprocess."""
+    torch.set_num_threads(args.threads)
+    config = load_config(
+        ROOT / "configs" / f"{args.child}.yaml",
+        [f"data.dir={args.data}", "training.device=cpu", f"training.num_threads={args.threads}"],
+    )
+    seed_everything(config.training.seed)
+    data = load_training_data(config.data)
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = Trainer(config, data, Path(run_dir), DistEnv(), torch.device("cpu"))
+        load = load_average()
+        result = train(trainer, args.updates, args.batch_tokens, config.training.seed)
+        enc = data.encoders
+        trainer.model.eval()
+        translator = Translator(
+            trainer.model,
+            enc.src_tokenizer,
+            enc.trg_tokenizer,
+            enc.src_vocab,
+            enc.trg_vocab,
+            config.decoding,
+            model_max_source_length(config),
+        )
+        sources = (args.data / "test.src").read_text(encoding="utf-8").splitlines()
+        refs = (args.data / "test.trg").read_text(encoding="utf-8").splitlines()
+        result |= decode(translator, sources, refs, args.repeat)
+    params = sum(p.numel() for p in trainer.model.parameters())
+    return {"parameters": params, "load_before": load, "load_after": load_average(), **result}
+
+
+def run_child(name: str, args: argparse.Namespace) -> dict:
+    command = [sys.executable, __file__, "--child", name, "--data", str(args.data)]
+    for option in ("threads", "updates", "batch_tokens", "repeat"):
+        command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
+    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def table(results: dict[str, dict], threads: int) -> Table:
+    out = Table(title=f"reverse task, {threads} CPU thread(s); (x) = ratio to JoeyNMT 2.3 figures")
+    columns = ["model", "params", "train tok/s", "greedy s", "beam5 s", "BLEU greedy/beam", "load"]
+    for column in columns:
+        out.add_column(column, justify="left" if column == "model" else "right")
+    for name, r in results.items():
+        if "error" in r:
+            out.add_row(name, "error", r["error"], "", "", "", "")
+            continue
+        ref = JOEYNMT.get(name)
+
+        def ratio(key: str, faster_is_bigger: bool, r: dict = r, ref: dict | None = ref) -> str:
+            if ref is None:
+                return ""
+            x = r[key] / ref[key] if faster_is_bigger else ref[key] / r[key]
+            return f" ({x:.1f}x)"
+
+        out.add_row(
+            name,
+            f"{r['parameters']:,}",
+            f"{r['tokens_per_s']:,.0f}{ratio('tokens_per_s', True)}",
+            f"{r['greedy_s']:.2f}{ratio('greedy_s', False)}",
+            f"{r['beam5_s']:.2f}{ratio('beam5_s', False)}",
+            f"{r['greedy_bleu']:.1f} / {r['beam5_bleu']:.1f}"
+            + (f" (Joey {ref['bleu']})" if ref else ""),
+            f"{r['load_before'].split()[0]}->{r['load_after'].split()[0]}",
+        )
+    return out
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--models", nargs="*", default=["gru-bahdanau", "transformer-small"])
+    parser.add_argument("--updates", type=int, default=471, help="training updates")
+    parser.add_argument("--batch-tokens", type=int, default=1536)
+    parser.add_argument("--repeat", type=int, default=2, help="decoding runs (best is reported)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-out", help="data goes here")
+    parser.add_argument("--data", type=Path, help="a reverse-task folder (default OUT/reverse)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args)))
+        return 0
+    if args.data is None:
+        args.data = args.out / "reverse"
+        make_dataset("reverse", args.data, 10_000, 500, 500, 5, 40, seed=1)
+    console = Console(width=140)
+    results = {}
+    for name in args.models:
+        console.print(f"[dim]{name}: {args.updates} updates, then decoding ...[/dim]")
+        results[name] = run_child(name, args)
+    console.print(table(results, args.threads))
+    if args.json:
+        report = {"args": {k: str(v) for k, v in vars(args).items()}, "joeynmt_reference": JOEYNMT}
+        args.json.write_text(json.dumps({**report, "results": results}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
