@@ -35,6 +35,9 @@ def test_reading_says_whether_reversal_helped() -> None:
     assert "less than the spread" in within
     assert "did not help" in reversal._reading(_summary((4.7, 5.8), (30.6, 25.9), 0.1), p)
     assert "one measure only" in reversal._reading(_summary((5.8, 4.7), (30.6, 25.9), 0.1), p)
+    unlearned = reversal._reading(_summary((28.7, 26.2), (0.1, 0.2), 0.5), p)
+    assert "BLEU stays below 5 either way" in unlearned
+    assert "By perplexity reversal helped" in unlearned and "both measures" not in unlearned
 
 
 def test_micro_run_produces_the_documented_keys(tmp_path: Path) -> None:

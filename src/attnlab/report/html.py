@@ -201,11 +201,13 @@ def _length_runs(records: dict[str, dict[str, Any]], models: tuple[str, ...]) ->
     return found
 
 
-def _length_evidence(records: dict[str, dict[str, Any]], models: tuple[str, ...]) -> str:
+def _length_evidence(
+    records: dict[str, dict[str, Any]], models: tuple[str, ...], lead: str = "length"
+) -> str:
     if "length" not in records:
-        return f"length: {NOT_MEASURED}."
+        return f"{lead}: {NOT_MEASURED}."
     found = _length_runs(records, models)
-    return "length: " + ("; ".join(found) + "." if found else _first_sentence(records["length"]))
+    return f"{lead}: " + ("; ".join(found) + "." if found else _first_sentence(records["length"]))
 
 
 def _metric_dict(records: dict[str, dict[str, Any]], name: str, key: str) -> dict[str, float]:
@@ -380,7 +382,15 @@ def _answers(records: dict[str, dict[str, Any]]) -> list[tuple[str, str, list[st
             "The mean of the encoder states, c_i = (1/T) sum_j h_j: the same vector for every "
             "target word, an order-blind average of the source, so attention degenerates into a "
             "fixed context again (an average instead of the last state).",
-            [*_uniform_evidence(records), _length_evidence(records, ("GRU fixed",))],
+            [
+                *_uniform_evidence(records),
+                _length_evidence(
+                    records,
+                    ("GRU fixed",),
+                    "length, a context that is the same at every target step (there the "
+                    "encoder's last state rather than the mean)",
+                ),
+            ],
         ),
     ]
 
