@@ -132,6 +132,7 @@ def _overrides(cell: str, size: int, data: Path, p: Preset) -> list[str]:
         f"training.log_every={max(1, p.steps // 20)}",
         f"training.batch_tokens={p.batch_tokens}",
         "training.lr=0.003",
+        "training.num_threads=1",  # tiny models: a second thread costs more than it gives
     ]
 
 
