@@ -6,8 +6,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import pytest
-
 from attnlab.lab import length
 from attnlab.lab.common import LabProgress, Split
 
@@ -74,7 +72,6 @@ def test_reading_states_the_measured_numbers() -> None:
                                                                {"translation": 300})  # fmt: skip
 
 
-@pytest.mark.slow
 def test_micro_run_produces_the_documented_keys(tmp_path: Path) -> None:
     result = length.run("test", tmp_path, LabProgress(None))
     assert set(result) == {"figures", "tables", "metrics", "expected", "reading", "config"}
