@@ -116,9 +116,8 @@ PRESETS: dict[str, Preset] = {
                    ("GRU+Bahdanau",), 2, 150, 12, 1000, 2, 1),
     "quick": Preset((4000, 200, 200), 25, tuple(MODELS), 250, 1200, ("GRU+Bahdanau",), 250,
                     None, None, 6000, 5, 2),
-    "full": Preset((20000, 500, 500), 40, tuple(MODELS), 1500, 2000,
-                   ("GRU+Bahdanau", "LSTM+Luong global", "Transformer"), 1500, None, None,
-                   10000, 10, 3),
+    "full": Preset((20000, 500, 500), 40, tuple(MODELS), 1200, 2000,
+                   ("GRU+Bahdanau", "Transformer"), 1200, None, None, 10000, 10, 3),
 }  # fmt: skip
 
 

@@ -72,7 +72,7 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "test": Preset(("gru",), (8, 16), 6, 5, 200, 3, 200, 80, 40, 10, True),
-    "quick": Preset(("elman", "gru", "lstm"), (16, 64, 128), 16, 10, 4000, 200, 1000, 1500,
+    "quick": Preset(("elman", "gru", "lstm"), (16, 64, 128), 16, 10, 4000, 300, 1000, 1500,
                     500, 40, True),
     "full": Preset(("elman", "gru", "lstm"), (16, 32, 64, 128, 256), 16, 16, 20000, 1000, 2000,
                    3000, 1000, 60, True),
@@ -298,7 +298,8 @@ def _figures(out: Path, runs: dict[str, dict[str, Any]], p: Preset, chance: floa
         figures.append({
             "file": file,
             "caption": f"{CELL_NAMES[cell]} encoders: held-out accuracy of a linear probe on h_S "
-            "predicting the token at distance k from the end, one line per state size d_h.",
+            "predicting the token at distance k from the end, one line per state size d_h "
+            "(dotted: the widest encoder at its initial weights, untrained).",
         })  # fmt: skip
     file = "probe_by_size.png"
     line_plot(
