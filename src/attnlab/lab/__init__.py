@@ -173,7 +173,7 @@ def run_lab(experiments: list[str], budget: str, out: Path) -> Path:
                 try:
                     record = run_experiment(name, module, budget, out, progress)
                     progress.log(f"{name}: done in {record['seconds']:.0f} s")
-                except (AttnlabError, Exception) as exc:  # the other experiments still run
+                except Exception as exc:  # the other experiments still run
                     failed.append(name)
                     progress.log(f"[red]{name} failed: {type(exc).__name__}: {exc}")
             bars.advance(overall)
