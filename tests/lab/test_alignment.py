@@ -142,3 +142,10 @@ def test_ibm1_on_the_real_greek_english_data_beats_the_diagonal(tmp_path: Path) 
     predicted = [viterbi_alignment(model, s.lower().split(), t.lower().split())
                  for s, t in zip(test.src, test.ref, strict=True)]  # fmt: skip
     assert aer(predicted, gold) < alignment.baseline_aer(test, gold)["diagonal_aer"] - 0.05
+
+
+def test_bleu_is_sacrebleus_corpus_bleu() -> None:
+    from attnlab.evaluate import corpus_scores
+
+    hyps, refs = ["the cat sat on the mat .", "a dog ."], ["the cat sat on a mat .", "a dog ."]
+    assert alignment.bleu(hyps, refs) == pytest.approx(corpus_scores(hyps, refs)["bleu"])
