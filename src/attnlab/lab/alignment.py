@@ -27,8 +27,9 @@ Metrics (`results.json`): metrics[CORPUS] for CORPUS in "translation", "nt-grc-e
 diagonal_aer, uniform_aer, models[MODEL] = {params, bleu, aer (last decoder layer), aer_per_layer,
 entropy, uniform_entropy (mean log S over the same rows)} and, for nt-grc-en, ibm1_aer and
 ibm1_transductive_aer; metrics["uniform_attention"] = {model, bleu, bleu_uniform} or {skipped}.
-Left out: alignments from subword models (word tokenizer only), symmetrised or thresholded
-attention alignments, the Berkeley aligner, IBM Models 2-5.
+Time: quick about 2.5 minutes on the shared 2-core development machine (load about 3), full
+about ten times that (estimated). Left out: alignments from subword models (word tokenizer
+only), symmetrised or thresholded attention alignments, the Berkeley aligner, IBM Models 2-5.
 """
 
 from __future__ import annotations
