@@ -162,5 +162,5 @@ def test_answers_read_the_other_experiments_metrics(lab_dir: Path) -> None:
     text = build_report(lab_dir).read_text()
     assert "halfway to chance: gru-16 k=3, gru-128 beyond the longest k." in text
     assert "farther than 40 words are dropped (the whole window when shuffled)" in text
-    assert "by sequence length: 16 1.50, 512 12.25." in text
-    assert "trained: Elman 0.0001, Transformer 0.9." in text
+    assert "the Transformer is faster): 16 1.50, 512 12.25." in text
+    assert "(1 = no decay with distance): Elman 0.0001, Transformer 0.9." in text

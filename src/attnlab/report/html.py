@@ -363,14 +363,14 @@ def _answers(records: dict[str, dict[str, Any]]) -> list[tuple[str, str, list[st
                     "parallel-speed",
                     "speedup",
                     "parallel-speed: Transformer / LSTM training tokens per second by sequence "
-                    "length: {values}.",
+                    "length (above 1: the Transformer is faster): {values}.",
                 ),
                 _evidence_by_key(
                     records,
                     "gradient-path",
                     "decay",
                     "gradient-path: gradient norm at the farthest position / at the nearest, "
-                    "trained: {values}.",
+                    "trained (1 = no decay with distance): {values}.",
                     spec=".2g",
                 ),
                 _length_evidence(records, ("Transformer",)),
