@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,15 +18,6 @@ from attnlab.lab import alignment
 from attnlab.lab.common import LabProgress, read_split
 from attnlab.models.build import build_model
 from attnlab.translate import Translator
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models: one thread avoids the cost of thread hand-offs on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_diagonal_alignment_by_hand() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,15 +20,6 @@ from attnlab.analysis.lm import (
 from attnlab.data.vocab import EOS_ID, UNK_ID, Vocab
 from attnlab.lab import effective_context
 from attnlab.lab.common import LabProgress
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models: one thread avoids the cost of thread hand-offs on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_batchify_cuts_rows_and_drops_the_tail() -> None:

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from attnlab.errors import UserError
 from attnlab.lab import gradient_path
 from attnlab.lab.common import LabProgress
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models: one thread avoids the cost of thread hand-offs on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_run_on_the_test_preset_writes_figures_and_documented_keys(tmp_path: Path) -> None:

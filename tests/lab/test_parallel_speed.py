@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,15 +18,6 @@ from attnlab.analysis.speed import (
 from attnlab.data.vocab import BOS_ID, EOS_ID
 from attnlab.lab import parallel_speed
 from attnlab.lab.common import LabProgress
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models: one thread avoids the cost of thread hand-offs on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_tokens_per_second_uses_the_median_step() -> None:
