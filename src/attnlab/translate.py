@@ -96,6 +96,19 @@ class Translator:
             model_max_source_length(config),
         )
 
+    def with_model(self, model: nn.Module) -> Translator:
+        """The same tokenizers, vocabularies and settings around another model (e.g. one whose
+        attention the lab replaced, or the untrained twin of this one)."""
+        return Translator(
+            model,
+            self.src_tokenizer,
+            self.trg_tokenizer,
+            self.src_vocab,
+            self.trg_vocab,
+            self.decoding,
+            self.max_src_len,
+        )
+
     def translate(
         self,
         lines: list[str],

@@ -161,15 +161,7 @@ def with_uniform_attention(translator: Translator) -> Translator | None:
         output=decoder.output,
         dropout=0.0,
     )
-    return Translator(
-        RNNSeq2Seq(model.encoder, uniform).eval(),
-        translator.src_tokenizer,
-        translator.trg_tokenizer,
-        translator.src_vocab,
-        translator.trg_vocab,
-        translator.decoding,
-        translator.max_src_len,
-    )
+    return translator.with_model(RNNSeq2Seq(model.encoder, uniform).eval())
 
 
 def diagonal_alignment(n_src: int, n_trg: int) -> set[Link]:

@@ -157,15 +157,7 @@ def untrained(translator: Translator, cell: str, size: int, data: Path, p: Prese
     torch.manual_seed(SEED)
     config = load_config(None, _overrides(cell, size, data, p))
     model = build_model(config.model, len(translator.src_vocab), len(translator.trg_vocab))
-    return Translator(
-        model.eval(),
-        translator.src_tokenizer,
-        translator.trg_tokenizer,
-        translator.src_vocab,
-        translator.trg_vocab,
-        translator.decoding,
-        translator.max_src_len,
-    )
+    return translator.with_model(model.eval())
 
 
 def half_distance(accuracy: list[float], chance: float) -> int | None:
