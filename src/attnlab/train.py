@@ -105,6 +105,20 @@ def sequence_loss(logits: Tensor, batch: Batch, label_smoothing: float) -> Tenso
     )
 
 
+def plain_training_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, batch: Batch, clip_norm: float = 1.0
+) -> float:
+    """One teacher-forced update without AMP or DDP, for the lab's own small loops: mean
+    cross-entropy per target token, backward, clip the gradient norm, step. Returns the loss."""
+    logits, _ = model(batch)
+    loss = sequence_loss(logits, batch, 0.0) / batch.n_trg_tokens
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
+    return float(loss.detach())
+
+
 def corpus_bleu(hyps: list[str], refs: list[str]) -> float:
     return float(sacrebleu.corpus_bleu(hyps, [refs]).score)
 

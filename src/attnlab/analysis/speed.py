@@ -25,7 +25,7 @@ from torch import nn
 
 from attnlab.data.batching import Batch
 from attnlab.data.vocab import BOS_ID, EOS_ID
-from attnlab.train import sequence_loss
+from attnlab.train import plain_training_step
 
 FIRST_WORD_ID = 4  # ids below are the specials
 
@@ -64,12 +64,7 @@ def time_training_steps(model: nn.Module, batch: Batch, warmup: int, repeats: in
     model.train()
 
     def step() -> None:
-        logits, _ = model(batch)
-        loss = sequence_loss(logits, batch, 0.0) / batch.n_trg_tokens
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        plain_training_step(model, optimizer, batch)
 
     for _ in range(warmup):
         step()

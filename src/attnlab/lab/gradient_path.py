@@ -38,7 +38,7 @@ from attnlab.data.vocab import Vocab
 from attnlab.lab.common import SEED, LabProgress, preset
 from attnlab.models.build import build_model
 from attnlab.report.figures import line_plot
-from attnlab.train import seed_everything, sequence_loss
+from attnlab.train import plain_training_step, seed_everything
 from attnlab.translate import resolve_device
 
 NAME = "gradient-path"
@@ -130,13 +130,7 @@ def train_steps(
     while len(losses) < s.steps:
         for index in make_batches(lengths, s.batch_tokens, SEED, epoch):
             batch = collate([data.train[i] for i in index]).to(device)
-            logits, _ = model(batch)
-            loss = sequence_loss(logits, batch, 0.0) / batch.n_trg_tokens
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            losses.append(float(loss.detach()))
+            losses.append(plain_training_step(model, optimizer, batch))
             advance(1)
             if len(losses) == s.steps:
                 break
