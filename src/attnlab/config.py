@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from attnlab.data.corpus import read_bytes
 from attnlab.errors import UserError
 
 
@@ -210,15 +211,9 @@ def validate(raw: dict[str, Any], where: str) -> Config:
 def read_yaml(path: Path) -> dict[str, Any]:
     """Parse a YAML mapping; errors name the file and line."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(str(path), "no such file") from None
-    except IsADirectoryError:
-        raise UserError(str(path), "is a directory, expected a YAML file") from None
+        text = read_bytes(path, expected="a YAML file").decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UserError(str(path), f"not valid UTF-8 (byte {exc.start})") from None
-    except OSError as exc:
-        raise UserError(str(path), exc.strerror or str(exc)) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

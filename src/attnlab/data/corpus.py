@@ -19,10 +19,11 @@ from attnlab.errors import UserError
 BOM = "\ufeff"
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The raw content of a file, or a UserError saying why it cannot be read."""
+def read_bytes(path: Path, expected: str = "a text file (one sentence a line)") -> bytes:
+    """The raw content of a file, or a UserError saying why it cannot be read (`expected` names
+    what the file should have been, for the directory case)."""
     if path.is_dir():
-        raise UserError(str(path), "is a directory, expected a text file (one sentence a line)")
+        raise UserError(str(path), f"is a directory, expected {expected}")
     try:
         return path.read_bytes()
     except FileNotFoundError:
@@ -38,7 +39,7 @@ def read_lines(path: Path) -> list[str]:
 
     A final line end does not start an extra empty line; an empty file has no lines.
     """
-    data = _read_bytes(path)
+    data = read_bytes(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
