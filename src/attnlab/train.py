@@ -43,7 +43,7 @@ from attnlab.distributed import (
 from attnlab.errors import UserError
 from attnlab.models.build import build_model
 from attnlab.schedule import build_scheduler
-from attnlab.translate import Translator, model_max_source_length, resolve_device
+from attnlab.translate import Translator, resolve_device
 
 EVAL_BLEU_SENTENCES = 1000  # dev sentences decoded for BLEU at each evaluation
 
@@ -236,16 +236,7 @@ class Trainer:
         return total / max(tokens, 1)
 
     def dev_bleu(self) -> float:
-        enc = self.data.encoders
-        translator = Translator(
-            self.model,
-            enc.src_tokenizer,
-            enc.trg_tokenizer,
-            enc.src_vocab,
-            enc.trg_vocab,
-            self.config.decoding,
-            model_max_source_length(self.config),
-        )
+        translator = Translator.from_encoders(self.model, self.data.encoders, self.config)
         pairs = self.data.dev_pairs[:EVAL_BLEU_SENTENCES]
         hyps = [t.text for t in translator.translate([s for s, _ in pairs], beam_size=1)]
         return corpus_bleu(hyps, [t for _, t in pairs])

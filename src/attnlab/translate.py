@@ -20,7 +20,8 @@ from torch import Tensor, nn
 from attnlab.checkpoint import load_checkpoint
 from attnlab.config import Config, DecodingConfig
 from attnlab.data.batching import collate_source
-from attnlab.data.tokenize import Tokenizer, tokenizer_from_state
+from attnlab.data.dataset import Encoders
+from attnlab.data.tokenize import Tokenizer
 from attnlab.data.vocab import Vocab
 from attnlab.errors import UserError
 from attnlab.models.build import build_model
@@ -73,11 +74,8 @@ class Translator:
     def from_checkpoint(cls, path: Path, device: str = "auto") -> Translator:
         ckpt = load_checkpoint(path)
         config = Config.model_validate(ckpt["config"])
-        src_vocab, trg_vocab = (
-            Vocab.from_list(ckpt["src_vocab"]),
-            Vocab.from_list(ckpt["trg_vocab"]),
-        )
-        model = build_model(config.model, len(src_vocab), len(trg_vocab))
+        encoders = Encoders.from_state(ckpt)
+        model = build_model(config.model, len(encoders.src_vocab), len(encoders.trg_vocab))
         try:
             model.load_state_dict(ckpt["model"])
         except RuntimeError as exc:
@@ -86,12 +84,17 @@ class Translator:
                 str(path), f"weights do not fit the model in its config: {first}"
             ) from None
         model.to(resolve_device(device)).eval()
+        return cls.from_encoders(model, encoders, config)
+
+    @classmethod
+    def from_encoders(cls, model: nn.Module, encoders: Encoders, config: Config) -> Translator:
+        """A model with the tokenizers and vocabularies it was trained with."""
         return cls(
             model,
-            tokenizer_from_state(ckpt["src_tokenizer"]),
-            tokenizer_from_state(ckpt["trg_tokenizer"]),
-            src_vocab,
-            trg_vocab,
+            encoders.src_tokenizer,
+            encoders.trg_tokenizer,
+            encoders.src_vocab,
+            encoders.trg_vocab,
             config.decoding,
             model_max_source_length(config),
         )
