@@ -41,6 +41,10 @@ def _decoder_variants() -> list[dict[str, Any]]:
         variant["bidirectional"] = i % 2 == 0 and variant.get("luong_score") != "dot"
         variant["reverse_source"] = i % 4 >= 2
         variant["num_layers"] = 2 if i % 5 == 0 else 1
+    decoders.append(  # the written-out GRU loop (models/bahdanau_gru.py), bidirectional encoder
+        {"context": "bahdanau", "cell": "gru", "bidirectional": True, "reverse_source": True,
+         "num_layers": 1}
+    )  # fmt: skip
     return decoders
 
 

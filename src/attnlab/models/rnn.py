@@ -24,6 +24,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from attnlab.models.dropout import Dropout, dropout
+from attnlab.models.gru_bptt import MaskedGRU
+
 Cell = Literal["elman", "gru", "lstm"]
 Activation = Literal["tanh", "relu"]
 
@@ -125,8 +128,9 @@ class RNNEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.embedding, self.rnn = embedding, rnn
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.reverse_source = reverse_source
+        self.fused = isinstance(rnn, nn.GRU)
 
     @property
     def output_size(self) -> int:
@@ -136,16 +140,44 @@ class RNNEncoder(nn.Module):
         if self.reverse_source:
             src = reverse_padded(src, src_mask)
         x = self.dropout(self.embedding(src))  # (B, S, E)
+        if self.fused and not torch.is_autocast_enabled(x.device.type):
+            states, final = self.masked_gru(x, src_mask)
+        else:
+            states, final = self.packed_rnn(x, src_mask)
+        if self.reverse_source:
+            states = reverse_padded(states, src_mask)
+        return EncoderOutput(states, final)
+
+    def masked_gru(self, x: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
+        """GRU layers through `gru_bptt.MaskedGRU`, dropout between layers as in nn.GRU.
+
+        x (B, S, E) -> states (B, S, D*H), final (B, D*H)
+        """
+        rnn = self.rnn
+        suffixes = ["", "_reverse"] if rnn.bidirectional else [""]
+        for layer in range(rnn.num_layers):
+            if layer > 0:
+                x = dropout(x, rnn.dropout, self.training)
+            weights = [
+                torch.stack([getattr(rnn, f"{name}_l{layer}{suffix}") for suffix in suffixes])
+                for name in ("weight_ih", "bias_ih", "weight_hh", "bias_hh")
+            ]  # (D, 3H, I), (D, 3H), (D, 3H, H), (D, 3H)
+            x, final = MaskedGRU.apply(x, src_mask, *weights)  # (B, S, D*H), (D, B, H)
+        return x, final.transpose(0, 1).reshape(x.size(0), -1)
+
+    def packed_rnn(self, x: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Any cell through torch's RNN over packed sequences.
+
+        x (B, S, E) -> states (B, S, D*H), final (B, D*H)
+        """
         lengths = src_mask.sum(dim=1).cpu()  # pack_padded_sequence wants lengths on the CPU
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
         packed_states, hidden = self.rnn(packed)
         states, _ = pad_packed_sequence(
-            packed_states, batch_first=True, total_length=src.size(1)
+            packed_states, batch_first=True, total_length=x.size(1)
         )  # (B, S, D*H), 0 on padding
-        if self.reverse_source:
-            states = reverse_padded(states, src_mask)
         h_n = hidden[0] if isinstance(hidden, tuple) else hidden  # LSTM: (h_n, c_n)
         directions = 2 if self.rnn.bidirectional else 1
         top = h_n[-directions:]  # (D, B, H), the last layer
-        final = top.transpose(0, 1).reshape(src.size(0), -1)  # (B, D*H)
-        return EncoderOutput(states, final)
+        final = top.transpose(0, 1).reshape(x.size(0), -1)  # (B, D*H)
+        return states, final

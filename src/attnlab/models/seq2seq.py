@@ -36,7 +36,9 @@ import torch
 from torch import Tensor, nn
 
 from attnlab.data.batching import Batch
-from attnlab.models.attention import Attention
+from attnlab.models.attention import AdditiveScore, Attention, GlobalAttention
+from attnlab.models.bahdanau_gru import BahdanauGRULoop
+from attnlab.models.dropout import Dropout
 from attnlab.models.rnn import RNNEncoder
 
 
@@ -126,7 +128,7 @@ class FixedDecoder(nn.Module):
     ) -> None:
         super().__init__()
         self.embedding, self.rnn, self.bridge, self.output = embedding, rnn, bridge, output
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.feed_context = feed_context
 
     def project_keys(self, values: Tensor) -> None:
@@ -157,6 +159,10 @@ class BahdanauDecoder(nn.Module):
         s_i          = RNN([y_{i-1}; c_i], s_{i-1})
         p(y_i)       = softmax(W_o [s_i; c_i; y_{i-1}])
 
+    A one-layer GRU runs the loop as one autograd Function with its backward written out
+    (`bahdanau_gru.BahdanauGRULoop`, the same numbers, much faster); `fused = False`, other
+    cells, several layers and autocast take the step-by-step loop below.
+
     forward(memory, state, y (B, T)) -> logits (B, T, V), State, weights (B, T, S)
     """
 
@@ -172,7 +178,13 @@ class BahdanauDecoder(nn.Module):
         super().__init__()
         self.embedding, self.rnn, self.bridge = embedding, rnn, bridge
         self.attention, self.output = attention, output
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
+        self.fused = (
+            isinstance(rnn, nn.GRU)
+            and rnn.num_layers == 1
+            and isinstance(attention, GlobalAttention)
+            and isinstance(attention.score, AdditiveScore)
+        )
 
     def project_keys(self, values: Tensor) -> Tensor:
         return self.attention.project_keys(values)
@@ -182,10 +194,43 @@ class BahdanauDecoder(nn.Module):
 
     def forward(self, memory: Memory, state: State, y: Tensor) -> tuple[Tensor, State, Tensor]:
         e = self.dropout(self.embedding(y))  # (B, T, E)
-        t = target_positions(state, y.size(1))  # (B, T)
+        if self.fused and not torch.is_autocast_enabled(e.device.type):
+            s, c, alpha = self.fused_loop(memory, state, e)  # (B, T, H | He | S)
+            h, cell = s[:, -1:], None  # (B, 1, H)
+        else:
+            s, c, alpha, h, cell = self.step_by_step_loop(memory, state, e)
+        features = torch.cat([s, c, e], dim=-1)  # (B, T, H + He + E)
+        logits = self.output(self.dropout(features))  # (B, T, V)
+        return logits, State(h, cell, None, state.t + y.size(1)), alpha
+
+    def fused_loop(self, memory: Memory, state: State, e: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """States s_1..s_T (B, T, H), contexts (B, T, He), weights (B, T, S) for a 1-layer GRU."""
+        rnn, score = self.rnn, self.attention.score
+        return BahdanauGRULoop.apply(
+            e,
+            state.h[:, 0],
+            memory.keys,
+            memory.values,
+            memory.mask,
+            rnn.weight_ih_l0,
+            rnn.bias_ih_l0,
+            rnn.weight_hh_l0,
+            rnn.bias_hh_l0,
+            score.w_a.weight,
+            score.v_a.weight[0],
+        )
+
+    def step_by_step_loop(
+        self, memory: Memory, state: State, e: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None]:
+        """Any cell and depth through torch's RNN, one step at a time.
+
+        -> states (B, T, H), contexts (B, T, He), weights (B, T, S), h (B, L, H), cell | None
+        """
+        t = target_positions(state, e.size(1))  # (B, T)
         h, cell = state.h, state.cell
         states, contexts, weights = [], [], []
-        for i in range(y.size(1)):
+        for i in range(e.size(1)):
             s_prev = h[:, -1:]  # (B, 1, H), top layer
             c_i, alpha_i = self.attention(
                 s_prev, memory.keys, memory.values, memory.mask, t[:, i : i + 1]
@@ -196,9 +241,7 @@ class BahdanauDecoder(nn.Module):
             contexts.append(c_i)
             weights.append(alpha_i)
         s, c = torch.cat(states, dim=1), torch.cat(contexts, dim=1)  # (B, T, H), (B, T, He)
-        features = torch.cat([s, c, e], dim=-1)  # (B, T, H + He + E)
-        logits = self.output(self.dropout(features))  # (B, T, V)
-        return logits, State(h, cell, None, state.t + y.size(1)), torch.cat(weights, dim=1)
+        return s, c, torch.cat(weights, dim=1), h, cell
 
 
 class LuongDecoder(nn.Module):
@@ -226,7 +269,7 @@ class LuongDecoder(nn.Module):
         super().__init__()
         self.embedding, self.rnn, self.bridge = embedding, rnn, bridge
         self.attention, self.combine, self.output = attention, combine, output
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.input_feeding = input_feeding
 
     def project_keys(self, values: Tensor) -> Tensor:

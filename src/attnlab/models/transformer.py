@@ -22,12 +22,12 @@ import math
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from attnlab.data.batching import Batch
 from attnlab.errors import UserError
 from attnlab.models.attention import MultiHeadAttention
+from attnlab.models.dropout import Dropout
 
 
 def sinusoidal_positions(length: int, size: int) -> Tensor:
@@ -45,34 +45,6 @@ def sinusoidal_positions(length: int, size: int) -> Tensor:
     pe[:, 0::2] = torch.sin(angles)
     pe[:, 1::2] = torch.cos(angles[:, : size // 2])
     return pe
-
-
-def dropout(x: Tensor, p: float, training: bool) -> Tensor:
-    """Inverted dropout (Srivastava et al. 2014): x_i m_i / (1 - p), m_i ~ Bernoulli(1 - p).
-
-    Same distribution as F.dropout, whose CPU kernel (bernoulli_) is about 5x slower than
-    drawing uniforms with torch.rand and comparing; elsewhere F.dropout's fused kernel wins.
-    x (...) -> same shape and dtype
-    """
-    if not training or p == 0.0:
-        return x
-    if x.device.type != "cpu":
-        return F.dropout(x, p, training=True)
-    return torch.where(torch.rand_like(x) >= p, x / (1.0 - p), 0.0)
-
-
-class Dropout(nn.Module):
-    """`dropout` as a module, active in training mode only (a drop-in for nn.Dropout)."""
-
-    def __init__(self, p: float) -> None:
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: Tensor) -> Tensor:
-        return dropout(x, self.p, self.training)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
 
 
 class SinusoidalPositions(nn.Module):
