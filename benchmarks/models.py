@@ -22,8 +22,9 @@ What is measured:
               weights or the data (tracemalloc does not see torch's allocations). CUDA:
               torch.cuda.max_memory_allocated over the timed passes.
 
-Threads: the child runs with OMP_WAIT_POLICY=PASSIVE (as `import attnlab` sets it) unless the
-variable is set: spinning OpenMP threads are 10-20x slower on a busy machine (README.md).
+Threads: the children inherit the OpenMP spin setting that `import attnlab` made here
+(GOMP_SPINCOUNT=3000 unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set; README.md); the JSON
+records it.
 
 Letters: none beyond DESIGN's. Left out: optimizer state memory, mixed precision.
 """
@@ -146,8 +147,7 @@ def run_one_in_subprocess(name: str, args: argparse.Namespace) -> dict:
         "--device",
         args.device,
     ]
-    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -170,6 +170,11 @@ def table(results: dict[str, dict], load: str) -> Table:
             f"{r['peak_memory_mib']:.0f}",
         )
     return out
+
+
+def openmp_settings() -> dict[str, str | None]:
+    """The OpenMP waiting settings the children ran with (see the module docstring)."""
+    return {name: os.environ.get(name) for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
 
 
 def load_average() -> str:
@@ -207,7 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     load = f"{load_before} -> {load_average()}"
     console.print(table(results, load))
     if args.json:
-        report = {"load_average": load, "args": {k: str(v) for k, v in vars(args).items()}}
+        report = {
+            "load_average": load,
+            "openmp": openmp_settings(),
+            "args": {k: str(v) for k, v in vars(args).items()},
+        }
         args.json.write_text(json.dumps({**report, "results": results}, indent=2) + "\n")
     return 0
 

@@ -20,7 +20,9 @@ Reference figures for JoeyNMT 2.3 on this kind of machine (issues "models" and "
 printed beside ours as ratios; they were not measured in this run (JoeyNMT is not installed
 here), so the ratios carry the noise of two machines' load. Load averages are recorded.
 
-Threads: the child runs with OMP_WAIT_POLICY=PASSIVE unless the variable is set (see README.md).
+Threads: the children inherit the OpenMP spin setting that `import attnlab` made here
+(GOMP_SPINCOUNT=3000 unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set; README.md); the JSON
+records it.
 Left out: a side-by-side JoeyNMT run (benchmarks/joeynmt_side.py does not exist yet), GPU runs.
 """
 
@@ -56,6 +58,11 @@ JOEYNMT = {
     "gru-bahdanau": {"tokens_per_s": 12_400, "greedy_s": 0.75, "beam5_s": 2.25, "bleu": 93.3},
     "transformer-small": {"tokens_per_s": 8_500, "greedy_s": 4.85, "beam5_s": 9.0, "bleu": 36.0},
 }
+
+
+def openmp_settings() -> dict[str, str | None]:
+    """The OpenMP waiting settings the children ran with (see the module docstring)."""
+    return {name: os.environ.get(name) for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
 
 
 def load_average() -> str:
@@ -138,8 +145,7 @@ def run_child(name: str, args: argparse.Namespace) -> dict:
     command = [sys.executable, __file__, "--child", name, "--data", str(args.data)]
     for option in ("threads", "updates", "batch_tokens", "repeat"):
         command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
-    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(done.stdout.strip().splitlines()[-1])

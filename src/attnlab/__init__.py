@@ -1,10 +1,32 @@
 """attnlab: where does information get lost in a sequence model, and how does attention stop it?"""
 
+import ctypes
 import os
+import sys
 
-# Idle OpenMP threads sleep instead of spinning (read when torch loads, so set before it is
-# imported). With spinning, torch's 2 intra-op threads ran 10-20x slower whenever other
-# processes kept the cores busy (benchmarks/README.md); set the variable yourself to override.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# An idle OpenMP thread spins for GOMP_SPINCOUNT iterations before it sleeps (read when torch
+# loads, so set before it is imported). libgomp's default, 300,000, made 2 intra-op threads
+# 10-20x slower when other processes kept the cores busy; sleeping at once (PASSIVE) made an
+# RNN's many small kernels 1.7x slower on an idle machine. 3,000 (a few microseconds) keeps
+# most of the idle speed and fails gently under load (benchmarks/README.md has the table).
+# Setting OMP_WAIT_POLICY or GOMP_SPINCOUNT yourself overrides this.
+if not {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & set(os.environ):
+    os.environ["GOMP_SPINCOUNT"] = "3000"
+
+# glibc hands every freed block above its mmap threshold (at most 32 MiB) back to the OS, so
+# the next tensor of that size is page-faulted in afresh: in a training step that is a few
+# large tensors every step, and it cost the GRU+Bahdanau decoder loop 45% of its forward time
+# (benchmarks/README.md). Keep up to 1 GiB of freed memory in the heap for reuse instead.
+# Setting MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ yourself overrides this.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+if sys.platform == "linux" and not {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"} & set(
+    os.environ
+):
+    try:
+        _libc = ctypes.CDLL("libc.so.6")
+        _libc.mallopt(_M_MMAP_THRESHOLD, 2**30)
+        _libc.mallopt(_M_TRIM_THRESHOLD, 2**30)
+    except (OSError, AttributeError):  # not glibc (musl, ...): keep its defaults
+        pass
 
 __version__ = "0.1.0"

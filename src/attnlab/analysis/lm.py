@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from attnlab.models.dropout import Dropout
+
 LSTMState = tuple[Tensor, Tensor]  # h, c, each (layers, B, H): torch's layout for nn.LSTM
 
 
@@ -53,7 +55,7 @@ class LSTMLanguageModel(nn.Module):
             batch_first=True,
             dropout=dropout if num_layers > 1 else 0.0,
         )
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.output = nn.Linear(hidden_size, vocab_size)
 
     def states(self, ids: Tensor, state: LSTMState | None) -> tuple[Tensor, LSTMState]:
