@@ -2,6 +2,7 @@
 
     python benchmarks/throughput.py [--json out.json] [--threads 2] [--updates 471]
                                     [--models gru-bahdanau transformer-small] [--out bench-out]
+                                    [--set training.lr=0.002 ...]
 
 For each model (configs/NAME.yaml, run in its own subprocess):
   1. training: `--updates` updates through the Trainer of `attnlab train` (make_batches ->
@@ -115,7 +116,12 @@ def child(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     config = load_config(
         ROOT / "configs" / f"{args.child}.yaml",
-        [f"data.dir={args.data}", "training.device=cpu", f"training.num_threads={args.threads}"],
+        [
+            *args.set,
+            f"data.dir={args.data}",
+            "training.device=cpu",
+            f"training.num_threads={args.threads}",
+        ],
     )
     seed_everything(config.training.seed)
     data = load_training_data(config.data)
@@ -145,6 +151,8 @@ def run_child(name: str, args: argparse.Namespace) -> dict:
     command = [sys.executable, __file__, "--child", name, "--data", str(args.data)]
     for option in ("threads", "updates", "batch_tokens", "repeat"):
         command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
+    for override in args.set:
+        command += ["--set", override]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
@@ -191,6 +199,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=2, help="decoding runs (best is reported)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out", help="data goes here")
     parser.add_argument("--data", type=Path, help="a reverse-task folder (default OUT/reverse)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="config override"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -210,7 +221,11 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = run_child(name, args)
     console.print(table(results, args.threads))
     if args.json:
-        report = {"args": {k: str(v) for k, v in vars(args).items()}, "joeynmt_reference": JOEYNMT}
+        report = {
+            "args": {k: str(v) for k, v in vars(args).items()},
+            "openmp": openmp_settings(),
+            "joeynmt_reference": JOEYNMT,
+        }
         args.json.write_text(json.dumps({**report, "results": results}, indent=2) + "\n")
     return 0
 
