@@ -112,11 +112,18 @@ def plain_training_step(
     cross-entropy per target token, backward, clip the gradient norm, step. Returns the loss."""
     logits, _ = model(batch)
     loss = sequence_loss(logits, batch, 0.0) / batch.n_trg_tokens
+    descend(model, optimizer, loss, clip_norm)
+    return float(loss.detach())
+
+
+def descend(
+    model: nn.Module, optimizer: torch.optim.Optimizer, loss: Tensor, clip_norm: float
+) -> None:
+    """One plain gradient step on `loss`: clear the gradients, backward, clip their norm, step."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
     optimizer.step()
-    return float(loss.detach())
 
 
 def corpus_bleu(hyps: list[str], refs: list[str]) -> float:

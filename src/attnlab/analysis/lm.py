@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from attnlab.models.dropout import Dropout
+from attnlab.train import descend
 
 LSTMState = tuple[Tensor, Tensor]  # h, c, each (layers, B, H): torch's layout for nn.LSTM
 
@@ -104,10 +105,7 @@ def train_language_model(
         logits, state = model(inputs, state)
         state = (state[0].detach(), state[1].detach())
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 0.25)
-        optimizer.step()
+        descend(model, optimizer, loss, clip_norm=0.25)
         losses.append(float(loss.detach()))
         advance(1)
         start += bptt
