@@ -78,7 +78,7 @@ def run_loop(
     w_ie, w_ic = w.w_ih[:, :emb], w.w_ih[:, emb:]  # (3H, E), (3H, He)
     gi_e = torch.addmm(w.b_ih, e.transpose(0, 1).reshape(-1, emb), w_ie.t())  # (T B, 3H)
     gi_e = gi_e.view(steps, batch, -1)  # (T, B, 3H)
-    keys2, w_a2, v2, v_sum = keys * 2.0, w.w_a * 2.0, w.v * 2.0, w.v.sum()
+    w_a2, v2, v_sum = w.w_a * 2.0, w.v * 2.0, w.v.sum()
     row_mask = mask.unsqueeze(1)  # (B, 1, S)
     trace = Trace(
         s=s0.new_empty(steps + 1, batch, hidden),
@@ -92,7 +92,8 @@ def run_loop(
     trace.s[0] = s0
     for i in range(steps):
         s = trace.s[i]  # (B, H)
-        sig = torch.add(keys2, (s @ w_a2.t()).unsqueeze(1), out=trace.sig[i]).sigmoid_()
+        q2 = (s @ w_a2.t()).unsqueeze(1)  # (B, 1, A)
+        sig = torch.add(q2, keys, alpha=2.0, out=trace.sig[i]).sigmoid_()  # (B, S, A)
         alpha = masked_softmax((sig @ v2 - v_sum).unsqueeze(1), row_mask)  # (B, 1, S)
         trace.alpha[i] = alpha.squeeze(1)
         c = torch.bmm(alpha, values, out=trace.contexts[i].unsqueeze(1)).squeeze(1)  # (B, He)
