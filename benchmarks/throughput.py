@@ -75,8 +75,9 @@ def train(trainer: Trainer, updates: int, batch_tokens: int, seed: int) -> dict:
     """`updates` Trainer.train_step calls over epochs of token-budget batches; timed."""
     tokens, seconds, losses, epoch, done = 0, 0.0, [], 0, 0
     cpu_start = time.process_time()
+    by_length = trainer.cfg.batching == "length"
     while done < updates:
-        for indices in make_batches(trainer.lengths, batch_tokens, seed, epoch):
+        for indices in make_batches(trainer.lengths, batch_tokens, seed, epoch, True, by_length):
             start = time.perf_counter()
             batch = collate([trainer.data.train_ids[i] for i in indices]).to(trainer.device)
             loss, n_tokens = trainer.train_step(batch)

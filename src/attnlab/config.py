@@ -107,6 +107,11 @@ class TrainingConfig(_Section):
     seed: int = 42
     max_steps: int = Field(default=1000, gt=0)
     batch_tokens: int = Field(default=4096, gt=0, description="target tokens per batch")
+    batching: Literal["length", "random"] = Field(
+        default="length",
+        description="length: each batch holds sentences of one length (least padding); "
+        "random: sentences in random order (mixed lengths, more padding)",
+    )
     optimizer: Literal["adam", "adamw"] = "adam"
     lr: float = Field(default=1e-3, gt=0)
     weight_decay: float = Field(default=0.0, ge=0)

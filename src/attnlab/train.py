@@ -343,7 +343,14 @@ class TrainLoop:
         stop = t.progress.step >= cfg.max_steps
         while not stop:
             batches = shard(
-                make_batches(t.lengths, cfg.batch_tokens, cfg.seed, t.progress.epoch), t.env
+                make_batches(
+                    t.lengths,
+                    cfg.batch_tokens,
+                    cfg.seed,
+                    t.progress.epoch,
+                    by_length=cfg.batching == "length",
+                ),
+                t.env,
             )
             if not batches:
                 raise UserError("data.train", f"too few batches for {t.env.world_size} processes")

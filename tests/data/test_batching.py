@@ -19,10 +19,11 @@ def padded_size(batch: list[int], lengths: list[tuple[int, int]]) -> int:
     return len(batch) * max(max(lengths[i][0], lengths[i][1] + 1) for i in batch)
 
 
+@pytest.mark.parametrize("by_length", [True, False])
 @pytest.mark.parametrize("shuffle", [True, False])
 @pytest.mark.parametrize("budget", [1, 40, 100, 1000, 10**6])
-def test_every_index_once_and_within_budget(budget: int, shuffle: bool) -> None:
-    batches = make_batches(LENGTHS, budget, seed=3, epoch=0, shuffle=shuffle)
+def test_every_index_once_and_within_budget(budget: int, shuffle: bool, by_length: bool) -> None:
+    batches = make_batches(LENGTHS, budget, seed=3, epoch=0, shuffle=shuffle, by_length=by_length)
     assert sorted(i for b in batches for i in b) == list(range(len(LENGTHS)))
     assert all(b for b in batches)
     for b in batches:
@@ -54,6 +55,21 @@ def test_batches_group_similar_lengths() -> None:
         random_batches.append(order[start : start + len(b)])
         start += len(b)
     assert bucketed < 0.8 * sum(padded_size(b, LENGTHS) for b in random_batches)
+
+
+def test_random_batches_mix_lengths_in_a_seeded_order() -> None:
+    """by_length=False: batches are cut from the shuffled order as it is (training.batching:
+    random), so they mix lengths; the same seed and epoch give the same batches."""
+    batches = make_batches(LENGTHS, 200, seed=1, epoch=0, by_length=False)
+    assert batches == make_batches(LENGTHS, 200, seed=1, epoch=0, by_length=False)
+    assert batches != make_batches(LENGTHS, 200, seed=1, epoch=1, by_length=False)
+
+    def widths(batches: list[list[int]]) -> list[int]:  # distinct padded widths of each batch
+        return sorted(len({max(LENGTHS[i][0], LENGTHS[i][1] + 1) for i in b}) for b in batches)
+
+    assert widths(batches)[len(batches) // 2] >= 4  # the median random batch mixes 4+ widths
+    by_length = make_batches(LENGTHS, 200, seed=1, epoch=0)
+    assert widths(by_length)[len(by_length) // 2] == 1  # the median sorted batch: one width
 
 
 def test_same_seed_and_epoch_same_batches() -> None:

@@ -48,15 +48,25 @@ class Batch:
 
 
 def make_batches(
-    lengths: list[tuple[int, int]], batch_tokens: int, seed: int, epoch: int, shuffle: bool = True
+    lengths: list[tuple[int, int]],
+    batch_tokens: int,
+    seed: int,
+    epoch: int,
+    shuffle: bool = True,
+    by_length: bool = True,
 ) -> list[list[int]]:
     """Indices of the examples, grouped into batches that fit `batch_tokens` padded positions.
 
     lengths       (source length, target length) of each example, without <s> / </s>
     batch_tokens  budget: len(batch) * max(max source length, max target length + 1)
+    by_length     sort by length first, so that a batch holds examples of one length (the least
+                  padding); otherwise batches are cut from the (shuffled) order as it is, each
+                  mixing lengths. Mixed batches cost padding but teach some tasks in far fewer
+                  updates: the Transformer on the reverse task reached test BLEU 40.8 after 471
+                  updates of about 64 sentences with them, 3.7 with batches of one length.
 
-    With `shuffle`, examples of equal length are met in an order that changes with the epoch (so
-    batches differ between epochs) and the order of the batches is shuffled with
+    With `shuffle`, examples are met in an order that changes with the epoch (so batches differ
+    between epochs) and the order of the batches is shuffled, both with
     `random.Random(seed * 1000003 + epoch)`. The same arguments always give the same batches, and
     every index is in exactly one batch.
     """
@@ -66,7 +76,8 @@ def make_batches(
     order = list(range(len(lengths)))
     if shuffle:
         rng.shuffle(order)  # the stable sort below keeps this order among equal lengths
-    order.sort(key=lambda i: (max(lengths[i][0], lengths[i][1] + 1), lengths[i]))
+    if by_length:
+        order.sort(key=lambda i: (max(lengths[i][0], lengths[i][1] + 1), lengths[i]))
     batches: list[list[int]] = []
     batch: list[int] = []
     width = 0  # max(S, T) of `batch`
