@@ -10,12 +10,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
 from attnlab.checkpoint import load_checkpoint
 from attnlab.config import load_config
+from attnlab.data.batching import make_batches
 from attnlab.errors import UserError
 from attnlab.train import run_training
 from tests.conftest import assert_one_line_error, write_reverse_task
@@ -64,6 +66,23 @@ def test_training_writes_the_run_folder_and_learns(tmp_path: Path) -> None:
     assert [e["step"] for e in log_entries(out, "dev")] == [30, 60]
     assert summary["step"] == 60
     assert load_config(out / "config.yaml") == load_config(path)
+
+
+@pytest.mark.parametrize("batching", ["length", "random"])
+def test_training_batching_picks_how_batches_are_cut(
+    tmp_path: Path, batching: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """training.batching reaches make_batches: one length a batch, or mixed lengths."""
+    seen: list[bool] = []
+
+    def recording(*args: Any, **kwargs: Any) -> list[list[int]]:
+        seen.append(kwargs.get("by_length", True))
+        return make_batches(*args, **kwargs)
+
+    monkeypatch.setattr("attnlab.train.make_batches", recording)
+    extra = ["training.max_steps=4", "training.eval_every=4", f"training.batching={batching}"]
+    run_training(load_config(config_file(tmp_path, extra)), tmp_path / "run")
+    assert seen[0] == (batching == "length")  # the first call cuts the training epoch
 
 
 def test_same_seed_gives_identical_weights(tmp_path: Path) -> None:
