@@ -72,6 +72,28 @@ def test_reading_states_the_measured_numbers() -> None:
                                                                {"translation": 300})  # fmt: skip
 
 
+def test_reading_points_to_the_full_budget_only_from_a_smaller_one() -> None:
+    def readings(runs: dict) -> tuple[str, str]:
+        quick = length._reading(runs, length.PRESETS["quick"], {"translation": 300})
+        steps = {"translation": 300, "bible": 300}
+        return quick, length._reading(runs, length.PRESETS["full"], steps)
+
+    extrapolating = {
+        "translation/GRU fixed-30": _run("GRU fixed", 40.0, 10.0, 16.0),
+        "translation/GRU+Bahdanau-30": _run("GRU+Bahdanau", 50.0, 30.0, 49.0),
+    }
+    quick, _ = readings(extrapolating)
+    assert "--budget full adds the -50 variants" in quick
+    with_50 = {**extrapolating, "translation/GRU+Bahdanau-50": {
+        **_run("GRU+Bahdanau", 50.0, 30.0, 49.0), "train_max": 50}}  # fmt: skip
+    _, full = readings(with_50)
+    assert "length extrapolation" in full and "--budget full" not in full
+    extrapolating["translation/GRU fixed-30"] = _run("GRU fixed", 2.0, 1.0, 1.5)  # undertrained
+    quick, full = readings(extrapolating)
+    assert "--budget full trains them for longer" in quick
+    assert "--budget full" not in full and "training longer than this budget" in full
+
+
 def test_micro_run_produces_the_documented_keys(tmp_path: Path) -> None:
     result = length.run("test", tmp_path, LabProgress(None))
     assert set(result) == {"figures", "tables", "metrics", "expected", "reading", "config"}

@@ -28,16 +28,20 @@ def _summary(ppl: tuple[float, float], bleu: tuple[float, float], std: float) ->
 
 def test_reading_says_whether_reversal_helped() -> None:
     p = reversal.PRESETS["quick"]
-    helped = reversal._reading(_summary((5.8, 4.7), (25.9, 30.6), 0.1), p)
+    helped = reversal._reading(_summary((5.8, 4.7), (25.9, 30.6), 0.1), p, "quick")
     assert "5.80 ± 0.10" in helped and "4.70 ± 0.10" in helped
     assert "helped on both measures" in helped and "by more than the spread" in helped
-    within = reversal._reading(_summary((5.8, 4.7), (25.9, 30.6), 1.0), p)
+    within = reversal._reading(_summary((5.8, 4.7), (25.9, 30.6), 1.0), p, "quick")
     assert "less than the spread" in within
-    assert "did not help" in reversal._reading(_summary((4.7, 5.8), (30.6, 25.9), 0.1), p)
-    assert "one measure only" in reversal._reading(_summary((5.8, 4.7), (30.6, 25.9), 0.1), p)
-    unlearned = reversal._reading(_summary((28.7, 26.2), (0.1, 0.2), 0.5), p)
+    assert "did not help" in reversal._reading(_summary((4.7, 5.8), (30.6, 25.9), 0.1), p, "quick")
+    one = reversal._reading(_summary((5.8, 4.7), (30.6, 25.9), 0.1), p, "quick")
+    assert "one measure only" in one
+    unlearned = reversal._reading(_summary((28.7, 26.2), (0.1, 0.2), 0.5), p, "quick")
     assert "BLEU stays below 5 either way" in unlearned
     assert "By perplexity reversal helped" in unlearned and "both measures" not in unlearned
+    assert "--budget full trains it" in unlearned
+    in_full = reversal._reading(_summary((28.7, 26.2), (0.1, 0.2), 0.5), p, "full")
+    assert "--budget full" not in in_full and "training longer" in in_full
 
 
 def test_micro_run_produces_the_documented_keys(tmp_path: Path) -> None:

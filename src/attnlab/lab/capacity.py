@@ -248,7 +248,9 @@ def _reading(runs: dict[str, dict[str, Any]], p: Preset, chance: float) -> str:
         text += (
             f"The copy models {', '.join(badly)} barely learned their task (dev perplexity above "
             f"half the alphabet size), so their state reflects the initialisation more than "
-            "training; longer training (--budget full) is the first thing to try. "
+            "training; longer training"
+            + (" (--budget full)" if p != PRESETS["full"] else "")
+            + " is the first thing to try. "
         )
     for cell in p.cells:
         widest = runs[f"{cell}-{p.sizes[-1]}"]

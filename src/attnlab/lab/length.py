@@ -247,8 +247,12 @@ def _comparison(runs: dict[str, dict[str, Any]]) -> str:
         text += (
             " The attention models' drop comes past their longest training source: this is "
             "length extrapolation, which they were never shown, not the bottleneck; Bahdanau et "
-            "al.'s RNNsearch-30 held up to 60 words after days of training on far more data, "
-            "and --budget full adds the -50 variants."
+            "al.'s RNNsearch-30 held up to 60 words after days of training on far more data"
+            + (
+                "; the -50 variants here saw sources of up to 50 words."
+                if any(r["train_max"] == 50 for r in runs.values())
+                else ", and --budget full adds the -50 variants."
+            )
         )
     dips = [f"{r['model']}-{r['train_max']}" for r in learned
             if (r["buckets"][1]["bleu"] or 0) > (r["short_bleu"] or 0) + 5]  # fmt: skip
@@ -283,7 +287,11 @@ def _reading(runs: dict[str, dict[str, Any]], p: Preset, steps: dict[str, int]) 
     if undertrained:
         summary += (
             f" {', '.join(undertrained)} had too little training for the comparison to mean much "
-            "(a short budget on 2 CPU cores); --budget full trains them for longer."
+            + (
+                "(a short budget on 2 CPU cores); --budget full trains them for longer."
+                if not p.bible_models  # only the full budget trains on the Bible
+                else "; training longer than this budget does is the next thing to try."
+            )
         )
     return " ".join([summary, *parts])
 

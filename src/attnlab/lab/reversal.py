@@ -100,7 +100,7 @@ def _summary(runs: list[dict[str, float]]) -> dict[str, float]:
     }
 
 
-def _reading(summary: dict[str, dict[str, float]], p: Preset) -> str:
+def _reading(summary: dict[str, dict[str, float]], p: Preset, budget: str) -> str:
     f, r = summary["forward"], summary["reversed"]
     n = len(p.seeds)
     text = (
@@ -116,7 +116,12 @@ def _reading(summary: dict[str, dict[str, float]], p: Preset) -> str:
             f" Test BLEU stays below {MIN_LEARNED_BLEU:.0f} either way: after {p.steps} steps the "
             "fixed-context LSTM (Sutskever et al.'s design: c only sets the decoder's first state) "
             "has not learned to translate yet, so only the perplexity comparison carries "
-            "information (--budget full trains it five times longer)."
+            "information"
+            + (
+                " (--budget full trains it five times longer)."
+                if budget != "full"
+                else "; training longer than this budget does is the next thing to try."
+            )
         )
         if ppl_helped:
             text += " By perplexity reversal helped, as Sutskever et al. found" + (
@@ -207,6 +212,6 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict[str, Any]:
         },
         "expected": "Sutskever et al. (2014): reversing the source lowered test perplexity from "
         "5.8 to 4.7 and raised BLEU from 25.9 to 30.6 for their deep LSTM on English-French.",
-        "reading": _reading(summary, p),
+        "reading": _reading(summary, p, budget),
         "config": {"preset": asdict(p), "model": MODEL},
     }
