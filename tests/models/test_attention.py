@@ -4,7 +4,6 @@ weights on padding and outside local windows, the local-p Gaussian by hand."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -29,12 +28,7 @@ SCORES = ["dot", "general", "concat"]
 MODES = ["global", "local-m", "local-p"]
 
 
-@pytest.fixture(autouse=True)
-def _float64() -> Iterator[None]:
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64")
 
 
 def make_attention(score: str, mode: str, window: int = 50) -> Attention:

@@ -3,8 +3,6 @@ gradcheck, and the same logits, attention and gradients as the step-by-step loop
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
@@ -14,13 +12,7 @@ from attnlab.data.vocab import BOS_ID, EOS_ID, PAD_ID
 from attnlab.models.bahdanau_gru import BahdanauGRULoop
 from attnlab.models.build import build_model
 
-
-@pytest.fixture(autouse=True)
-def _float64() -> Iterator[None]:
-    dtype = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(dtype)
+pytestmark = pytest.mark.usefixtures("float64")
 
 
 def test_loop_passes_gradcheck_with_padding() -> None:

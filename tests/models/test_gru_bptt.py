@@ -3,8 +3,6 @@ packed nn.GRU (states, final states, every gradient), and the encoder's two path
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 from torch import nn
@@ -17,12 +15,7 @@ from attnlab.models.gru_bptt import Gates, MaskedGRU, gru_update
 LENGTHS = [5, 3, 1, 4]
 
 
-@pytest.fixture(autouse=True)
-def _float64() -> Iterator[None]:
-    dtype = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(dtype)
+pytestmark = pytest.mark.usefixtures("float64")
 
 
 def test_gru_update_equals_torch_gru_cell() -> None:

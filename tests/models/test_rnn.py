@@ -4,7 +4,6 @@ reversal, and the encoder's padding invariance."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -12,14 +11,7 @@ from torch import nn
 
 from attnlab.models.rnn import ElmanRNN, RNNEncoder, elman_step, make_rnn, reverse_padded
 
-
-@pytest.fixture(autouse=True)
-def _float64() -> Iterator[None]:
-    """float64 keeps equality tolerances tight; restored so other test files are unaffected."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64")
 
 
 def test_elman_step_by_hand() -> None:
