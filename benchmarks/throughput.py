@@ -17,14 +17,14 @@ For each model (configs/NAME.yaml, run in its own subprocess):
      search, detokenize), greedy and beam 5; best of `--repeat` runs.
   3. test BLEU (sacreBLEU) of both outputs.
 
-Reference figures for JoeyNMT 2.3 on this kind of machine (issues "models" and "training") are
-printed beside ours as ratios; they were not measured in this run (JoeyNMT is not installed
-here), so the ratios carry the noise of two machines' load. Load averages are recorded.
+JoeyNMT 2.3's figures are printed beside ours as ratios: with `--joeynmt FILE`, those that
+benchmarks/joeynmt_side.py measured on this machine (its `--json` output); otherwise the figures
+quoted in the issues "models" and "training", measured elsewhere. Load averages are recorded.
 
 Threads: the children inherit the OpenMP spin setting that `import attnlab` made here
 (GOMP_SPINCOUNT=3000 unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set; README.md); the JSON
 records it.
-Left out: a side-by-side JoeyNMT run (benchmarks/joeynmt_side.py does not exist yet), GPU runs.
+Left out: GPU runs.
 """
 
 from __future__ import annotations
@@ -160,8 +160,25 @@ def run_child(name: str, args: argparse.Namespace) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def table(results: dict[str, dict], threads: int) -> Table:
-    out = Table(title=f"reverse task, {threads} CPU thread(s); (x) = ratio to JoeyNMT 2.3 figures")
+def measured_joeynmt(path: Path) -> dict[str, dict]:
+    """JoeyNMT's figures from the JSON of benchmarks/joeynmt_side.py, in JOEYNMT's form."""
+    results = json.loads(path.read_text(encoding="utf-8"))["results"]
+    return {
+        name: {
+            "tokens_per_s": r["tokens_per_s"],
+            "greedy_s": r["greedy_s"],
+            "beam5_s": r["beam5_s"],
+            "bleu": f"{r['greedy_bleu']:.1f}/{r['beam5_bleu']:.1f}",
+        }
+        for name, r in results.items()
+        if "error" not in r
+    }
+
+
+def table(results: dict[str, dict], threads: int, joeynmt: dict[str, dict], source: str) -> Table:
+    out = Table(
+        title=f"reverse task, {threads} CPU thread(s); (x) = ratio to JoeyNMT 2.3 ({source})"
+    )
     columns = ["model", "params", "train tok/s", "greedy s", "beam5 s", "BLEU greedy/beam", "load"]
     for column in columns:
         out.add_column(column, justify="left" if column == "model" else "right")
@@ -169,7 +186,7 @@ def table(results: dict[str, dict], threads: int) -> Table:
         if "error" in r:
             out.add_row(name, "error", r["error"], "", "", "", "")
             continue
-        ref = JOEYNMT.get(name)
+        ref = joeynmt.get(name)
 
         def ratio(key: str, faster_is_bigger: bool, r: dict = r, ref: dict | None = ref) -> str:
             if ref is None:
@@ -193,6 +210,9 @@ def table(results: dict[str, dict], threads: int) -> Table:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument(
+        "--joeynmt", type=Path, help="JSON of benchmarks/joeynmt_side.py (default: quoted figures)"
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--models", nargs="*", default=["gru-bahdanau", "transformer-small"])
     parser.add_argument("--updates", type=int, default=471, help="training updates")
@@ -220,12 +240,14 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.models:
         console.print(f"[dim]{name}: {args.updates} updates, then decoding ...[/dim]")
         results[name] = run_child(name, args)
-    console.print(table(results, args.threads))
+    joeynmt = measured_joeynmt(args.joeynmt) if args.joeynmt else JOEYNMT
+    source = f"measured: {args.joeynmt}" if args.joeynmt else "figures quoted from the issues"
+    console.print(table(results, args.threads, joeynmt, source))
     if args.json:
         report = {
             "args": {k: str(v) for k, v in vars(args).items()},
             "openmp": openmp_settings(),
-            "joeynmt_reference": JOEYNMT,
+            "joeynmt_reference": joeynmt,
         }
         args.json.write_text(json.dumps({**report, "results": results}, indent=2) + "\n")
     return 0
