@@ -4,7 +4,7 @@
                                       [--json out.json] [--models gru-bahdanau transformer-small]
                                       [--out DIR] [--repeat 2] [--plain-env]
 
-Setup (untimed): JoeyNMT lives in its own venv (`--venv`, default /work/scratch/joey-venv),
+Setup (untimed): JoeyNMT lives in its own venv (`--venv`, default bench-out/joey-venv),
 made with `python -m venv --system-site-packages` so that it reuses the installed torch (a
 pip-resolved torch would be a multi-GB CUDA build: everything is installed with --no-deps,
 and the script stops if the venv's torch is not the system's). Into it go the JoeyNMT wheel
@@ -32,7 +32,7 @@ For each model, JoeyNMT YAML configs that match configs/NAME.yaml (CONFIGS below
      loading and detokenising excluded), best of `--repeat` processes.
   3. test BLEU: sacreBLEU (defaults, as attnlab's corpus_bleu) of the written hypotheses
      against test.trg.
-Every timed process runs under `flock /work/scratch/cpu.lock` (this machine is shared; timed
+Every timed process runs under `flock bench-out/cpu.lock` (this machine is shared; timed
 runs of other users take the same lock); the load average is read once the lock is held
 (load before: the training process; after: the last decoding process).
 
@@ -84,8 +84,12 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-LOCK = Path("/work/scratch/cpu.lock")
-WHEEL = Path("/work/scratch/wheels/joeynmt-2.3.0-py3-none-any.whl")
+from attnlab.data.make import make_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench-out"  # git-ignored, like throughput.py's
+LOCK = BENCH / "cpu.lock"  # timed runs never overlap, with each other or with other jobs
+JOEYNMT = "joeynmt==2.3.0"  # what --wheel falls back to when the file is not there
 BATCH_SENTENCES = 64
 # (module JoeyNMT imports, pip requirement installed with --no-deps when the import fails).
 PURE_DEPS = [
@@ -275,7 +279,7 @@ def _pip(venv: Path, *args: str) -> None:
     subprocess.run([str(venv / "bin" / "pip"), "install", "--no-deps", *args], check=True)
 
 
-def ensure_venv(venv: Path, wheel: Path, console: Console) -> dict[str, str]:
+def ensure_venv(venv: Path, wheel: Path | None, console: Console) -> dict[str, str]:
     """Make/complete the JoeyNMT venv (see the module docstring); -> versions found in it."""
     if not _venv_python(venv).exists():
         console.print(f"[dim]creating {venv} ...[/dim]")
@@ -283,7 +287,7 @@ def ensure_venv(venv: Path, wheel: Path, console: Console) -> dict[str, str]:
             [sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True
         )
     if not _imports(venv, "joeynmt"):
-        _pip(venv, str(wheel))
+        _pip(venv, str(wheel) if wheel else JOEYNMT)
     missing = [module for module in COMPILED_DEPS if not _imports(venv, module)]
     if missing:
         raise SystemExit(f"not installed (compiled, not installed by this script): {missing}")
@@ -464,18 +468,20 @@ def table(results: dict[str, dict], threads: int) -> Table:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--venv", type=Path, default=Path("/work/scratch/joey-venv"))
-    parser.add_argument("--wheel", type=Path, default=WHEEL, help="the JoeyNMT 2.3.0 wheel")
+    parser.add_argument("--venv", type=Path, default=BENCH / "joey-venv")
+    parser.add_argument(
+        "--wheel", type=Path, help=f"a local JoeyNMT 2.3.0 wheel (default: pip's {JOEYNMT})"
+    )
     parser.add_argument(
         "--data",
         type=Path,
-        default=Path("/work/scratch/rev"),
-        help="a folder made by `attnlab data make reverse --out DIR`",
+        default=BENCH / "reverse",
+        help="a folder made by `attnlab data make reverse --out DIR` (made there if missing)",
     )
     parser.add_argument(
         "--out",
         type=Path,
-        default=Path("/work/scratch/joey-side"),
+        default=BENCH / "joey-side",
         help="configs, models, logs and hypotheses go here",
     )
     parser.add_argument("--json", type=Path, help="write the results here")
@@ -494,6 +500,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.data, args.out, args.venv = args.data.resolve(), args.out.resolve(), args.venv.resolve()
+    if not (args.data / "train.src").exists():  # the data throughput.py makes by default
+        make_dataset("reverse", args.data, 10_000, 500, 500, 5, 40, seed=1)
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
     console = Console(width=140)
     versions = ensure_venv(args.venv, args.wheel, console)
     env = child_env(args.threads, args.plain_env)
