@@ -79,12 +79,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import sacrebleu
 import yaml
+from common import make_reverse_task
 from rich.console import Console
 from rich.table import Table
 
-from attnlab.data.make import make_dataset
+import attnlab
+from attnlab.train import corpus_bleu
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench-out"  # git-ignored, like throughput.py's
@@ -320,12 +321,14 @@ def ensure_venv(venv: Path, wheel: Path | None, console: Console) -> dict[str, s
 
 
 def child_env(threads: int, plain: bool) -> dict[str, str]:
+    """JoeyNMT's environment: the settings `import attnlab` applied here (attnlab.APPLIED_ENV),
+    or with `plain` none of them (libgomp's and glibc's defaults)."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    if not plain:
-        if not {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & set(env):
-            env["GOMP_SPINCOUNT"] = "3000"
-        if not {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"} & set(env):
-            env["MALLOC_MMAP_THRESHOLD_"] = env["MALLOC_TRIM_THRESHOLD_"] = str(2**30)
+    for name, value in attnlab.APPLIED_ENV.items():
+        if plain:
+            env.pop(name, None)
+        else:
+            env[name] = value
     return env
 
 
@@ -425,7 +428,7 @@ def bench_model(name: str, args: argparse.Namespace, env: dict[str, str], consol
                 raise RuntimeError(f"expected one 'Generation took' line, found {len(took)}")
             times.append(float(took[0]))
             hyps = Path(f"{hyp_prefix}.test").read_text(encoding="utf-8").splitlines()
-            result[f"{label}_bleu"] = float(sacrebleu.corpus_bleu(hyps, [refs]).score)
+            result[f"{label}_bleu"] = corpus_bleu(hyps, refs)
         result[f"{label}_s"] = min(times)
         result[f"{label}_runs_s"] = times
     result["load_after"] = load
@@ -501,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.data, args.out, args.venv = args.data.resolve(), args.out.resolve(), args.venv.resolve()
     if not (args.data / "train.src").exists():  # the data throughput.py makes by default
-        make_dataset("reverse", args.data, 10_000, 500, 500, 5, 40, seed=1)
+        make_reverse_task(args.data)
     LOCK.parent.mkdir(parents=True, exist_ok=True)
     console = Console(width=140)
     versions = ensure_venv(args.venv, args.wheel, console)
