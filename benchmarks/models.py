@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import resource
 import statistics
@@ -43,6 +42,7 @@ import time
 from pathlib import Path
 
 import torch
+from common import load_average, openmp_settings
 from rich.console import Console
 from rich.table import Table
 
@@ -170,16 +170,6 @@ def table(results: dict[str, dict], load: str) -> Table:
             f"{r['peak_memory_mib']:.0f}",
         )
     return out
-
-
-def openmp_settings() -> dict[str, str | None]:
-    """The OpenMP waiting settings the children ran with (see the module docstring)."""
-    return {name: os.environ.get(name) for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-
-
-def load_average() -> str:
-    with open("/proc/loadavg", encoding="ascii") as handle:
-        return " ".join(handle.read().split()[:3])
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -39,16 +38,16 @@ import time
 from pathlib import Path
 
 import torch
+from common import load_average, make_reverse_task, openmp_settings
 from rich.console import Console
 from rich.table import Table
 
 from attnlab.config import load_config
 from attnlab.data.batching import collate, make_batches
 from attnlab.data.dataset import load_training_data
-from attnlab.data.make import make_dataset
 from attnlab.distributed import DistEnv
 from attnlab.train import Trainer, corpus_bleu, seed_everything
-from attnlab.translate import Translator, model_max_source_length
+from attnlab.translate import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,16 +58,6 @@ JOEYNMT = {
     "gru-bahdanau": {"tokens_per_s": 12_400, "greedy_s": 0.75, "beam5_s": 2.25, "bleu": 93.3},
     "transformer-small": {"tokens_per_s": 8_500, "greedy_s": 4.85, "beam5_s": 9.0, "bleu": 36.0},
 }
-
-
-def openmp_settings() -> dict[str, str | None]:
-    """The OpenMP waiting settings the children ran with (see the module docstring)."""
-    return {name: os.environ.get(name) for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-
-
-def load_average() -> str:
-    with open("/proc/loadavg", encoding="ascii") as handle:
-        return " ".join(handle.read().split()[:3])
 
 
 def train(trainer: Trainer, updates: int, batch_tokens: int, seed: int) -> dict:
@@ -130,17 +119,8 @@ def child(args: argparse.Namespace) -> dict:
         trainer = Trainer(config, data, Path(run_dir), DistEnv(), torch.device("cpu"))
         load = load_average()
         result = train(trainer, args.updates, args.batch_tokens, config.training.seed)
-        enc = data.encoders
         trainer.model.eval()
-        translator = Translator(
-            trainer.model,
-            enc.src_tokenizer,
-            enc.trg_tokenizer,
-            enc.src_vocab,
-            enc.trg_vocab,
-            config.decoding,
-            model_max_source_length(config),
-        )
+        translator = Translator.from_encoders(trainer.model, data.encoders, config)
         sources = (args.data / "test.src").read_text(encoding="utf-8").splitlines()
         refs = (args.data / "test.trg").read_text(encoding="utf-8").splitlines()
         result |= decode(translator, sources, refs, args.repeat)
@@ -234,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.data is None:
         args.data = args.out / "reverse"
-        make_dataset("reverse", args.data, 10_000, 500, 500, 5, 40, seed=1)
+        make_reverse_task(args.data)
     console = Console(width=140)
     results = {}
     for name in args.models:
