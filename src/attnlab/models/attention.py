@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from attnlab.models.real_tokens import RealTokens
+
 # --- Recurrent attention: Bahdanau et al. (2015), Luong et al. (2015) -----------------------------
 
 
@@ -308,8 +310,11 @@ class MultiHeadAttention(nn.Module):
     each attends only to itself and earlier keys. Keys and values can be projected once with
     `project_kv` and reused (the cross-attention memory and the decoder's key/value cache).
 
+    Inputs come padded (B, T, H), or as the real tokens only (N, H) with their `RealTokens`
+    (`tokens`), which the projections then run on: only the attention itself sees padding.
+
     forward(query (B, T, H), keys (B, S, H), values (B, S, H), mask (B, 1, S) | (B, T, S) | None,
-            need_weights) -> context (B, T, H), weights (B, heads, T, S) | None
+            need_weights, tokens) -> context (B, T, H), weights (B, heads, T, S) | None
     """
 
     def __init__(self, size: int, heads: int, causal: bool) -> None:
@@ -327,25 +332,41 @@ class MultiHeadAttention(nn.Module):
         batch, length, size = x.shape
         return x.view(batch, length, self.heads, size // self.heads).transpose(1, 2)
 
-    def project_kv(self, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
-        """K W^K and V W^V split into heads.  keys, values (B, S, H) -> k, v (B, heads, S, D)"""
+    def project_kv(
+        self, keys: Tensor, values: Tensor, tokens: RealTokens | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """K W^K and V W^V split into heads.
+
+        keys, values (B, S, H), or (N, H) with their `tokens` -> k, v (B, heads, S, D)
+        """
         if keys is values:
-            k, v = self.kv_proj(keys).chunk(2, dim=-1)  # (B, S, H) each
+            kv = self.kv_proj(keys)  # (B, S, 2H) | (N, 2H)
+            k, v = (kv if tokens is None else tokens.unpack(kv)).chunk(2, dim=-1)  # (B, S, H)
         else:
             w_k, w_v = self.kv_proj.weight.chunk(2, dim=0)  # (H, H) each
             b_k, b_v = self.kv_proj.bias.chunk(2, dim=0)  # (H,) each
-            k, v = F.linear(keys, w_k, b_k), F.linear(values, w_v, b_v)  # (B, S, H) each
+            k, v = F.linear(keys, w_k, b_k), F.linear(values, w_v, b_v)  # (B, S, H) | (N, H)
+            if tokens is not None:
+                k, v = tokens.unpack(k), tokens.unpack(v)  # (B, S, H) each
         return self.split_heads(k), self.split_heads(v)
 
     def attend(
-        self, query: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, need_weights: bool
+        self,
+        query: Tensor,
+        k: Tensor,
+        v: Tensor,
+        mask: Tensor | None,
+        need_weights: bool,
+        tokens: RealTokens | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         """Attention over keys/values already projected by `project_kv`.
 
-        query (B, T, H), k and v (B, heads, S, D), mask (B, 1, S) | (B, T, S) | None
-        -> context (B, T, H), weights (B, heads, T, S) | None
+        query (B, T, H), or (N, H) with its `tokens`; k and v (B, heads, S, D),
+        mask (B, 1, S) | (B, T, S) | None
+        -> context shaped like `query`, weights (B, heads, T, S) | None
         """
-        q = self.split_heads(self.q_proj(query))  # (B, heads, T, D)
+        q = self.q_proj(query)  # (B, T, H) | (N, H)
+        q = self.split_heads(q if tokens is None else tokens.unpack(q))  # (B, heads, T, D)
         if mask is not None:
             mask = mask.unsqueeze(1)  # (B, 1, 1|T, S), broadcast over heads
         context, alpha = scaled_dot_product_attention(
@@ -353,7 +374,7 @@ class MultiHeadAttention(nn.Module):
         )  # (B, heads, T, D)
         batch, _, length, _ = context.shape
         context = context.transpose(1, 2).reshape(batch, length, -1)  # (B, T, H)
-        return self.out_proj(context), alpha
+        return self.out_proj(context if tokens is None else tokens.pack(context)), alpha
 
     def forward(
         self,
@@ -362,6 +383,7 @@ class MultiHeadAttention(nn.Module):
         values: Tensor,
         mask: Tensor | None,
         need_weights: bool = False,
+        tokens: RealTokens | None = None,
     ) -> tuple[Tensor, Tensor | None]:
-        k, v = self.project_kv(keys, values)  # (B, heads, S, D) each
-        return self.attend(query, k, v, mask, need_weights)
+        k, v = self.project_kv(keys, values, tokens)  # (B, heads, S, D) each
+        return self.attend(query, k, v, mask, need_weights, tokens)

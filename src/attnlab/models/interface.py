@@ -7,7 +7,8 @@
 `state` is None before the first step. `memory` and `state` are values (NamedTuples, possibly
 nested, of tensors or None), never attributes of the module, and every tensor in them has the
 batch on dimension 0, so that search can reorder or expand them with `select_batch`.
-The fixed-context model returns no attention (None).
+The fixed-context model returns no attention (None). Logits and attention rows at target
+padding (batch.trg_mask False) are unspecified: the Transformer skips them (zeros).
 """
 
 from __future__ import annotations
