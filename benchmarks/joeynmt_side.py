@@ -44,9 +44,9 @@ MALLOC_TRIM_THRESHOLD_ = 1 GiB (attnlab sets those with mallopt; as environment 
 glibc may cap them). The JSON records what was used.
 
 Not matched (JoeyNMT 2.3 has no option for it):
-  * Batching: JoeyNMT's "sentence" batches are random 64-sentence batches (more padding);
-    throughput.py uses token-budget batches of about 1,536 padded positions (about 64
-    sentences) from attnlab's length-aware make_batches. Both count non-pad tokens.
+  * Batching: JoeyNMT's "sentence" batches are random 64-sentence batches; throughput.py
+    uses attnlab's token-budget batches of about 64 sentences (1,536 padded positions with
+    batches of one length, 2,624 with random ones). Both count non-pad tokens.
   * GRU+Bahdanau: JoeyNMT's recurrent decoder runs the GRU first and attends with the new state
     (Luong order), feeds the previous attentional vector back (input feeding) and predicts
     from tanh(W [s_i; c_i]); ours attends with s_{i-1} before the GRU (Bahdanau et al.) and

@@ -8,8 +8,10 @@ For each model (configs/NAME.yaml, run in its own subprocess):
   1. training: `--updates` updates through the Trainer of `attnlab train` (make_batches ->
      collate -> Trainer.train_step: forward, loss, backward, clipping, optimizer and schedule)
      on the reverse task (`attnlab data make reverse`: 10,000 training pairs, lengths 5-40),
-     with `--batch-tokens` padded positions a batch (default 1536: about 64 sentences, the
-     batch JoeyNMT's reference run used, so 471 updates are about its 3 epochs). No validation.
+     with `--batch-tokens` padded positions a batch. The default gives about 64 sentences, the
+     batch of JoeyNMT's reference run, so that 471 updates are about its 3 epochs: 1,536 for
+     batches of one length (mean width 23.5), 2,624 = 64 x 41 for batches of mixed lengths
+     (`training.batching: random`, padded to about the longest length, 40 + </s>). No validation.
      tokens/s = target tokens (non-pad, </s> included) / wall seconds of the update loop;
      train_cpu_s, the process CPU seconds of the loop, tells how much of the wall time was
      spent waiting for a core on a busy machine.
@@ -58,6 +60,8 @@ JOEYNMT = {
     "gru-bahdanau": {"tokens_per_s": 12_400, "greedy_s": 0.75, "beam5_s": 2.25, "bleu": 93.3},
     "transformer-small": {"tokens_per_s": 8_500, "greedy_s": 4.85, "beam5_s": 9.0, "bleu": 36.0},
 }
+# padded positions a batch for about 64 sentences, by `training.batching` (see above)
+BATCH_TOKENS = {"length": 1536, "random": 2624}
 
 
 def train(trainer: Trainer, updates: int, batch_tokens: int, seed: int) -> dict:
@@ -118,7 +122,9 @@ def child(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(config, data, Path(run_dir), DistEnv(), torch.device("cpu"))
         load = load_average()
-        result = train(trainer, args.updates, args.batch_tokens, config.training.seed)
+        batch_tokens = args.batch_tokens or BATCH_TOKENS[config.training.batching]
+        result = train(trainer, args.updates, batch_tokens, config.training.seed)
+        result["batch_tokens"] = batch_tokens
         trainer.model.eval()
         translator = Translator.from_encoders(trainer.model, data.encoders, config)
         sources = (args.data / "test.src").read_text(encoding="utf-8").splitlines()
@@ -131,7 +137,8 @@ def child(args: argparse.Namespace) -> dict:
 def run_child(name: str, args: argparse.Namespace) -> dict:
     command = [sys.executable, __file__, "--child", name, "--data", str(args.data)]
     for option in ("threads", "updates", "batch_tokens", "repeat"):
-        command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
+        if getattr(args, option) is not None:
+            command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
     for override in args.set:
         command += ["--set", override]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -196,7 +203,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--models", nargs="*", default=["gru-bahdanau", "transformer-small"])
     parser.add_argument("--updates", type=int, default=471, help="training updates")
-    parser.add_argument("--batch-tokens", type=int, default=1536)
+    parser.add_argument(
+        "--batch-tokens", type=int, help="padded positions a batch (default: about 64 sentences)"
+    )
     parser.add_argument("--repeat", type=int, default=2, help="decoding runs (best is reported)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out", help="data goes here")
     parser.add_argument("--data", type=Path, help="a reverse-task folder (default OUT/reverse)")
