@@ -192,11 +192,15 @@ def lab(
     ] = None,
     budget: Annotated[str, typer.Option("--budget", help="quick | full")] = "quick",
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("lab-out"),
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", min=1, help="Experiments side by side (default: one per core)."),
+    ] = None,
 ) -> None:
     """Run the lab's experiments and build DIR/report.html."""
     from attnlab.lab import run_lab
 
-    run_lab(experiments or [], budget, out)
+    run_lab(experiments or [], budget, out, jobs)
 
 
 @app.command("report")

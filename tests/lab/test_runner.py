@@ -4,16 +4,21 @@ and the command line, with tiny fake experiments instead of real training."""
 from __future__ import annotations
 
 import json
+import os
+import queue
 import sys
+import threading
 import types
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.progress import Progress
 
 import attnlab.lab as lab
 from attnlab.errors import AttnlabError, UserError
 from attnlab.lab.common import LabProgress, _last_step, preset
+from attnlab.lab.workers import QueueProgress, _replay, worker_plan
 from attnlab.report.figures import line_plot
 from tests.conftest import assert_one_line_error
 
@@ -56,6 +61,8 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[str, types.ModuleType]:
     registry = {name: f"fake_lab_{name}" for name in modules}
     registry["unwritten"] = "attnlab.lab.no_such_experiment_module"
     monkeypatch.setattr(lab, "EXPERIMENTS", registry)
+    # one at a time, in this process: the fake modules exist only in this process's sys.modules
+    monkeypatch.setattr(lab, "worker_plan", lambda n_experiments, jobs: (1, 1))
     return modules
 
 
@@ -151,3 +158,40 @@ def test_preset_and_last_step(tmp_path: Path) -> None:
     assert _last_step(log) is None
     log.write_text('{"step": 20, "kind": "train"}\n{"step": 40, "kind": "dev"}\n{"step": 6')
     assert _last_step(log) == 40  # the half-written last line is skipped
+
+
+def test_experiments_run_side_by_side_in_worker_processes(tmp_path: Path, monkeypatch) -> None:
+    fake = "tests.lab.fake_experiment"  # importable by the spawned workers
+    monkeypatch.setattr(lab, "EXPERIMENTS", {"one": fake, "two": fake})
+    report = lab.run_lab(["one", "two"], "quick", tmp_path / "out", jobs=2)
+    pids = [
+        json.loads((tmp_path / "out" / name / "results.json").read_text())["metrics"]["pid"]
+        for name in ("one", "two")
+    ]
+    assert os.getpid() not in pids  # neither ran in this process
+    assert len(set(pids)) == 2  # at the same time (fake_experiment waits for it), so two workers
+    assert report.read_text().count("ran in process") == 2
+
+
+def test_a_workers_progress_calls_reach_the_parents_bars() -> None:
+    sink: queue.Queue = queue.Queue()
+    remote = QueueProgress(sink, "length")
+    kept, dropped = remote.add_task("train", 10), remote.add_task("scratch", 1)
+    remote.advance(kept, 3)
+    remote.update(kept, completed=7)
+    remote.remove_task(dropped)
+    bars = Progress(disable=True)
+    stop = threading.Event()
+    stop.set()  # replay what is queued, then return
+    _replay(sink, bars, stop)
+    (task,) = bars.tasks
+    assert task.description == "length: train" and task.total == 10 and task.completed == 7
+
+
+@pytest.mark.parametrize(
+    ("cores", "experiments", "jobs", "plan"),
+    [(2, 6, None, (2, 1)), (16, 6, None, (6, 2)), (2, 1, None, (1, 2)), (16, 6, 1, (1, 16))],
+)
+def test_worker_plan_uses_every_core(monkeypatch, cores, experiments, jobs, plan) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert worker_plan(experiments, jobs) == plan

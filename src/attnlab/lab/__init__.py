@@ -9,8 +9,9 @@ registration, imported lazily so a module not written yet is skipped with a warn
 
 Never deletes a user's files: DIR must be empty, new, or made by an earlier `attnlab lab` (it
 holds the marker file `.attnlab-lab`); an experiment runs into DIR/.<name>.partial and replaces
-DIR/<name> only when it succeeded. Left out: running experiments in parallel (2 CPU cores are
-shared by all of them) and resuming an interrupted experiment.
+DIR/<name> only when it succeeded. Experiments run side by side, one worker process each
+(`lab/workers.py`); those that time the machine set RUNS_ALONE = True and run alone at the end.
+Left out: resuming an interrupted experiment.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import importlib
 import json
 import shutil
 import time
+from concurrent.futures import as_completed
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,12 +32,14 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
 
 from attnlab.errors import AttnlabError, UserError
 from attnlab.lab.common import BUDGETS, SEED, LabProgress, machine, versions
+from attnlab.lab.workers import run_in_worker, worker_plan, worker_pool
 from attnlab.train import seed_everything
 
 # CLI name -> module, in the order of the report (the history: bottleneck first).
@@ -149,10 +153,12 @@ def _progress_bars(console: Console) -> Progress:
     )
 
 
-def run_lab(experiments: list[str], budget: str, out: Path) -> Path:
+def run_lab(experiments: list[str], budget: str, out: Path, jobs: int | None = None) -> Path:
     """`attnlab lab`: run `experiments` (all when empty) at `budget` into `out`; build and return
-    out/report.html. An experiment that fails is reported and the others still run; the command
-    then fails naming it (the report holds the rest)."""
+    out/report.html. Experiments run side by side in `jobs` worker processes (default: one per
+    core, `lab/workers.py`), except those that time the machine (RUNS_ALONE), which run alone
+    afterwards. An experiment that fails is reported and the others still run; the command then
+    fails naming it (the report holds the rest)."""
     from attnlab.report.html import build_report  # matplotlib and the report only when needed
 
     names = _check_arguments(experiments, budget)
@@ -165,18 +171,21 @@ def run_lab(experiments: list[str], budget: str, out: Path) -> Path:
     with _progress_bars(console) as bars:
         progress = LabProgress(bars, console)
         overall = bars.add_task(f"[bold]lab ({budget})", total=len(names))
-        for name in names:
-            module = _import(name, progress)
-            if module is not None:
+        modules = {name: _import(name, progress) for name in names}
+        together = [n for n, m in modules.items() if m and not getattr(m, "RUNS_ALONE", False)]
+        workers, worker_threads = worker_plan(len(together), jobs)
+        if workers > 1:
+            failed += _run_side_by_side(together, budget, out, bars, progress, overall, workers,
+                                        worker_threads)  # fmt: skip
+        for name, module in modules.items():
+            if module is None:
+                bars.advance(overall)
+            elif workers == 1 or name not in together:
                 torch.set_num_threads(threads)
                 bars.update(overall, description=f"[bold]lab ({budget}): {name}")
-                try:
-                    record = run_experiment(name, module, budget, out, progress)
-                    progress.log(f"{name}: done in {record['seconds']:.0f} s")
-                except Exception as exc:  # the other experiments still run
+                if not _run_here(name, module, budget, out, progress):
                     failed.append(name)
-                    progress.log(f"[red]{name} failed: {type(exc).__name__}: {exc}")
-            bars.advance(overall)
+                bars.advance(overall)
     if not any(out.glob("*/results.json")):
         what = f"{', '.join(failed)} failed" if failed else "no experiment ran"
         raise AttnlabError("lab", f"{what}; no report written")
@@ -185,3 +194,42 @@ def run_lab(experiments: list[str], budget: str, out: Path) -> Path:
     if failed:
         raise AttnlabError("lab", f"{', '.join(failed)} failed; {report} holds the others")
     return report
+
+
+def _run_here(name: str, module: ModuleType, budget: str, out: Path, progress: LabProgress) -> bool:
+    """Run one experiment in this process; False when it failed (logged)."""
+    try:
+        record = run_experiment(name, module, budget, out, progress)
+    except Exception as exc:  # the other experiments still run
+        progress.log(f"[red]{name} failed: {type(exc).__name__}: {exc}")
+        return False
+    progress.log(f"{name}: done in {record['seconds']:.0f} s")
+    return True
+
+
+def _run_side_by_side(
+    names: list[str],
+    budget: str,
+    out: Path,
+    bars: Progress,
+    progress: LabProgress,
+    overall: TaskID,
+    workers: int,
+    threads: int,
+) -> list[str]:
+    """Run `names` in `workers` processes of `threads` threads; returns those that failed."""
+    failed = []
+    with worker_pool(bars, workers, threads) as pool:
+        bars.update(overall, description=f"[bold]lab ({budget}): {workers} experiments at a time")
+        futures = {
+            pool.submit(run_in_worker, name, EXPERIMENTS[name], budget, out): name for name in names
+        }
+        for future in as_completed(futures):
+            name = futures[future]
+            try:
+                progress.log(f"{name}: done in {future.result():.0f} s")
+            except Exception as exc:  # the other experiments still run
+                failed.append(name)
+                progress.log(f"[red]{name} failed: {type(exc).__name__}: {exc}")
+            bars.advance(overall)
+    return failed

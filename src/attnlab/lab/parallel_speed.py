@@ -40,6 +40,7 @@ from attnlab.train import seed_everything
 
 NAME = "parallel-speed"
 TITLE = "The Transformer trains faster than an LSTM, and its advantage grows with length"
+RUNS_ALONE = True  # it times the machine: no other experiment may share the cores
 MODELS = ("LSTM", "Transformer")
 
 

@@ -1,0 +1,131 @@
+"""Experiments side by side: each in a worker process of its own, their progress bars shown by
+the parent's Rich display.
+
+The lab's trainings are small enough that one thread each is the fastest use of a core (a second
+thread costs more in synchronisation than it gives), so on a machine with C cores the runner
+starts `jobs` = min(C, experiments) workers with C // jobs threads each. An experiment in a
+worker reports through a `QueueProgress`, which has the part of Rich's Progress that
+`LabProgress` uses and sends every call to the parent through a queue; a thread of the parent
+replays them on the real bars. Workers are spawned (not forked: a forked copy of a process
+that already runs OpenMP threads can deadlock).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.progress import Progress, TaskID
+
+from attnlab.lab.common import LabProgress
+
+_QUEUE: Any = None  # the worker's end of the progress queue (set by _start_worker)
+
+
+def worker_plan(n_experiments: int, jobs: int | None) -> tuple[int, int]:
+    """(workers, torch threads per worker) for `n_experiments` on this machine; `jobs` asks
+    for a number of workers (default: one per core, at most one per experiment)."""
+    cores = os.cpu_count() or 1
+    workers = max(1, min(jobs or cores, n_experiments))
+    return workers, max(1, cores // workers)
+
+
+class _QueueConsole:
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+
+    def print(self, message: str) -> None:
+        self.sink.put(("print", None, message))
+
+
+class QueueProgress:
+    """The calls `LabProgress` makes on a Rich Progress, sent to the parent as tuples
+    (what, key, value); `key` names the bar across processes, (experiment, number)."""
+
+    def __init__(self, sink: Any, experiment: str) -> None:
+        self.sink, self.experiment = sink, experiment
+        self.console = _QueueConsole(sink)
+        self._next = 0
+
+    def add_task(self, description: str, total: float | None = None) -> tuple[str, int]:
+        key = (self.experiment, self._next)
+        self._next += 1
+        self.sink.put(("add", key, (f"{self.experiment}: {description}", total)))
+        return key
+
+    def advance(self, task_id: tuple[str, int], advance: float = 1) -> None:
+        self.sink.put(("advance", task_id, advance))
+
+    def update(self, task_id: tuple[str, int], completed: float) -> None:
+        self.sink.put(("update", task_id, completed))
+
+    def remove_task(self, task_id: tuple[str, int]) -> None:
+        self.sink.put(("remove", task_id, None))
+
+
+def _start_worker(sink: Any, threads: int) -> None:
+    global _QUEUE
+    _QUEUE = sink
+    torch.set_num_threads(threads)
+
+
+def run_in_worker(name: str, module_path: str, budget: str, out: Path) -> float:
+    """Run one experiment in a worker of `worker_pool` (submit it to the pool); returns its
+    seconds."""
+    import importlib
+
+    from attnlab.lab import run_experiment  # the runner's own bookkeeping, in this process
+
+    progress = LabProgress(QueueProgress(_QUEUE, name))  # type: ignore[arg-type]
+    record = run_experiment(name, importlib.import_module(module_path), budget, out, progress)
+    return float(record["seconds"])
+
+
+def _replay(sink: Any, bars: Progress, stop: threading.Event) -> None:
+    """Apply the workers' progress calls to `bars` until `stop` is set and the queue is empty."""
+    ids: dict[tuple[str, int], TaskID] = {}
+    while True:
+        try:
+            what, key, value = sink.get(timeout=0.1)
+        except queue.Empty:
+            if stop.is_set():
+                return
+            continue
+        if what == "print":
+            bars.console.print(value)
+        elif what == "add":
+            ids[key] = bars.add_task(value[0], total=value[1])
+        elif key in ids:
+            if what == "advance":
+                bars.advance(ids[key], value)
+            elif what == "update":
+                bars.update(ids[key], completed=value)
+            elif what == "remove":
+                bars.remove_task(ids.pop(key))
+
+
+@contextmanager
+def worker_pool(bars: Progress, workers: int, threads: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of spawned workers whose progress shows on `bars`."""
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        sink = manager.Queue()
+        stop = threading.Event()
+        replay = threading.Thread(target=_replay, args=(sink, bars, stop), daemon=True)
+        replay.start()
+        try:
+            with ProcessPoolExecutor(
+                workers, mp_context=context, initializer=_start_worker, initargs=(sink, threads)
+            ) as pool:
+                yield pool
+        finally:
+            stop.set()
+            replay.join()
