@@ -41,3 +41,34 @@ def test_unknown_budget_is_a_user_error(tmp_path: Path) -> None:
 def test_decay_per_step_of_a_geometric_profile() -> None:
     assert gradient_path.decay_per_step([2.0 * 0.5**k for k in range(6)]) == pytest.approx(0.5)
     assert gradient_path.far_near_ratio([8.0, 8.0, 4.0, 1.0, 1.0, 1.0, 2.0, 2.0]) == 0.25
+
+
+def _model(init_far_near: float, trained_far_near: float, loss: float) -> dict[str, float]:
+    return {
+        "init_far_near": init_far_near,
+        "trained_far_near": trained_far_near,
+        "init_decay_per_step": 1.0 if init_far_near > 0.5 else 0.6,
+        "trained_decay_per_step": 0.9,
+        "final_train_loss": loss,
+    }
+
+
+def test_reading_explains_curves_that_differ_from_the_expectation_by_this_runs_numbers() -> None:
+    # the full budget of session 2: fixed-context GRU untrained, Transformer aligned
+    metrics = {
+        "Elman": _model(6e-10, 0.0, 3.51),
+        "LSTM": _model(3.9e-7, 8.9e-5, 3.45),
+        "GRU": _model(4.4e-7, 2.1, 3.41),
+        "GRU+attention": _model(1.1, 0.27, 0.077),
+        "Transformer": _model(1.06, 0.1 - 1e-3, 0.25),
+    }
+    g_0 = dict.fromkeys(metrics, 1.0)
+    text = gradient_path.reading(metrics, g_0, 40)
+    assert "Against the expectation" not in text  # both differences are explained
+    assert "GRU does not decay after training, but its training loss stayed at 3.41" in text
+    assert "(attention: 0.08)" in text
+    assert "Transformer decays by more than 10x after training though it was flat" in text
+    # a fixed-context model that did learn and still does not decay is a real surprise
+    metrics["GRU"]["final_train_loss"] = 0.1
+    text = gradient_path.reading(metrics, g_0, 40)
+    assert "Against the expectation: GRU does not decay after training." in text
