@@ -84,14 +84,17 @@ def test_encoder_padding_never_changes_a_result(
     encoder = _encoder(cell, bidirectional, reverse)
     src = torch.tensor([[5, 6, 7, 0, 0], [3, 4, 5, 6, 7], [9, 10, 0, 0, 0]])
     mask = src != 0
-    states, final = encoder(src, mask)
+    states, final, final_cell = encoder(src, mask)
     assert states.shape == (3, 5, encoder.output_size) and final.shape == (3, encoder.output_size)
+    assert (final_cell is not None) == (cell == "lstm")  # only an LSTM has a memory cell c_T
     assert torch.all(states[~mask] == 0)
     for b in range(3):
         n = int(mask[b].sum())
-        alone_states, alone_final = encoder(src[b : b + 1, :n], mask[b : b + 1, :n])
-        assert torch.allclose(alone_states[0], states[b, :n], atol=1e-10)
-        assert torch.allclose(alone_final[0], final[b], atol=1e-10)
+        alone = encoder(src[b : b + 1, :n], mask[b : b + 1, :n])
+        assert torch.allclose(alone.states[0], states[b, :n], atol=1e-10)
+        assert torch.allclose(alone.final[0], final[b], atol=1e-10)
+        if final_cell is not None:
+            assert torch.allclose(alone.final_cell[0], final_cell[b], atol=1e-10)
 
 
 def test_reversed_encoder_returns_states_in_original_order() -> None:
@@ -99,8 +102,8 @@ def test_reversed_encoder_returns_states_in_original_order() -> None:
     src = torch.tensor([[5, 6, 7, 0], [3, 4, 5, 6]])
     mask = src != 0
     # reading the reversed sentence with the plain encoder, then putting the states back
-    expected, expected_final = plain(reverse_padded(src, mask), mask)
-    states, final = reversed_(src, mask)
+    expected, expected_final, _ = plain(reverse_padded(src, mask), mask)
+    states, final, _ = reversed_(src, mask)
     assert torch.allclose(states, reverse_padded(expected, mask), atol=1e-12)
     assert torch.allclose(final, expected_final, atol=1e-12)
     # the state at original position 0 is the last one read: the final state (top layer)

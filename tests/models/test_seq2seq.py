@@ -206,3 +206,24 @@ SLOW_VARIANTS = [
 @pytest.mark.parametrize("variant", SLOW_VARIANTS, ids=_name)
 def test_every_kind_of_model_overfits_twenty_pairs(variant: dict[str, Any]) -> None:
     assert overfit(variant, steps=400) < 0.05
+
+
+def test_an_lstm_decoder_starts_from_the_encoders_state_and_memory_cell() -> None:
+    """s_0 = tanh(W_s h_T), m_0 = W_m c_T (Sutskever et al. hand on the whole LSTM state)."""
+    cfg = ModelConfig(type="rnn", cell="lstm", context="fixed", bidirectional=True,
+                      embedding_size=6, hidden_size=5, num_layers=2, dropout=0.0)  # fmt: skip
+    model = build_model(cfg, V, V).eval()
+    src = torch.tensor([[4, 5, 6, 7], [8, 9, 0, 0]])
+    memory = model.encode(src, src != PAD_ID)
+    state = model.decoder.start(memory)
+    bridge = model.decoder.bridge
+    h_t, c_t = memory.final, memory.final_cell  # (B, 2 directions x 5)
+    assert c_t is not None and c_t.shape == (2, 10) and not torch.allclose(c_t, h_t)
+    expected_h = torch.tanh(h_t @ bridge.w_s.weight.T + bridge.w_s.bias).view(2, 2, 5)
+    expected_cell = (c_t @ bridge.w_m.weight.T + bridge.w_m.bias).view(2, 2, 5)
+    torch.testing.assert_close(state.h, expected_h)
+    torch.testing.assert_close(state.cell, expected_cell)
+    # the cell changes what the decoder predicts: it is not a dead branch
+    logits, _, _ = model.decoder(memory, state, src[:, :1])
+    zeroed = state._replace(cell=torch.zeros_like(state.cell))
+    assert not torch.allclose(model.decoder(memory, zeroed, src[:, :1])[0], logits)

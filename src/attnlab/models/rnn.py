@@ -106,11 +106,13 @@ def reverse_padded(x: Tensor, mask: Tensor) -> Tensor:
 
 class EncoderOutput(NamedTuple):
     """states (B, S, D*H): the top layer's h_j, in ORIGINAL source order, 0 on padding.
-    final (B, D*H): the top layer's last state of each direction, concatenated (h, not the
-    LSTM memory cell); with reversal the last state is the one after the first source word."""
+    final (B, D*H): the top layer's last state of each direction, concatenated; with reversal
+    the last state is the one after the first source word.
+    final_cell (B, D*H): the same for the LSTM's memory cell c_T; None for other cells."""
 
     states: Tensor
     final: Tensor
+    final_cell: Tensor | None = None
 
 
 class RNNEncoder(nn.Module):
@@ -120,7 +122,8 @@ class RNNEncoder(nn.Module):
     never changes a result. With `reverse_source` each sentence is read backwards and the
     states are put back into original order, so attention weights index original positions.
 
-    forward(src (B, S), src_mask (B, S)) -> EncoderOutput(states (B, S, D*H), final (B, D*H))
+    forward(src (B, S), src_mask (B, S))
+        -> EncoderOutput(states (B, S, D*H), final (B, D*H), final_cell (B, D*H) | None)
     """
 
     def __init__(
@@ -141,12 +144,12 @@ class RNNEncoder(nn.Module):
             src = reverse_padded(src, src_mask)
         x = self.dropout(self.embedding(src))  # (B, S, E)
         if self.fused and not torch.is_autocast_enabled(x.device.type):
-            states, final = self.masked_gru(x, src_mask)
+            states, final, final_cell = *self.masked_gru(x, src_mask), None
         else:
-            states, final = self.packed_rnn(x, src_mask)
+            states, final, final_cell = self.packed_rnn(x, src_mask)
         if self.reverse_source:
             states = reverse_padded(states, src_mask)
-        return EncoderOutput(states, final)
+        return EncoderOutput(states, final, final_cell)
 
     def masked_gru(self, x: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
         """GRU layers through `gru_bptt.MaskedGRU`, dropout between layers as in nn.GRU.
@@ -165,10 +168,10 @@ class RNNEncoder(nn.Module):
             x, final = MaskedGRU.apply(x, src_mask, *weights)  # (B, S, D*H), (D, B, H)
         return x, final.transpose(0, 1).reshape(x.size(0), -1)
 
-    def packed_rnn(self, x: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
+    def packed_rnn(self, x: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
         """Any cell through torch's RNN over packed sequences.
 
-        x (B, S, E) -> states (B, S, D*H), final (B, D*H)
+        x (B, S, E) -> states (B, S, D*H), final (B, D*H), final_cell (B, D*H) | None (LSTM: c_T)
         """
         lengths = src_mask.sum(dim=1).cpu()  # pack_padded_sequence wants lengths on the CPU
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
@@ -176,8 +179,11 @@ class RNNEncoder(nn.Module):
         states, _ = pad_packed_sequence(
             packed_states, batch_first=True, total_length=x.size(1)
         )  # (B, S, D*H), 0 on padding
-        h_n = hidden[0] if isinstance(hidden, tuple) else hidden  # LSTM: (h_n, c_n)
         directions = 2 if self.rnn.bidirectional else 1
-        top = h_n[-directions:]  # (D, B, H), the last layer
-        final = top.transpose(0, 1).reshape(x.size(0), -1)  # (B, D*H)
-        return states, final
+
+        def top_layer(last: Tensor) -> Tensor:  # (L*D, B, H) -> (B, D*H)
+            return last[-directions:].transpose(0, 1).reshape(x.size(0), -1)
+
+        if isinstance(hidden, tuple):  # LSTM: (h_n, c_n)
+            return states, top_layer(hidden[0]), top_layer(hidden[1])
+        return states, top_layer(hidden), None
