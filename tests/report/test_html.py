@@ -164,3 +164,15 @@ def test_answers_read_the_other_experiments_metrics(lab_dir: Path) -> None:
     assert "farther than 40 words are dropped (the whole window when shuffled)" in text
     assert "the Transformer is faster): 16 1.50, 512 12.25." in text
     assert "(1 = no decay with distance): Elman 0.0001, Transformer 0.9." in text
+
+
+def test_time_spent_is_wall_clock_when_experiments_ran_side_by_side(tmp_path: Path) -> None:
+    # two experiments of 12 s each that overlapped for 6 s: 18 s of wall clock, 24 s in all
+    for name, start in (("length", 1000.0), ("reversal", 1006.0)):
+        record = _record(name, [], {}, f"{name} read.")
+        _write(tmp_path, {**record, "started_at": start, "finished_at": start + 12.0})
+    text = build_report(tmp_path).read_text()
+    assert "0.3 minutes (0.4 minutes of experiments side by side)" in text
+    assert "<td>wall clock, first start to last end</td><td></td><td>18</td>" in text.replace(
+        " class='num'", ""
+    )

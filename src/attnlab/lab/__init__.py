@@ -115,7 +115,7 @@ def run_experiment(
     partial.mkdir()
     seed_everything(SEED)
     where = machine()  # before the experiment changes torch's thread count
-    start = time.perf_counter()
+    started_at, start = time.time(), time.perf_counter()
     try:
         result = _check_result(name, module.run(budget, partial, progress))
         record = {
@@ -126,6 +126,8 @@ def run_experiment(
             "config": result.pop("config", {}),
             "versions": versions(),
             "seconds": time.perf_counter() - start,
+            "started_at": started_at,  # Unix time: experiments may run side by side
+            "finished_at": time.time(),
             "machine": where,
             **result,
         }

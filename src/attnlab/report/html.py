@@ -408,13 +408,35 @@ def _questions(records: dict[str, dict[str, Any]]) -> str:
 # --- machine, versions, time --------------------------------------------------------------------
 
 
+def _wall_seconds(records: dict[str, dict[str, Any]]) -> float | None:
+    """From the first experiment's start to the last one's end (they may run side by side);
+    None when a record has no times (written before they were recorded)."""
+    starts = [t for r in records.values() if (t := _num(r.get("started_at"))) is not None]
+    ends = [t for r in records.values() if (t := _num(r.get("finished_at"))) is not None]
+    if len(starts) < len(records) or len(ends) < len(records):
+        return None
+    return max(ends) - min(starts)
+
+
+def _time_spent(records: dict[str, dict[str, Any]]) -> str:
+    """'X minutes' of wall-clock time, with the experiments' own sum when they overlapped."""
+    total = sum(_num(r.get("seconds")) or 0.0 for r in records.values())
+    wall = _wall_seconds(records)
+    if wall is None or wall >= 0.99 * total:
+        return f"{(total if wall is None else wall) / 60:.1f} minutes"
+    return f"{wall / 60:.1f} minutes ({total / 60:.1f} minutes of experiments side by side)"
+
+
 def _environment(records: dict[str, dict[str, Any]]) -> str:
     first = next(iter(records.values()))
     rows = [
         [r["name"], r.get("budget"), f"{_num(r.get('seconds')) or 0:.0f}"] for r in records.values()
     ]
     total = sum(_num(r.get("seconds")) or 0.0 for r in records.values())
-    rows.append(["total", "", f"{total:.0f}"])
+    rows.append(["sum", "", f"{total:.0f}"])
+    wall = _wall_seconds(records)
+    if wall is not None:
+        rows.append(["wall clock, first start to last end", "", f"{wall:.0f}"])
     machine = first.get("machine") if isinstance(first.get("machine"), dict) else {}
     versions = first.get("versions") if isinstance(first.get("versions"), dict) else {}
     return "\n".join([
@@ -434,7 +456,6 @@ def render(out: Path, records: dict[str, dict[str, Any]]) -> str:
     from attnlab.lab import EXPERIMENTS
 
     missing = [name for name in EXPERIMENTS if name not in records]
-    total = sum(_num(r.get("seconds")) or 0.0 for r in records.values())
     budgets = sorted({str(r.get("budget")) for r in records.values()})
     toc = " · ".join(f"<a href='#{escape(n)}'>{escape(n)}</a>" for n in records)
     header = [
@@ -444,7 +465,7 @@ def render(out: Path, records: dict[str, dict[str, Any]]) -> str:
         f"<style>{CSS}</style></head><body>",
         "<h1>Where does information get lost? The attnlab lab</h1>",
         f"<p class='meta'>Budget {escape(', '.join(budgets))}; {len(records)} experiments, "
-        f"{total / 60:.1f} minutes; report built {time.strftime('%Y-%m-%d %H:%M')}.</p>",
+        f"{_time_spent(records)}; report built {time.strftime('%Y-%m-%d %H:%M')}.</p>",
         f"<p>{toc} · <a href='#questions'>questions</a> · <a href='#environment'>machine</a></p>",
     ]
     if missing:
