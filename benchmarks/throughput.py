@@ -73,7 +73,7 @@ def train(trainer: Trainer, updates: int, batch_tokens: int, seed: int) -> dict:
         for indices in make_batches(trainer.lengths, batch_tokens, seed, epoch, True, by_length):
             start = time.perf_counter()
             batch = collate([trainer.data.train_ids[i] for i in indices]).to(trainer.device)
-            loss, n_tokens = trainer.train_step(batch)
+            loss, n_tokens = trainer.train_step([batch])
             seconds += time.perf_counter() - start
             tokens, done = tokens + n_tokens, done + 1
             losses.append(loss / n_tokens)

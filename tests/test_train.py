@@ -17,9 +17,11 @@ import torch
 
 from attnlab.checkpoint import load_checkpoint
 from attnlab.config import load_config
-from attnlab.data.batching import make_batches
+from attnlab.data.batching import collate, make_batches
+from attnlab.data.dataset import load_training_data
+from attnlab.distributed import DistEnv
 from attnlab.errors import UserError
-from attnlab.train import run_training
+from attnlab.train import Trainer, run_training, seed_everything
 from tests.conftest import assert_one_line_error, write_reverse_task
 
 TINY = [
@@ -169,3 +171,49 @@ def test_two_process_ddp_matches_one_process(tmp_path: Path) -> None:
     loss_two = log_entries(two, "dev")[-1]["dev_loss"]
     # Same global batch (2 x 160 tokens vs 1 x 320), different composition: close, not equal.
     assert abs(loss_one - loss_two) / loss_one < 0.15, (loss_one, loss_two)
+
+
+def _trainer(path: Path, extra: list[str], out: Path) -> Trainer:
+    config = load_config(path, ["model.dropout=0.0", *extra])
+    seed_everything(config.training.seed)  # the same initial weights for every trainer
+    return Trainer(config, load_training_data(config.data), out, DistEnv(), torch.device("cpu"))
+
+
+def test_accumulated_batches_make_the_update_of_one_batch_of_all_of_them(tmp_path: Path) -> None:
+    """sum(loss) / sum(tokens) over two batches, one at a time, equals one batch holding both."""
+    path = config_file(tmp_path, [])
+    accumulating = _trainer(path, ["training.accumulate=2"], tmp_path / "a")
+    whole = _trainer(path, [], tmp_path / "b")
+    ids = accumulating.data.train_ids
+    halves = [collate(ids[:5]), collate(ids[5:12])]
+    loss_a, tokens_a = accumulating.train_step(halves)
+    loss_b, tokens_b = whole.train_step([collate(ids[:12])])
+    assert tokens_a == tokens_b == sum(b.n_trg_tokens for b in halves)
+    assert loss_a == pytest.approx(loss_b, rel=1e-5)
+    a, b = accumulating.model.state_dict(), whole.model.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert not torch.allclose(a["decoder.output.weight"], _trainer(path, [], tmp_path / "c")
+                              .model.state_dict()["decoder.output.weight"])  # fmt: skip
+
+
+def test_accumulate_counts_updates_as_steps_and_reads_that_many_batches(tmp_path: Path) -> None:
+    extra = ["training.max_steps=12", "training.eval_every=12", "training.eval_bleu=false"]
+    path = config_file(tmp_path, extra)
+    run_training(load_config(path), tmp_path / "one")
+    run_training(load_config(path, ["training.accumulate=3"]), tmp_path / "three")
+    one = load_checkpoint(tmp_path / "one" / "last.pt")["progress"]
+    three = load_checkpoint(tmp_path / "three" / "last.pt")["progress"]
+    assert one["step"] == three["step"] == 12
+    # three batches an update (fewer only at an epoch's end): about three times the tokens
+    assert 2.5 * one["tokens"] < three["tokens"] <= 3.5 * one["tokens"]
+    assert (three["epoch"], three["batch_in_epoch"]) > (one["epoch"], one["batch_in_epoch"])
+
+
+def test_resume_with_accumulation_continues_the_same_run(tmp_path: Path) -> None:
+    extra = ["training.accumulate=3", "training.eval_every=6", "training.eval_bleu=false"]
+    path = config_file(tmp_path, extra)
+    run_training(load_config(path, ["training.max_steps=12"]), tmp_path / "straight")
+    run_training(load_config(path, ["training.max_steps=6"]), tmp_path / "halted")
+    run_training(load_config(path, ["training.max_steps=12"]), tmp_path / "halted", resume=True)
+    a, b = weights(tmp_path / "straight"), weights(tmp_path / "halted")
+    assert all(torch.equal(a[k], b[k]) for k in a)

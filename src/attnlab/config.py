@@ -112,6 +112,13 @@ class TrainingConfig(_Section):
         description="length: each batch holds sentences of one length (least padding); "
         "random: sentences in random order (mixed lengths, more padding)",
     )
+    accumulate: int = Field(
+        default=1,
+        gt=0,
+        description="batches per update: their gradients are summed and normalised by their "
+        "target tokens, so an update equals one batch of all of them (larger batches than "
+        "memory holds)",
+    )
     optimizer: Literal["adam", "adamw"] = "adam"
     lr: float = Field(default=1e-3, gt=0)
     weight_decay: float = Field(default=0.0, ge=0)

@@ -1,14 +1,16 @@
 """The Trainer: one loop for every model.
 
-Token-budget batches from length buckets; Adam/AdamW; LR schedules (schedule.py); gradient
-clipping; label smoothing; AMP (bf16/fp16); validation every `eval_every` steps with dev loss,
-perplexity and greedy BLEU; early stopping; atomic checkpoints carrying everything a resume needs
-(optimizer, scheduler, RNG states, data-iterator position), so that a run killed at any moment
-and resumed ends with the same weights as the uninterrupted run; DDP under torchrun.
+Token-budget batches from length buckets, `accumulate` of them an update; Adam/AdamW; LR
+schedules (schedule.py); gradient clipping; label smoothing; AMP (bf16/fp16); validation every
+`eval_every` steps with dev loss, perplexity and greedy BLEU; early stopping; atomic checkpoints
+carrying everything a resume needs (optimizer, scheduler, RNG states, data-iterator position), so
+that a run killed at any moment and resumed ends with the same weights as the uninterrupted run;
+DDP under torchrun.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -208,16 +210,25 @@ class Trainer:
 
     # steps
 
-    def train_step(self, batch: Batch) -> tuple[float, int]:
-        """One update. Returns the summed loss and the number of target tokens of this rank."""
+    def train_step(self, batches: list[Batch]) -> tuple[float, int]:
+        """One update from `batches` (`training.accumulate` of them, fewer at an epoch's end):
+        the gradient of sum(loss) / sum(target tokens) over all of them, one batch at a time.
+        Returns the summed loss and the number of target tokens of this rank."""
         self.model.train()
-        model = self.ddp or self.model
         amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.cfg.amp)
-        with torch.autocast(self.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            logits, _ = model(batch)
-            loss_sum = sequence_loss(logits, batch, self.cfg.label_smoothing)
-        n_tokens = batch.n_trg_tokens
-        self.scaler.scale(loss_sum / n_tokens).backward()
+        n_tokens = sum(batch.n_trg_tokens for batch in batches)
+        total = 0.0
+        for i, batch in enumerate(batches):
+            last = i == len(batches) - 1
+            # DDP all-reduces the gradients once, after the last batch
+            with self.ddp.no_sync() if self.ddp and not last else contextlib.nullcontext():
+                with torch.autocast(
+                    self.device.type, dtype=amp_dtype, enabled=amp_dtype is not None
+                ):
+                    logits, _ = (self.ddp or self.model)(batch)
+                    loss_sum = sequence_loss(logits, batch, self.cfg.label_smoothing)
+                self.scaler.scale(loss_sum / n_tokens).backward()
+            total += float(loss_sum.detach())
         if self.cfg.clip_norm is not None:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
@@ -226,7 +237,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         if not isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step()
-        return float(loss_sum.detach()), n_tokens
+        return total, n_tokens
 
     @torch.inference_mode()
     def dev_loss(self) -> float:
@@ -354,11 +365,15 @@ class TrainLoop:
             )
             if not batches:
                 raise UserError("data.train", f"too few batches for {t.env.world_size} processes")
-            for indices in batches[t.progress.batch_in_epoch :]:
-                batch = collate([t.data.train_ids[i] for i in indices]).to(t.device)
-                loss, n_tokens = t.train_step(batch)
+            while t.progress.batch_in_epoch < len(batches):
+                first = t.progress.batch_in_epoch
+                update = [
+                    collate([t.data.train_ids[i] for i in indices]).to(t.device)
+                    for indices in batches[first : first + cfg.accumulate]
+                ]
+                loss, n_tokens = t.train_step(update)
                 t.progress.step += 1
-                t.progress.batch_in_epoch += 1
+                t.progress.batch_in_epoch += len(update)
                 t.progress.tokens += n_tokens
                 stop = self.after_step(loss, n_tokens)
                 if stop:
