@@ -120,3 +120,18 @@ def test_training_limit_mark_falls_after_its_bucket() -> None:
     assert length._between(30) == 2.5  # between 21-30 (index 2) and 31-40 (index 3)
     assert length._between(50) == 4.5
     assert length._between(25) == 2.5
+
+
+def test_reading_compares_the_models_on_each_corpus_apart() -> None:
+    bible = {**_run("GRU+Bahdanau", 5.4, 2.2, 4.1), "corpus": "bible"}  # in range 0.76
+    runs = {"translation/GRU fixed-30": _run("GRU fixed", 40.0, 10.0, 16.0),
+            "translation/GRU+Bahdanau-30": _run("GRU+Bahdanau", 50.0, 30.0, 49.0),
+            "bible/GRU fixed-30": {**_run("GRU fixed", 6.0, 1.0, 2.0), "corpus": "bible"},
+            "bible/GRU+Bahdanau-30": bible}  # fmt: skip
+    steps = {"translation": 300, "bible": 300}
+    text = length._reading(runs, length.PRESETS["full"], steps)
+    synthetic, _, rest = text.partition(" On the Bible, ")
+    assert "On the synthetic task, on 51-60 words the fixed context kept GRU fixed-30 0.25" in text
+    assert "the bottleneck is measured" in synthetic  # the Bible's 0.76 does not hide it
+    assert rest.startswith("on 51-60 words the fixed context kept GRU fixed-30 0.17")
+    assert "the bottleneck is measured" not in rest.split(" translation/")[0]

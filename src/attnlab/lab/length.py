@@ -219,17 +219,29 @@ def _listed(runs: list[dict[str, Any]], key: str) -> str:
     return ", ".join(f"{r['model']}-{r['train_max']} {_fmt(r[key], 2)}" for r in runs)
 
 
+CORPUS_NAMES = {"translation": "the synthetic task", "bible": "the Bible"}
+
+
 def _comparison(runs: dict[str, dict[str, Any]]) -> str:
-    """The claim tested on this run's ratios, on 51-60 words and within the training lengths."""
-    learned = [r for r in runs.values() if (r["short_bleu"] or 0) >= 5]
+    """The claim tested on this run's ratios, on each corpus apart."""
+    corpora = dict.fromkeys(r["corpus"] for r in runs.values())
+    return "".join(
+        _corpus_comparison(corpus, [r for r in runs.values() if r["corpus"] == corpus])
+        for corpus in corpora
+    )
+
+
+def _corpus_comparison(corpus: str, runs: list[dict[str, Any]]) -> str:
+    """The claim on one corpus: its ratios on 51-60 words and within the training lengths."""
+    learned = [r for r in runs if (r["short_bleu"] or 0) >= 5]
     fixed = [r for r in learned if r["model"] not in ATTENTION_MODELS]
     attention = [r for r in learned if r["model"] in ATTENTION_MODELS]
     if not fixed or not attention:
         return ""
     text = (
-        f" On 51-60 words the fixed context kept {_listed(fixed, 'retention')} of its 1-10 word "
-        f"BLEU (expected at most 0.5), the attention models {_listed(attention, 'retention')} "
-        "(expected at least 0.9)."
+        f" On {CORPUS_NAMES.get(corpus, corpus)}, on 51-60 words the fixed context kept "
+        f"{_listed(fixed, 'retention')} of its 1-10 word BLEU (expected at most 0.5), the "
+        f"attention models {_listed(attention, 'retention')} (expected at least 0.9)."
     )
     text += (
         f" Within the training lengths (the bucket of the longest training source) the ratios "
@@ -250,7 +262,7 @@ def _comparison(runs: dict[str, dict[str, Any]]) -> str:
             "al.'s RNNsearch-30 held up to 60 words after days of training on far more data"
             + (
                 "; the -50 variants here saw sources of up to 50 words."
-                if any(r["train_max"] == 50 for r in runs.values())
+                if any(r["train_max"] == 50 for r in runs)
                 else ", and --budget full adds the -50 variants."
             )
         )
@@ -286,9 +298,9 @@ def _reading(runs: dict[str, dict[str, Any]], p: Preset, steps: dict[str, int]) 
     undertrained = [k for k, r in runs.items() if (r["short_bleu"] or 0) < 5]
     if undertrained:
         summary += (
-            f" {', '.join(undertrained)} had too little training for the comparison to mean much "
+            f" {', '.join(undertrained)} had too little training for the comparison to mean much"
             + (
-                "(a short budget on 2 CPU cores); --budget full trains them for longer."
+                " (a short budget on 2 CPU cores); --budget full trains them for longer."
                 if not p.bible_models  # only the full budget trains on the Bible
                 else "; training longer than this budget does is the next thing to try."
             )
