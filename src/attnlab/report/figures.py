@@ -52,7 +52,8 @@ def line_plot(
     region x >= shade_from (e.g. lengths never seen in training); `styles` maps a series to a
     Matplotlib format string such as "o--"; `marks` draws a labelled dotted vertical line at
     each x given (e.g. the longest training source)."""
-    fig, ax = plt.subplots(figsize=SIZE)
+    crowded = len(series) > 4  # the legend goes beside the axes, where it hides no line
+    fig, ax = plt.subplots(figsize=(SIZE[0] + 1.8, SIZE[1]) if crowded else SIZE)
     for label, ys in series.items():
         ax.plot(x, _values(ys), (styles or {}).get(label, "o-"), label=label, markersize=4)
     if shade_from is not None:
@@ -67,7 +68,10 @@ def line_plot(
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.title.set_fontsize(10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2 if len(series) > 4 else 1)
+    if crowded:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    else:
+        ax.legend(fontsize=7)
     return _save(fig, path)
 
 
