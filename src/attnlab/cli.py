@@ -21,6 +21,8 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 
 from attnlab.errors import AttnlabError, UserError
 
+INTERRUPTED = 130  # exit status after Ctrl-C (128 + SIGINT), as shells report it
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -222,7 +224,7 @@ def _fail(message: str, code: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every error becomes one line on stderr and an exit status."""
     try:
-        app(args=argv, prog_name="attnlab", standalone_mode=False)
+        status = app(args=argv, prog_name="attnlab", standalone_mode=False)
     except click_exceptions.NoArgsIsHelpError as exc:
         exc.show()  # click prints the help; nothing went wrong beyond a missing command
         sys.exit(2)
@@ -232,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        _fail("interrupted", 130)
+        _fail("interrupted", INTERRUPTED)
     except UserError as exc:
         _fail(str(exc), exc.exit_code)
     except AttnlabError as exc:
@@ -241,11 +243,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.close()  # the reader went away (e.g. `| head`); not an error of ours
         sys.exit(0)
     except KeyboardInterrupt:
-        _fail("interrupted", 130)
+        _fail("interrupted", INTERRUPTED)
     except Exception as exc:
         if os.environ.get("ATTNLAB_DEBUG"):
             raise
         _fail(f"internal: {type(exc).__name__}: {exc} (set ATTNLAB_DEBUG=1 for a traceback)", 1)
+    # Outside standalone mode, click returns an exit status instead of raising: 130 for Ctrl-C
+    # (it turns KeyboardInterrupt into Abort), a code for typer.Exit. Our commands return None.
+    if status == INTERRUPTED:
+        _fail("interrupted", INTERRUPTED)
+    if isinstance(status, int) and status:
+        sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -198,3 +198,14 @@ def test_a_workers_progress_calls_reach_the_parents_bars() -> None:
 def test_worker_plan_uses_every_core(monkeypatch, cores, experiments, jobs, plan) -> None:
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     assert worker_plan(experiments, jobs) == plan
+
+
+def test_ctrl_c_is_one_line_and_exit_status_130(fakes, tmp_path: Path, cli, monkeypatch) -> None:
+    def interrupted(*args: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lab, "run_lab", interrupted)
+    result = cli("lab", "one", "--out", tmp_path / "o")
+    assert result.code == 130
+    assert result.err.strip().splitlines()[-1] == "attnlab: error: interrupted"
+    assert "Traceback" not in result.err

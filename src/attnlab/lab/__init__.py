@@ -20,7 +20,6 @@ import importlib
 import json
 import shutil
 import time
-from concurrent.futures import as_completed
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -221,17 +220,14 @@ def _run_side_by_side(
 ) -> list[str]:
     """Run `names` in `workers` processes of `threads` threads; returns those that failed."""
     failed = []
-    with worker_pool(bars, workers, threads) as pool:
+    jobs = [(name, EXPERIMENTS[name], budget, out) for name in names]
+    with worker_pool(bars, workers, threads, out, names) as pool:
         bars.update(overall, description=f"[bold]lab ({budget}): {workers} experiments at a time")
-        futures = {
-            pool.submit(run_in_worker, name, EXPERIMENTS[name], budget, out): name for name in names
-        }
-        for future in as_completed(futures):
-            name = futures[future]
-            try:
-                progress.log(f"{name}: done in {future.result():.0f} s")
-            except Exception as exc:  # the other experiments still run
+        for name, seconds, error in pool.imap_unordered(run_in_worker, jobs):
+            if error is None:
+                progress.log(f"{name}: done in {seconds:.0f} s")
+            else:  # the other experiments still run
                 failed.append(name)
-                progress.log(f"[red]{name} failed: {type(exc).__name__}: {exc}")
+                progress.log(f"[red]{name} failed: {error}")
             bars.advance(overall)
     return failed

@@ -7,18 +7,23 @@ starts `jobs` = min(C, experiments) workers with C // jobs threads each. An expe
 worker reports through a `QueueProgress`, which has the part of Rich's Progress that
 `LabProgress` uses and sends every call to the parent through a queue; a thread of the parent
 replays them on the real bars. Workers are spawned (not forked: a forked copy of a process
-that already runs OpenMP threads can deadlock).
+that already runs OpenMP threads can deadlock) and ignore Ctrl-C: the parent alone handles it,
+terminates them and removes their unfinished folders.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import queue
+import shutil
+import signal
 import threading
+import traceback
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
 
@@ -74,19 +79,25 @@ class QueueProgress:
 def _start_worker(sink: Any, threads: int) -> None:
     global _QUEUE
     _QUEUE = sink
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     torch.set_num_threads(threads)
 
 
-def run_in_worker(name: str, module_path: str, budget: str, out: Path) -> float:
-    """Run one experiment in a worker of `worker_pool` (submit it to the pool); returns its
-    seconds."""
+def run_in_worker(job: tuple[str, str, str, Path]) -> tuple[str, float | None, str | None]:
+    """Run one experiment (name, module path, budget, lab folder) in a worker of
+    `worker_pool`. -> (name, seconds, None) or (name, None, the error's last line)."""
     import importlib
 
     from attnlab.lab import run_experiment  # the runner's own bookkeeping, in this process
 
+    name, module_path, budget, out = job
     progress = LabProgress(QueueProgress(_QUEUE, name))  # type: ignore[arg-type]
-    record = run_experiment(name, importlib.import_module(module_path), budget, out, progress)
-    return float(record["seconds"])
+    try:
+        record = run_experiment(name, importlib.import_module(module_path), budget, out, progress)
+    except Exception as exc:  # reported by the parent; the other experiments go on
+        last = traceback.format_exception_only(exc)[-1].strip()
+        return name, None, last
+    return name, float(record["seconds"]), None
 
 
 def _replay(sink: Any, bars: Progress, stop: threading.Event) -> None:
@@ -99,6 +110,8 @@ def _replay(sink: Any, bars: Progress, stop: threading.Event) -> None:
             if stop.is_set():
                 return
             continue
+        except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+            return  # a worker terminated mid-message (Ctrl-C): no more progress to show
         if what == "print":
             bars.console.print(value)
         elif what == "add":
@@ -113,19 +126,27 @@ def _replay(sink: Any, bars: Progress, stop: threading.Event) -> None:
 
 
 @contextmanager
-def worker_pool(bars: Progress, workers: int, threads: int) -> Iterator[ProcessPoolExecutor]:
-    """A pool of spawned workers whose progress shows on `bars`."""
+def worker_pool(
+    bars: Progress, workers: int, threads: int, out: Path, names: list[str]
+) -> Iterator[Pool]:
+    """A pool of spawned workers whose progress shows on `bars`. If the body is interrupted
+    (Ctrl-C) the workers are terminated and the unfinished folders out/.NAME.partial removed."""
     context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager:
-        sink = manager.Queue()
-        stop = threading.Event()
-        replay = threading.Thread(target=_replay, args=(sink, bars, stop), daemon=True)
-        replay.start()
-        try:
-            with ProcessPoolExecutor(
-                workers, mp_context=context, initializer=_start_worker, initargs=(sink, threads)
-            ) as pool:
-                yield pool
-        finally:
-            stop.set()
-            replay.join()
+    sink = context.Queue()
+    stop = threading.Event()
+    replay = threading.Thread(target=_replay, args=(sink, bars, stop), daemon=True)
+    replay.start()
+    pool = context.Pool(workers, initializer=_start_worker, initargs=(sink, threads))
+    try:
+        yield pool
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        pool.join()
+        for name in names:
+            shutil.rmtree(out / f".{name}.partial", ignore_errors=True)
+        raise
+    finally:
+        pool.join()
+        stop.set()
+        replay.join()
