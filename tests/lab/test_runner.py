@@ -180,6 +180,7 @@ def test_a_workers_progress_calls_reach_the_parents_bars() -> None:
     sink: queue.Queue = queue.Queue()
     remote = QueueProgress(sink, "length")
     kept, dropped = remote.add_task("train", 10), remote.add_task("scratch", 1)
+    remote.add_task("length: models trained", 4)  # already named: not prefixed twice
     remote.advance(kept, 3)
     remote.update(kept, completed=7)
     remote.remove_task(dropped)
@@ -187,8 +188,9 @@ def test_a_workers_progress_calls_reach_the_parents_bars() -> None:
     stop = threading.Event()
     stop.set()  # replay what is queued, then return
     _replay(sink, bars, stop)
-    (task,) = bars.tasks
+    task, named = bars.tasks
     assert task.description == "length: train" and task.total == 10 and task.completed == 7
+    assert named.description == "length: models trained"
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,9 @@ class QueueProgress:
     def add_task(self, description: str, total: float | None = None) -> tuple[str, int]:
         key = (self.experiment, self._next)
         self._next += 1
-        self.sink.put(("add", key, (f"{self.experiment}: {description}", total)))
+        if not description.startswith(f"{self.experiment}:"):  # name whose bar it is
+            description = f"{self.experiment}: {description}"
+        self.sink.put(("add", key, (description, total)))
         return key
 
     def advance(self, task_id: tuple[str, int], advance: float = 1) -> None:
