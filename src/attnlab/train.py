@@ -217,7 +217,8 @@ class Trainer:
         self.model.train()
         amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.cfg.amp)
         n_tokens = sum(batch.n_trg_tokens for batch in batches)
-        total = 0.0
+        # summed on the device, in float64 as Python floats were: one sync a step, not a batch
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
         for i, batch in enumerate(batches):
             last = i == len(batches) - 1
             # DDP all-reduces the gradients once, after the last batch
@@ -228,7 +229,7 @@ class Trainer:
                     logits, _ = (self.ddp or self.model)(batch)
                     loss_sum = sequence_loss(logits, batch, self.cfg.label_smoothing)
                 self.scaler.scale(loss_sum / n_tokens).backward()
-            total += float(loss_sum.detach())
+            total += loss_sum.detach()
         if self.cfg.clip_norm is not None:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
@@ -237,7 +238,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         if not isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step()
-        return total, n_tokens
+        return float(total), n_tokens
 
     @torch.inference_mode()
     def dev_loss(self) -> float:

@@ -103,7 +103,7 @@ class Bridge(nn.Module):
 
     def __init__(self, context_size: int, hidden_size: int, num_layers: int, lstm: bool) -> None:
         super().__init__()
-        self.num_layers, self.hidden_size, self.lstm = num_layers, hidden_size, lstm
+        self.num_layers, self.hidden_size = num_layers, hidden_size
         self.w_s = nn.Linear(context_size, num_layers * hidden_size)
         self.w_m = nn.Linear(context_size, num_layers * hidden_size) if lstm else None
 
