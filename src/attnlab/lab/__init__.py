@@ -104,12 +104,17 @@ def _check_result(name: str, result: Any) -> dict[str, Any]:
     return result
 
 
+def partial_folder(out: Path, name: str) -> Path:
+    """Where experiment `name` runs until it succeeds: DIR/.<name>.partial."""
+    return out / f".{name}.partial"
+
+
 def run_experiment(
     name: str, module: ModuleType, budget: str, out: Path, progress: LabProgress
 ) -> dict[str, Any]:
     """Run one experiment into DIR/.<name>.partial, add the runner's fields, write results.json,
     then replace DIR/<name> with it. Returns the record written."""
-    partial = out / f".{name}.partial"
+    partial = partial_folder(out, name)
     shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run of ours
     partial.mkdir()
     seed_everything(SEED)
@@ -184,7 +189,9 @@ def run_lab(experiments: list[str], budget: str, out: Path, jobs: int | None = N
             elif workers == 1 or name not in together:
                 torch.set_num_threads(threads)
                 bars.update(overall, description=f"[bold]lab ({budget}): {name}")
-                if not _run_here(name, module, budget, out, progress):
+                if not _log_outcome(
+                    progress, name, *attempt_experiment(name, module, budget, out, progress)
+                ):
                     failed.append(name)
                 bars.advance(overall)
     if not any(out.glob("*/results.json")):
@@ -197,14 +204,26 @@ def run_lab(experiments: list[str], budget: str, out: Path, jobs: int | None = N
     return report
 
 
-def _run_here(name: str, module: ModuleType, budget: str, out: Path, progress: LabProgress) -> bool:
-    """Run one experiment in this process; False when it failed (logged)."""
+def attempt_experiment(
+    name: str, module: ModuleType, budget: str, out: Path, progress: LabProgress
+) -> tuple[float | None, str | None]:
+    """`run_experiment`, a failure caught so that the other experiments still run.
+    -> (seconds, None), or (None, the error as `Type: message`)."""
     try:
         record = run_experiment(name, module, budget, out, progress)
-    except Exception as exc:  # the other experiments still run
-        progress.log(f"[red]{name} failed: {type(exc).__name__}: {exc}")
+    except Exception as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    return float(record["seconds"]), None
+
+
+def _log_outcome(
+    progress: LabProgress, name: str, seconds: float | None, error: str | None
+) -> bool:
+    """Say how experiment `name` ended; True when it succeeded."""
+    if error is not None:
+        progress.log(f"[red]{name} failed: {error}")
         return False
-    progress.log(f"{name}: done in {record['seconds']:.0f} s")
+    progress.log(f"{name}: done in {seconds:.0f} s")
     return True
 
 
@@ -221,13 +240,16 @@ def _run_side_by_side(
     """Run `names` in `workers` processes of `threads` threads; returns those that failed."""
     failed = []
     jobs = [(name, EXPERIMENTS[name], budget, out) for name in names]
-    with worker_pool(bars, workers, threads, out, names) as pool:
-        bars.update(overall, description=f"[bold]lab ({budget}): {workers} experiments at a time")
-        for name, seconds, error in pool.imap_unordered(run_in_worker, jobs):
-            if error is None:
-                progress.log(f"{name}: done in {seconds:.0f} s")
-            else:  # the other experiments still run
-                failed.append(name)
-                progress.log(f"[red]{name} failed: {error}")
-            bars.advance(overall)
+    try:
+        with worker_pool(bars, workers, threads) as pool:
+            description = f"[bold]lab ({budget}): {workers} experiments at a time"
+            bars.update(overall, description=description)
+            for name, seconds, error in pool.imap_unordered(run_in_worker, jobs):
+                if not _log_outcome(progress, name, seconds, error):
+                    failed.append(name)
+                bars.advance(overall)
+    except BaseException:  # Ctrl-C: the pool terminated its workers mid-experiment
+        for name in names:
+            shutil.rmtree(partial_folder(out, name), ignore_errors=True)
+        raise
     return failed

@@ -7,8 +7,8 @@ starts `jobs` = min(C, experiments) workers with C // jobs threads each. An expe
 worker reports through a `QueueProgress`, which has the part of Rich's Progress that
 `LabProgress` uses and sends every call to the parent through a queue; a thread of the parent
 replays them on the real bars. Workers are spawned (not forked: a forked copy of a process
-that already runs OpenMP threads can deadlock) and ignore Ctrl-C: the parent alone handles it,
-terminates them and removes their unfinished folders.
+that already runs OpenMP threads can deadlock) and ignore Ctrl-C: the parent alone handles it
+and terminates them.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ import multiprocessing
 import os
 import pickle
 import queue
-import shutil
 import signal
 import threading
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.pool import Pool
@@ -87,19 +85,15 @@ def _start_worker(sink: Any, threads: int) -> None:
 
 def run_in_worker(job: tuple[str, str, str, Path]) -> tuple[str, float | None, str | None]:
     """Run one experiment (name, module path, budget, lab folder) in a worker of
-    `worker_pool`. -> (name, seconds, None) or (name, None, the error's last line)."""
+    `worker_pool`. -> (name, seconds, None) or (name, None, the error)."""
     import importlib
 
-    from attnlab.lab import run_experiment  # the runner's own bookkeeping, in this process
+    from attnlab.lab import attempt_experiment  # the runner's own bookkeeping, in this process
 
     name, module_path, budget, out = job
     progress = LabProgress(QueueProgress(_QUEUE, name))  # type: ignore[arg-type]
-    try:
-        record = run_experiment(name, importlib.import_module(module_path), budget, out, progress)
-    except Exception as exc:  # reported by the parent; the other experiments go on
-        last = traceback.format_exception_only(exc)[-1].strip()
-        return name, None, last
-    return name, float(record["seconds"]), None
+    module = importlib.import_module(module_path)
+    return name, *attempt_experiment(name, module, budget, out, progress)
 
 
 def _replay(sink: Any, bars: Progress, stop: threading.Event) -> None:
@@ -128,11 +122,9 @@ def _replay(sink: Any, bars: Progress, stop: threading.Event) -> None:
 
 
 @contextmanager
-def worker_pool(
-    bars: Progress, workers: int, threads: int, out: Path, names: list[str]
-) -> Iterator[Pool]:
+def worker_pool(bars: Progress, workers: int, threads: int) -> Iterator[Pool]:
     """A pool of spawned workers whose progress shows on `bars`. If the body is interrupted
-    (Ctrl-C) the workers are terminated and the unfinished folders out/.NAME.partial removed."""
+    (Ctrl-C) the workers are terminated before the exception goes on."""
     context = multiprocessing.get_context("spawn")
     sink = context.Queue()
     stop = threading.Event()
@@ -144,9 +136,6 @@ def worker_pool(
         pool.close()
     except BaseException:
         pool.terminate()
-        pool.join()
-        for name in names:
-            shutil.rmtree(out / f".{name}.partial", ignore_errors=True)
         raise
     finally:
         pool.join()
