@@ -202,7 +202,9 @@ CONFIGS = {
 }
 
 
-def joey_config(name: str, data: Path, model_dir: Path, updates: int, n_train: int) -> dict:
+def joey_config(
+    name: str, data: Path, model_dir: Path, updates: int, n_train: int, seed: int
+) -> dict:
     """The training config: epochs and updates such that the log gives every epoch's time."""
     model, schedule = CONFIGS[name]
     per_epoch = math.ceil(n_train / BATCH_SENTENCES)
@@ -216,7 +218,7 @@ def joey_config(name: str, data: Path, model_dir: Path, updates: int, n_train: i
         "model_dir": str(model_dir),
         "use_cuda": False,
         "fp16": False,
-        "random_seed": 42,
+        "random_seed": seed,
         "data": _data(data),
         "testing": {"batch_size": BATCH_SENTENCES, "batch_type": "sentence"},
         "training": {
@@ -402,7 +404,7 @@ def bench_model(name: str, args: argparse.Namespace, env: dict[str, str], consol
     out = args.out / name
     out.mkdir(parents=True, exist_ok=True)
     n_train = len((args.data / "train.src").read_text(encoding="utf-8").splitlines())
-    train_cfg = joey_config(name, args.data, out / "model", args.updates, n_train)
+    train_cfg = joey_config(name, args.data, out / "model", args.updates, n_train, args.seed)
     python = str(_venv_python(args.venv))
     cfg_path = write_yaml(train_cfg, out / "train.yaml")
     console.print(f"[dim]{name}: training {args.updates} updates (JoeyNMT) ...[/dim]")
@@ -492,6 +494,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--models", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--updates", type=int, default=471, help="training updates")
     parser.add_argument("--repeat", type=int, default=2, help="decoding runs (best is reported)")
+    parser.add_argument("--seed", type=int, default=42, help="JoeyNMT's random_seed")
     parser.add_argument(
         "--plain-env",
         action="store_true",

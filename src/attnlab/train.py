@@ -158,8 +158,13 @@ class Trainer:
             else None
         )
         optim_cls = torch.optim.AdamW if self.cfg.optimizer == "adamw" else torch.optim.Adam
+        # fused: one kernel for every parameter (the per-tensor loop dispatches about a thousand
+        # small ops a step, 4-5 ms of a Transformer step on a CPU)
         self.optimizer = optim_cls(
-            self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay
+            self.model.parameters(),
+            lr=self.cfg.lr,
+            weight_decay=self.cfg.weight_decay,
+            fused=device.type in ("cpu", "cuda"),
         )
         self.higher_is_better = self.metric_name() == "bleu"
         self.scheduler = build_scheduler(self.optimizer, self.cfg, self.higher_is_better)
@@ -232,7 +237,7 @@ class Trainer:
             total += loss_sum.detach()
         if self.cfg.clip_norm is not None:
             self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm, foreach=True)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)

@@ -114,16 +114,27 @@ def test_one_hot_weights_give_that_value(need_weights: bool) -> None:
     [(5, 7, False, True), (6, 6, True, False), (6, 6, True, True), (2, 6, True, False)],
     ids=["cross-padded", "causal", "causal-padded", "causal-after-cache"],
 )
-def test_fused_path_equals_explicit_weights_path(t: int, s: int, causal: bool, padded: bool):
+def test_weightless_path_equals_weights_path_and_torchs_kernel(t, s, causal, padded):
+    """On a CPU the path without weights is plain ops (softmax(QK^T/sqrt(d) + M) V): the same
+    context and gradients as the weights path and as torch's own fused kernel."""
     torch.manual_seed(0)
-    q, k, v = torch.randn(3, 2, t, 8), torch.randn(3, 2, s, 8), torch.randn(3, 2, s, 8)
+    q, k, v = (torch.randn(3, 2, n, 8, requires_grad=True) for n in (t, s, s))
     mask = None
     if padded:
         mask = (torch.arange(s)[None] < torch.tensor([s, 3, 1])[:, None])[:, None, None]
-    fused, none = scaled_dot_product_attention(q, k, v, mask, causal, need_weights=False)
+    plain, none = scaled_dot_product_attention(q, k, v, mask, causal, need_weights=False)
     explicit, alpha = scaled_dot_product_attention(q, k, v, mask, causal, need_weights=True)
+    visible = causal_mask(t, s, q.device) if causal else None
+    if mask is not None:
+        visible = mask if visible is None else mask & visible
+    reference = F.scaled_dot_product_attention(q, k, v, attn_mask=visible)
     assert none is None and alpha is not None
-    torch.testing.assert_close(fused, explicit, atol=1e-6, rtol=0)
+    torch.testing.assert_close(plain, explicit, atol=1e-6, rtol=0)
+    torch.testing.assert_close(plain, reference, atol=1e-6, rtol=0)
+    grad = torch.randn_like(plain)
+    grads = [torch.autograd.grad(out, (q, k, v), grad) for out in (plain, reference)]
+    for ours, torchs in zip(*grads, strict=True):
+        torch.testing.assert_close(ours, torchs, atol=1e-5, rtol=0)
     if causal:  # nothing from the future: query i (position s - t + i) ignores later keys
         assert torch.all(alpha.masked_select(~causal_mask(t, s, q.device)) == 0)
 

@@ -284,21 +284,33 @@ def scaled_dot_product_attention(
 ) -> tuple[Tensor, Tensor | None]:
     """softmax(Q K^T / sqrt(d_k)) V, optionally restricted to the past (`causal`).
 
-    With `need_weights` the weights are computed explicitly (attention_weights); otherwise
-    torch's fused kernel runs and no weights come back. Both paths give the same context.
+    With `need_weights` the weights are computed explicitly (attention_weights). Otherwise, on
+    CUDA torch's fused kernel runs; on a CPU three plain ops do, softmax(Q K^T / sqrt(d_k) + M) V
+    with M = 0 where a key may be attended and -inf elsewhere: torch's CPU kernel (flash
+    attention) is 1.4-2.3x slower than they are at this library's sizes (heads of 32, up to a
+    few hundred positions), training and decoding (benchmarks/README.md). Every path gives the
+    same context; every query row must see at least one key (sources are never empty).
     q (B, heads, T, D), k and v (B, heads, S, D), mask broadcastable to (B, heads, T, S) or None
     -> context (B, heads, T, D), weights (B, heads, T, S) | None
     """
     t_query, t_key = q.size(-2), k.size(-2)
+    fused = not need_weights and q.device.type != "cpu"
     causal = causal and t_query > 1  # a single query placed last sees every key
-    if causal and (need_weights or mask is not None or t_query != t_key):
+    if causal and (not fused or mask is not None or t_query != t_key):
         past = causal_mask(t_query, t_key, q.device)  # (T, S)
         mask = past if mask is None else mask & past
         causal = False
+    if fused:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal), None
     if need_weights:
         alpha = attention_weights(q, k, mask)  # (B, heads, T, S)
         return context(alpha, v), alpha  # c_i = sum_j alpha_ij v_j
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal), None
+    scores = torch.matmul(q, k.transpose(-2, -1)).mul_(q.size(-1) ** -0.5)  # (B, heads, T, S)
+    if mask is not None:
+        scores = scores + torch.zeros(mask.shape, dtype=scores.dtype, device=q.device).masked_fill_(
+            ~mask, float("-inf")
+        )
+    return torch.softmax(scores, dim=-1) @ v, None
 
 
 class MultiHeadAttention(nn.Module):
