@@ -27,3 +27,28 @@ def test_gradients_flow_through_pack_and_unpack_to_the_real_tokens_only() -> Non
     x = torch.randn(2, 2, 3, requires_grad=True)
     (tokens.unpack(tokens.pack(x) * 2.0)).sum().backward()
     torch.testing.assert_close(x.grad, 2.0 * mask[..., None].float().expand(2, 2, 3))
+
+
+def test_unpack_heads_lays_out_each_head_of_each_real_token_and_pack_heads_inverts_it() -> None:
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    tokens = RealTokens.of(mask, heads=2)
+    assert tokens is not None
+    x = torch.arange(3 * 2 * 2 * 4.0).view(3, 2, 2, 4)  # (N, keys and values, heads 2, D 4)
+    out = tokens.unpack_heads(x)
+    assert out.shape == (2, 2, 2, 3, 4) and out.is_contiguous()  # (2, B, heads, L, D)
+    for n, (b, pos) in enumerate([(0, 0), (0, 1), (1, 0)]):
+        torch.testing.assert_close(out[:, b, :, pos], x[n])
+    assert out[:, 0, :, 2].abs().sum() == 0 and out[:, 1, :, 1:].abs().sum() == 0  # padding
+    heads = out[0]  # (B, heads, L, D)
+    torch.testing.assert_close(tokens.pack_heads(heads), x[:, 0].reshape(3, 8))
+
+
+def test_unpack_heads_equals_unpack_then_splitting_the_heads() -> None:
+    torch.manual_seed(0)
+    mask = torch.arange(5)[None] < torch.tensor([5, 2, 4])[:, None]  # (B, L) = (3, 5)
+    tokens = RealTokens.of(mask, heads=3)
+    assert tokens is not None
+    x = torch.randn(int(mask.sum()), 12)  # (N, heads * D) with heads 3, D 4
+    split = tokens.unpack(x).view(3, 5, 3, 4).transpose(1, 2)  # (B, heads, L, D)
+    torch.testing.assert_close(tokens.unpack_heads(x.view(-1, 3, 4)), split)
+    torch.testing.assert_close(tokens.pack_heads(split), x)

@@ -344,6 +344,10 @@ class MultiHeadAttention(nn.Module):
         batch, length, size = x.shape
         return x.view(batch, length, self.heads, size // self.heads).transpose(1, 2)
 
+    def unpack_heads(self, x: Tensor, tokens: RealTokens) -> Tensor:
+        """(N, H) real tokens -> (B, heads, L, D), zeros at the padding"""
+        return tokens.unpack_heads(x.view(x.size(0), self.heads, -1))
+
     def project_kv(
         self, keys: Tensor, values: Tensor, tokens: RealTokens | None = None
     ) -> tuple[Tensor, Tensor]:
@@ -353,13 +357,16 @@ class MultiHeadAttention(nn.Module):
         """
         if keys is values:
             kv = self.kv_proj(keys)  # (B, S, 2H) | (N, 2H)
-            k, v = (kv if tokens is None else tokens.unpack(kv)).chunk(2, dim=-1)  # (B, S, H)
+            if tokens is not None:  # k, v straight into (B, heads, S, D)
+                k, v = tokens.unpack_heads(kv.view(kv.size(0), 2, self.heads, -1))
+                return k, v  # (B, heads, S, D) each
+            k, v = kv.chunk(2, dim=-1)  # (B, S, H) each
         else:
             w_k, w_v = self.kv_proj.weight.chunk(2, dim=0)  # (H, H) each
             b_k, b_v = self.kv_proj.bias.chunk(2, dim=0)  # (H,) each
             k, v = F.linear(keys, w_k, b_k), F.linear(values, w_v, b_v)  # (B, S, H) | (N, H)
             if tokens is not None:
-                k, v = tokens.unpack(k), tokens.unpack(v)  # (B, S, H) each
+                return self.unpack_heads(k, tokens), self.unpack_heads(v, tokens)
         return self.split_heads(k), self.split_heads(v)
 
     def attend(
@@ -378,15 +385,17 @@ class MultiHeadAttention(nn.Module):
         -> context shaped like `query`, weights (B, heads, T, S) | None
         """
         q = self.q_proj(query)  # (B, T, H) | (N, H)
-        q = self.split_heads(q if tokens is None else tokens.unpack(q))  # (B, heads, T, D)
+        q = self.split_heads(q) if tokens is None else self.unpack_heads(q, tokens)
         if mask is not None:
             mask = mask.unsqueeze(1)  # (B, 1, 1|T, S), broadcast over heads
         context, alpha = scaled_dot_product_attention(
             q, k, v, mask, causal=self.causal, need_weights=need_weights
         )  # (B, heads, T, D)
+        if tokens is not None:
+            return self.out_proj(tokens.pack_heads(context)), alpha  # (N, H)
         batch, _, length, _ = context.shape
         context = context.transpose(1, 2).reshape(batch, length, -1)  # (B, T, H)
-        return self.out_proj(context if tokens is None else tokens.pack(context)), alpha
+        return self.out_proj(context), alpha
 
     def forward(
         self,

@@ -295,9 +295,10 @@ class Transformer(nn.Module):
         super().__init__()
         self.src_embed, self.trg_embed = src_embed, trg_embed
         self.encoder, self.decoder, self.generator = encoder, decoder, generator
+        self.heads = decoder.layers[0].self_attn.heads
 
     def encode(self, src: Tensor, src_mask: Tensor) -> TransformerMemory:
-        tokens = RealTokens.of(src_mask)  # the layers run on the real tokens only
+        tokens = RealTokens.of(src_mask, self.heads)  # the layers run on the real tokens only
         x = self.src_embed(src, 0)  # (B, S, H)
         h = self.encoder(x if tokens is None else tokens.pack(x), src_mask[:, None, :], tokens)
         kvs = [layer.cross_attn.project_kv(h, h, tokens) for layer in self.decoder.layers]
@@ -315,7 +316,7 @@ class Transformer(nn.Module):
 
         trg_in, trg_mask (B, T) -> logits (B, T, V), cross weights L x (B, heads, T, S) | None
         """
-        tokens = RealTokens.of(trg_mask)
+        tokens = RealTokens.of(trg_mask, self.heads)
         x = self.trg_embed(trg_in, 0)  # (B, T, H)
         x, _, weights = self.decoder(
             x if tokens is None else tokens.pack(x),
