@@ -82,7 +82,9 @@ def train(trainer: Trainer, updates: int, batch_tokens: int, seed: int) -> dict:
         epoch += 1
     return {
         "updates": done,
-        "epochs": round(done / len(make_batches(trainer.lengths, batch_tokens, seed, 0)), 2),
+        "epochs": round(
+            done / len(make_batches(trainer.lengths, batch_tokens, seed, 0, True, by_length)), 2
+        ),
         "train_tokens": tokens,
         "train_s": seconds,
         "train_cpu_s": time.process_time() - cpu_start,

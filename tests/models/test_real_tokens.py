@@ -52,3 +52,20 @@ def test_unpack_heads_equals_unpack_then_splitting_the_heads() -> None:
     split = tokens.unpack(x).view(3, 5, 3, 4).transpose(1, 2)  # (B, heads, L, D)
     torch.testing.assert_close(tokens.unpack_heads(x.view(-1, 3, 4)), split)
     torch.testing.assert_close(tokens.pack_heads(split), x)
+
+
+def test_a_multiple_of_rows_adds_copies_of_the_first_token_that_unpacking_drops() -> None:
+    mask = torch.tensor([[True, True, False], [True, False, False]])  # N = 3 real tokens
+    tokens = RealTokens.of(mask, heads=2, multiple=4)
+    assert tokens is not None and tokens.n == 3
+    x = torch.randn(2, 3, 8, requires_grad=True)  # (B, L, heads * D)
+    packed = tokens.pack(x)
+    assert packed.shape == (4, 8)
+    torch.testing.assert_close(packed[3], packed[0])
+    spoiled = torch.cat([packed[:3], torch.full((1, 8), 99.0)])  # the extra row's result
+    torch.testing.assert_close(tokens.unpack(spoiled), x.detach() * mask[..., None])
+    heads = tokens.unpack_heads(spoiled.view(4, 2, 4))  # (B, heads, L, D)
+    torch.testing.assert_close(heads, tokens.unpack(packed).view(2, 3, 2, 4).transpose(1, 2))
+    assert tokens.pack_heads(heads).shape == (4, 8)  # as many rows as pack gives
+    tokens.unpack(spoiled * 2.0).sum().backward()  # the extra row sends no gradient back
+    torch.testing.assert_close(x.grad, 2.0 * mask[..., None].float().expand(2, 3, 8))

@@ -16,6 +16,7 @@ from attnlab.config import ModelConfig, load_config
 from attnlab.data.batching import Batch
 from attnlab.data.vocab import BOS_ID, EOS_ID, PAD_ID
 from attnlab.errors import UserError
+from attnlab.models import transformer
 from attnlab.models.attention import (
     MultiHeadAttention,
     attention_weights,
@@ -264,6 +265,25 @@ def test_memory_and_state_reorder_with_select_batch() -> None:
     )
     torch.testing.assert_close(moved, logits[index], atol=1e-6, rtol=0)
     assert alpha.shape == (4, 5)
+
+
+def test_rows_added_to_a_multiple_change_neither_logits_nor_gradients(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    batch = make_batch([6, 2, 4], [3, 7, 5], seed=4)  # 13 source, 18 target tokens
+
+    def logits_and_grads(multiple: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        monkeypatch.setattr(transformer, "ROWS_MULTIPLE", multiple)
+        model = tiny(dropout=0.0).train()
+        logits, _ = model(batch)
+        F.cross_entropy(logits.transpose(1, 2), batch.trg_out, ignore_index=PAD_ID).backward()
+        return logits, [p.grad for p in model.parameters()]
+
+    logits, grads = logits_and_grads(1)
+    padded_logits, padded_grads = logits_and_grads(16)  # 16 and 32 rows
+    torch.testing.assert_close(padded_logits, logits, atol=1e-6, rtol=0)
+    for grad, padded_grad in zip(grads, padded_grads, strict=True):
+        torch.testing.assert_close(padded_grad, grad, atol=1e-6, rtol=1e-5)
 
 
 def test_gradients_reach_every_parameter() -> None:
