@@ -21,6 +21,7 @@ from attnlab.data.batching import collate, make_batches
 from attnlab.data.dataset import load_training_data
 from attnlab.distributed import DistEnv
 from attnlab.errors import UserError
+from attnlab.models.build import build_model
 from attnlab.train import Trainer, run_training, seed_everything
 from tests.conftest import assert_one_line_error, write_reverse_task
 
@@ -85,6 +86,44 @@ def test_training_batching_picks_how_batches_are_cut(
     extra = ["training.max_steps=4", "training.eval_every=4", f"training.batching={batching}"]
     run_training(load_config(config_file(tmp_path, extra)), tmp_path / "run")
     assert seen[0] == (batching == "length")  # the first call cuts the training epoch
+
+
+TINY_TRANSFORMER = [
+    "model.type=transformer",
+    "model.hidden_size=32",
+    "model.heads=4",
+    "model.ff_size=64",
+    "model.num_layers=1",
+    "training.lr=0.003",
+]
+
+
+@pytest.mark.parametrize("model", [[], TINY_TRANSFORMER], ids=["gru-bahdanau", "transformer"])
+def test_bf16_amp_runs_the_linear_layers_in_bf16_keeps_float32_weights_and_learns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: list[str]
+) -> None:
+    seen: set[torch.dtype] = set()
+
+    def watched_model(*args: Any) -> torch.nn.Module:
+        built = build_model(*args)
+        for module in built.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.register_forward_hook(lambda _m, _x, y: seen.add(y.dtype))
+        return built
+
+    monkeypatch.setattr("attnlab.train.build_model", watched_model)
+    extra = ["training.amp=bf16", "training.max_steps=60", "training.eval_every=60", *model]
+    run_training(load_config(config_file(tmp_path, extra)), tmp_path / "run")
+    assert torch.bfloat16 in seen
+    train = log_entries(tmp_path / "run", "train")
+    assert train[-1]["loss"] < 0.8 * train[0]["loss"]
+    assert all(w.dtype == torch.float32 for w in weights(tmp_path / "run").values())
+
+
+def test_fp16_amp_without_cuda_is_a_one_line_error(tmp_path: Path, cli) -> None:
+    path = config_file(tmp_path, ["training.amp=fp16", "training.device=cpu"])
+    assert_one_line_error(cli("train", str(path), "--out", str(tmp_path / "run")), "training.amp")
+    assert not (tmp_path / "run").exists()
 
 
 def test_same_seed_gives_identical_weights(tmp_path: Path) -> None:

@@ -500,6 +500,11 @@ def run_training(
     `quiet` turns off the progress bar and messages (the lab runs many trainings under its own).
     """
     device = resolve_device(config.training.device)
+    if config.training.amp == "fp16" and device.type != "cuda":
+        # float16 needs loss scaling, which torch does on CUDA only; bf16 has float32's range
+        raise UserError(
+            "training.amp", f"fp16 needs a CUDA device (this run is on {device}); use bf16"
+        )
     if config.training.num_threads:
         torch.set_num_threads(config.training.num_threads)
     env = init_distributed(device)
