@@ -25,8 +25,6 @@ Local-m uses p_t = min(t, S_real - 1), so a target longer than its source keeps 
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -265,12 +263,16 @@ Attention = GlobalAttention | LocalAttention
 def attention_weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:
     """Scaled dot-product weights (Vaswani et al. 2017, eq. 1), real keys only.
 
-        alpha = softmax(Q K^T / sqrt(d_k))   with alpha_ij = 0 where mask_ij is False
+        alpha = softmax(Q K^T / sqrt(d_k) + M),   M_ij = 0 where mask_ij is True, else -inf
 
+    so alpha_ij = 0 exactly where mask_ij is False; every row must see at least one key.
     q (..., T, D), k (..., S, D), mask broadcastable to (..., T, S) or None -> alpha (..., T, S)
     """
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., T, S)
-    return torch.softmax(scores, dim=-1) if mask is None else masked_softmax(scores, mask)
+    scores = torch.matmul(q, k.transpose(-2, -1)).mul_(q.size(-1) ** -0.5)  # (..., T, S)
+    if mask is not None:
+        bias = torch.zeros(mask.shape, dtype=scores.dtype, device=scores.device)
+        scores = scores + bias.masked_fill_(~mask, float("-inf"))
+    return torch.softmax(scores, dim=-1)
 
 
 def causal_mask(t_query: int, t_key: int, device: torch.device) -> Tensor:
@@ -284,9 +286,9 @@ def scaled_dot_product_attention(
 ) -> tuple[Tensor, Tensor | None]:
     """softmax(Q K^T / sqrt(d_k)) V, optionally restricted to the past (`causal`).
 
-    With `need_weights` the weights are computed explicitly (attention_weights). Otherwise, on
-    CUDA torch's fused kernel runs; on a CPU three plain ops do, softmax(Q K^T / sqrt(d_k) + M) V
-    with M = 0 where a key may be attended and -inf elsewhere: torch's CPU kernel (flash
+    On CUDA without `need_weights` torch's fused kernel runs. Otherwise plain ops do,
+    softmax(Q K^T / sqrt(d_k) + M) V with M = 0 where a key may be attended and -inf elsewhere
+    (attention_weights), and the weights come at no extra cost: on a CPU torch's kernel (flash
     attention) is 1.4-2.3x slower than they are at this library's sizes (heads of 32, up to a
     few hundred positions), training and decoding (benchmarks/README.md). Every path gives the
     same context; every query row must see at least one key (sources are never empty).
@@ -302,15 +304,8 @@ def scaled_dot_product_attention(
         causal = False
     if fused:
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal), None
-    if need_weights:
-        alpha = attention_weights(q, k, mask)  # (B, heads, T, S)
-        return context(alpha, v), alpha  # c_i = sum_j alpha_ij v_j
-    scores = torch.matmul(q, k.transpose(-2, -1)).mul_(q.size(-1) ** -0.5)  # (B, heads, T, S)
-    if mask is not None:
-        scores = scores + torch.zeros(mask.shape, dtype=scores.dtype, device=q.device).masked_fill_(
-            ~mask, float("-inf")
-        )
-    return torch.softmax(scores, dim=-1) @ v, None
+    alpha = attention_weights(q, k, mask)  # (B, heads, T, S)
+    return context(alpha, v), alpha if need_weights else None  # c_i = sum_j alpha_ij v_j
 
 
 class MultiHeadAttention(nn.Module):
