@@ -302,9 +302,8 @@ class Transformer(nn.Module):
         self.heads = decoder.layers[0].self_attn.heads
 
     def encode(self, src: Tensor, src_mask: Tensor) -> TransformerMemory:
-        tokens = RealTokens.of(
-            src_mask, self.heads, ROWS_MULTIPLE
-        )  # the layers run on the real tokens only
+        # the layers run on the real tokens only
+        tokens = RealTokens.of(src_mask, self.heads, ROWS_MULTIPLE)
         x = self.src_embed(src, 0)  # (B, S, H)
         h = self.encoder(x if tokens is None else tokens.pack(x), src_mask[:, None, :], tokens)
         kvs = [layer.cross_attn.project_kv(h, h, tokens) for layer in self.decoder.layers]
