@@ -16,9 +16,12 @@ pytestmark = pytest.mark.usefixtures("float64")
 
 
 def test_loop_passes_gradcheck_with_padding() -> None:
+    """Source and target padding, target lengths out of order and tied (3, 4, 2, 4)."""
     torch.manual_seed(0)
-    batch, steps, length, emb, hidden, value, attn = 3, 4, 5, 3, 4, 6, 5
-    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0]], dtype=torch.bool)
+    batch, steps, length, emb, hidden, value, attn = 4, 4, 5, 3, 4, 6, 5
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0], [1, 1, 1, 0, 0]],
+                        dtype=torch.bool)  # fmt: skip
+    trg_mask = torch.arange(steps) < torch.tensor([3, 4, 2, 4])[:, None]
     inputs = [
         torch.randn(batch, steps, emb),  # e
         torch.randn(batch, hidden),  # s0
@@ -37,13 +40,14 @@ def test_loop_passes_gradcheck_with_padding() -> None:
 
     def loop(*tensors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         e, s0, keys, values, *w = tensors
-        return BahdanauGRULoop.apply(e, s0, keys, values, mask, *w)[:2]
+        return BahdanauGRULoop.apply(e, s0, keys, values, mask, trg_mask, *w)[:2]
 
     assert torch.autograd.gradcheck(loop, tensors)
 
 
 def test_fused_loop_equals_step_by_step_loop() -> None:
-    """Logits, attention and every parameter's gradient, on a padded batch."""
+    """Logits and attention at the real target positions, and every parameter's gradient, on a
+    batch padded on both sides."""
     torch.manual_seed(1)
     cfg = ModelConfig(type="rnn", cell="gru", context="bahdanau", bidirectional=True,
                       embedding_size=5, hidden_size=6, attention_size=7, dropout=0.0)  # fmt: skip
@@ -60,7 +64,12 @@ def test_fused_loop_equals_step_by_step_loop() -> None:
         model.decoder.fused = fused
         model.zero_grad()
         logits, attention = model(batch)
-        logits.log_softmax(-1).gather(2, batch.trg_out.unsqueeze(2)).sum().backward()
-        results.append([logits, attention, *(p.grad.clone() for p in model.parameters())])
+        logits.log_softmax(-1).gather(2, batch.trg_out.unsqueeze(2))[
+            batch.trg_mask
+        ].sum().backward()
+        real = batch.trg_mask
+        results.append(
+            [logits[real], attention[real], *(p.grad.clone() for p in model.parameters())]
+        )
     for a, b in zip(*results, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-11)

@@ -1,4 +1,4 @@
-"""The hand-written GRU (models/gru_bptt.py) against torch's: the update, MaskedGRU against a
+"""The hand-written GRU (models/gru_bptt.py) against torch's: the update, PackedGRU against a
 packed nn.GRU (states, final states, every gradient), and the encoder's two paths."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attnlab.config import ModelConfig
 from attnlab.models.build import build_model
-from attnlab.models.gru_bptt import Gates, MaskedGRU, gru_update
+from attnlab.models.gru_bptt import Gates, PackedGRU, gru_update
 
 LENGTHS = [5, 3, 1, 4]
 
@@ -37,7 +37,7 @@ def _stacked(gru: nn.GRU) -> list[torch.Tensor]:
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_masked_gru_equals_packed_torch_gru(bidirectional: bool) -> None:
+def test_packed_gru_equals_packed_torch_gru(bidirectional: bool) -> None:
     torch.manual_seed(1)
     gru = nn.GRU(4, 6, batch_first=True, bidirectional=bidirectional)
     x = torch.randn(len(LENGTHS), max(LENGTHS), 4, requires_grad=True)
@@ -45,7 +45,7 @@ def test_masked_gru_equals_packed_torch_gru(bidirectional: bool) -> None:
     mask = torch.arange(max(LENGTHS)) < lengths[:, None]
     packed, h_ref = gru(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
     out_ref, _ = pad_packed_sequence(packed, batch_first=True, total_length=max(LENGTHS))
-    out, h = MaskedGRU.apply(x, mask, *_stacked(gru))
+    out, h = PackedGRU.apply(x, mask, *_stacked(gru))
     torch.testing.assert_close(out, out_ref, rtol=0, atol=1e-12)
     torch.testing.assert_close(h, h_ref, rtol=0, atol=1e-12)
     assert (out[~mask] == 0).all()
@@ -58,18 +58,18 @@ def test_masked_gru_equals_packed_torch_gru(bidirectional: bool) -> None:
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
 
 
-def test_masked_gru_passes_gradcheck() -> None:
+def test_packed_gru_passes_gradcheck() -> None:
     torch.manual_seed(2)
     gru = nn.GRU(3, 4, batch_first=True, bidirectional=True)
     x = torch.randn(2, 3, 3, requires_grad=True)
     mask = torch.tensor([[True, True, True], [True, False, False]])
     weights = [w.detach().requires_grad_() for w in _stacked(gru)]
-    assert torch.autograd.gradcheck(lambda x, *w: MaskedGRU.apply(x, mask, *w), (x, *weights))
+    assert torch.autograd.gradcheck(lambda x, *w: PackedGRU.apply(x, mask, *w), (x, *weights))
 
 
 @pytest.mark.parametrize("reverse_source", [False, True])
 def test_encoder_paths_agree_two_layers_bidirectional(reverse_source: bool) -> None:
-    """The encoder's MaskedGRU path and its packed nn.GRU path: same states, same gradients."""
+    """The encoder's PackedGRU path and its packed nn.GRU path: same states, same gradients."""
     torch.manual_seed(3)
     cfg = ModelConfig(type="rnn", cell="gru", embedding_size=5, hidden_size=6, num_layers=2,
                       bidirectional=True, reverse_source=reverse_source, dropout=0.0)  # fmt: skip

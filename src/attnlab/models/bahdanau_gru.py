@@ -16,7 +16,10 @@ steps (dW = sum_i delta_i x_i^T) and dL/dh_j = sum_i alpha_ij dL/dc_i one batche
 
 tanh in the score is computed as 2 sigmoid(2x) - 1 (attention._AdditiveScore says why), so
 e_ij = (2 v)^T sigmoid(2 W_a s_{i-1} + 2 k_j) - sum(v); that sigmoid, (T, B, S, A) over all
-steps, is the one large tensor kept for backward. Buffers are step-major: (T, B, ...).
+steps, is the one large tensor kept for backward. The buffers are packed (models/packing.py):
+step i holds only the sentences whose target is longer than i, and attends over the source
+positions up to the longest of their sources (S_i), so a batch of mixed lengths costs its
+real words, not B * T steps over S positions.
 
 Letters beyond DESIGN's: E embedding size, He encoder state size, A attention size.
 Left out: several layers, LSTM and Elman cells, autocast (those take the generic loop).
@@ -24,6 +27,7 @@ Left out: several layers, LSTM and Elman cells, autocast (those take the generic
 
 from __future__ import annotations
 
+import itertools
 from typing import NamedTuple
 
 import torch
@@ -31,6 +35,7 @@ from torch import Tensor
 
 from attnlab.models.attention import masked_softmax
 from attnlab.models.gru_bptt import Gates, gru_update, gru_update_backward
+from attnlab.models.packing import Packing
 
 
 class DecoderWeights(NamedTuple):
@@ -46,11 +51,12 @@ class DecoderWeights(NamedTuple):
 
 
 class Trace(NamedTuple):
-    """What backward needs of the forward loop, step-major.
+    """What backward needs of the forward loop, packed step by step (models/packing.py).
 
-    s (T + 1, B, H) the states s_0 .. s_T; contexts (T, B, He); alpha (T, B, S); rz, n, gh
-    the GRU gates (models/gru_bptt.Gates), (T, B, 2H | H | 3H); sig (T, B, S, A) the score's
-    sigmoid(2 W_a s_{i-1} + 2 k_j).
+    s (B + N, H) the states: s_0 by rank, then s_1 .. of each packed row; contexts (N, He);
+    alpha (N, S) (0 beyond the step's source limit); rz, n, gh the GRU gates
+    (models/gru_bptt.Gates), (N, 2H | H | 3H); sig, flat, each step's (n_k, S_k, A) in turn:
+    the score's sigmoid(2 W_a s_{i-1} + 2 k_j).
     """
 
     s: Tensor
@@ -61,52 +67,78 @@ class Trace(NamedTuple):
     gh: Tensor
     sig: Tensor
 
-    def gates(self, i: int) -> Gates:
-        return Gates(self.rz[i], self.n[i], self.gh[i])
+    def gates(self, rows: slice) -> Gates:
+        return Gates(self.rz[rows], self.n[rows], self.gh[rows])
 
 
-def run_loop(
-    e: Tensor, s0: Tensor, keys: Tensor, values: Tensor, mask: Tensor, w: DecoderWeights
-) -> Trace:
+class Steps(NamedTuple):
+    """The packing of the target steps, and the source positions each step reads: at step i,
+    the longest source among its running sentences (`limits[i]`, S_i), so that a batch of
+    short sentences does not attend over the padding of long ones. keys, values and mask
+    are in rank order and `sig_offsets[i]` is where step i's sigmoid begins in Trace.sig."""
+
+    packing: Packing
+    limits: list[int]
+    sig_offsets: list[int]
+    keys: Tensor  # (B, S, A)
+    values: Tensor  # (B, S, He)
+    mask: Tensor  # (B, S)
+
+    @classmethod
+    def of(cls, trg_mask: Tensor, keys: Tensor, values: Tensor, mask: Tensor) -> Steps:
+        packing = Packing.of(trg_mask)
+        mask = packing.rank(mask)
+        longest = mask.sum(dim=1).cummax(dim=0).values.tolist()  # by rank
+        limits = [longest[n - 1] for n in packing.sizes]
+        sizes = [n * limit * keys.size(2) for n, limit in zip(packing.sizes, limits, strict=True)]
+        offsets = list(itertools.accumulate(sizes, initial=0))
+        return cls(packing, limits, offsets, packing.rank(keys), packing.rank(values), mask)
+
+    def sig(self, trace_sig: Tensor, i: int) -> Tensor:
+        """Step i's part of Trace.sig.  -> (n_i, S_i, A)"""
+        start, end = self.sig_offsets[i], self.sig_offsets[i + 1]
+        return trace_sig[start:end].view(self.packing.sizes[i], self.limits[i], -1)
+
+
+def run_loop(e: Tensor, s0: Tensor, steps: Steps, w: DecoderWeights) -> Trace:
     """The forward loop, without autograd.
 
-    e (B, T, E) embeddings of y_0 .. y_{T-1}, s0 (B, H), keys (B, S, A), values (B, S, He),
-    mask (B, S) -> Trace (its s[1:] are the states s_1 .. s_T)
+    e (N, E) embeddings of y_0 .. y_{T-1}, packed; s0 (B, H) in rank order -> Trace
     """
-    batch, steps, emb = e.shape
-    hidden = s0.size(1)
+    packing, emb, hidden = steps.packing, e.size(1), s0.size(1)
     w_ie, w_ic = w.w_ih[:, :emb], w.w_ih[:, emb:]  # (3H, E), (3H, He)
-    gi_e = torch.addmm(w.b_ih, e.transpose(0, 1).reshape(-1, emb), w_ie.t())  # (T B, 3H)
-    gi_e = gi_e.view(steps, batch, -1)  # (T, B, 3H)
+    gi_e = torch.addmm(w.b_ih, e, w_ie.t())  # (N, 3H)
     w_a2, v2, v_sum = w.w_a * 2.0, w.v * 2.0, w.v.sum()
-    row_mask = mask.unsqueeze(1)  # (B, 1, S)
     trace = Trace(
-        s=s0.new_empty(steps + 1, batch, hidden),
-        contexts=s0.new_empty(steps, batch, values.size(2)),
-        alpha=s0.new_empty(steps, batch, keys.size(1)),
-        rz=s0.new_empty(steps, batch, 2 * hidden),
-        n=s0.new_empty(steps, batch, hidden),
-        gh=s0.new_empty(steps, batch, 3 * hidden),
-        sig=s0.new_empty(steps, *keys.shape),
+        s=s0.new_empty(packing.batch + packing.n, hidden),
+        contexts=s0.new_empty(packing.n, steps.values.size(2)),
+        alpha=s0.new_zeros(packing.n, steps.keys.size(1)),
+        rz=s0.new_empty(packing.n, 2 * hidden),
+        n=s0.new_empty(packing.n, hidden),
+        gh=s0.new_empty(packing.n, 3 * hidden),
+        sig=s0.new_empty(steps.sig_offsets[-1]),
     )
-    trace.s[0] = s0
-    for i in range(steps):
-        s = trace.s[i]  # (B, H)
-        q2 = (s @ w_a2.t()).unsqueeze(1)  # (B, 1, A)
-        sig = torch.add(q2, keys, alpha=2.0, out=trace.sig[i]).sigmoid_()  # (B, S, A)
-        alpha = masked_softmax((sig @ v2 - v_sum).unsqueeze(1), row_mask)  # (B, 1, S)
-        trace.alpha[i] = alpha.squeeze(1)
-        c = torch.bmm(alpha, values, out=trace.contexts[i].unsqueeze(1)).squeeze(1)  # (B, He)
-        torch.addmm(w.b_hh, s, w.w_hh.t(), out=trace.gh[i])
-        gru_update(torch.addmm(gi_e[i], c, w_ic.t()), s, trace.gates(i), out=trace.s[i + 1])
+    trace.s[: packing.batch] = s0
+    for i, (running, limit) in enumerate(zip(packing.sizes, steps.limits, strict=True)):
+        rows, s = packing.step(i), trace.s[packing.before(i)]  # s (n_i, H)
+        keys, values = steps.keys[:running, :limit], steps.values[:running, :limit]
+        q2 = (s @ w_a2.t()).unsqueeze(1)  # (n_i, 1, A)
+        sig = torch.add(q2, keys, alpha=2.0, out=steps.sig(trace.sig, i)).sigmoid_()
+        row_mask = steps.mask[:running, None, :limit]  # (n_i, 1, S_i)
+        alpha = masked_softmax((sig @ v2 - v_sum).unsqueeze(1), row_mask)  # (n_i, 1, S_i)
+        trace.alpha[rows, :limit] = alpha.squeeze(1)
+        c = torch.bmm(alpha, values, out=trace.contexts[rows].unsqueeze(1)).squeeze(1)
+        torch.addmm(w.b_hh, s, w.w_hh.t(), out=trace.gh[rows])
+        gi = torch.addmm(gi_e[rows], c, w_ic.t())  # (n_i, 3H)
+        gru_update(gi, s, trace.gates(rows), out=trace.s[packing.after(i)])
     return trace
 
 
 class Gradients(NamedTuple):
-    """What `backward_loop` returns, step-major: the gradients of the GRU pre-activations
-    dgi, dgh (T, B, 3H); of q2_i = 2 W_a s_{i-1}, dq2 (T, B, A); of the contexts through every
-    path, dc (T, B, He); of 2 k_j summed over steps, dkeys2 (B, S, A); of 2 v, dv2 (A,); and of
-    s_0, ds0 (B, H)."""
+    """What `backward_loop` returns, packed: the gradients of the GRU pre-activations
+    dgi, dgh (N, 3H); of q2_i = 2 W_a s_{i-1}, dq2 (N, A); of the contexts through every path,
+    dc (N, He); and in rank order, of 2 k_j summed over steps, dkeys2 (B, S, A); of 2 v,
+    dv2 (A,); and of s_0, ds0 (B, H)."""
 
     dgi: Tensor
     dgh: Tensor
@@ -118,53 +150,53 @@ class Gradients(NamedTuple):
 
 
 def backward_loop(
-    grad_states: Tensor, grad_contexts: Tensor, trace: Trace, values: Tensor, w: DecoderWeights
+    grad_states: Tensor, grad_contexts: Tensor, trace: Trace, steps: Steps, w: DecoderWeights
 ) -> Gradients:
     """Back-propagation through time over the trace of `run_loop`.
 
-    grad_states (B, T, H), grad_contexts (B, T, He), from the layers above -> Gradients.
+    grad_states (N, H), grad_contexts (N, He), packed, from the layers above -> Gradients.
     The score's - sum(v) gets no gradient: a softmax's input gradient sums to 0 over j.
     """
-    steps, batch, hidden = trace.n.shape
-    w_ic = w.w_ih[:, w.w_ih.size(1) - values.size(2) :]  # (3H, He)
+    packing, hidden = steps.packing, trace.n.size(1)
+    w_ic = w.w_ih[:, w.w_ih.size(1) - steps.values.size(2) :]  # (3H, He)
     v2, w_a2 = w.v * 2.0, w.w_a * 2.0
-    values_t = values.transpose(1, 2)  # (B, He, S): (1, He) @ (He, S) is 10x faster in bmm
-    grad_s, grad_c = grad_states.transpose(0, 1), grad_contexts.transpose(0, 1)  # (T, B, .)
+    values_t = steps.values.transpose(1, 2)  # (B, He, S): (1, He) @ (He, S) is 10x faster
     out = Gradients(
-        dgi=trace.gh.new_empty(steps, batch, 3 * hidden),
-        dgh=trace.gh.new_empty(steps, batch, 3 * hidden),
-        dq2=trace.gh.new_empty(steps, batch, w.w_a.size(0)),
-        dc=trace.gh.new_empty(trace.contexts.shape),
-        dkeys2=torch.zeros_like(trace.sig[0]),  # (B, S, A)
+        dgi=torch.empty_like(trace.gh),
+        dgh=torch.empty_like(trace.gh),
+        dq2=trace.gh.new_empty(packing.n, w.w_a.size(0)),
+        dc=torch.empty_like(trace.contexts),
+        dkeys2=torch.zeros_like(steps.keys),  # (B, S, A)
         dv2=torch.zeros_like(w.v),  # (A,)
-        ds0=trace.gh.new_zeros(batch, hidden),
+        ds0=trace.gh.new_zeros(packing.batch, hidden),  # dL/ds of each rank's latest state
     )
-    ds = out.ds0
-    for i in reversed(range(steps)):
-        ds = ds + grad_s[i]
-        gates = trace.gates(i)
-        gru_update_backward(ds, trace.s[i], gates, out.dgi[i], out.dgh[i])
-        ds_prev = torch.addmm(ds * gates.rz[:, hidden:], out.dgh[i], w.w_hh)  # (B, H)
-        dc = torch.addmm(grad_c[i], out.dgi[i], w_ic, out=out.dc[i])  # (B, He)
-        alpha = trace.alpha[i]  # (B, S)
-        dalpha = torch.bmm(dc.unsqueeze(1), values_t).squeeze(1)  # (B, S)
-        dscores = alpha * (dalpha - (alpha * dalpha).sum(dim=1, keepdim=True))  # (B, S)
-        sig = trace.sig[i]  # (B, S, A)
+    for i in reversed(range(len(packing.sizes))):
+        running, limit, rows = packing.sizes[i], steps.limits[i], packing.step(i)
+        ds = out.ds0[:running] + grad_states[rows]  # (n_i, H)
+        gates = trace.gates(rows)
+        gru_update_backward(ds, trace.s[packing.before(i)], gates, out.dgi[rows], out.dgh[rows])
+        ds_prev = torch.addmm(ds * gates.rz[:, hidden:], out.dgh[rows], w.w_hh)  # (n_i, H)
+        dc = torch.addmm(grad_contexts[rows], out.dgi[rows], w_ic, out=out.dc[rows])
+        alpha = trace.alpha[rows, :limit]  # (n_i, S_i)
+        dalpha = torch.bmm(dc.unsqueeze(1), values_t[:running, :, :limit]).squeeze(1)
+        dscores = alpha * (dalpha - (alpha * dalpha).sum(dim=1, keepdim=True))  # (n_i, S_i)
+        sig = steps.sig(trace.sig, i)  # (n_i, S_i, A)
         out.dv2.addmv_(sig.reshape(-1, sig.size(2)).t(), dscores.reshape(-1))
-        dx2 = torch.ops.aten.sigmoid_backward(dscores.unsqueeze(2) * v2, sig)  # (B, S, A)
-        out.dkeys2.add_(dx2)
-        torch.sum(dx2, dim=1, out=out.dq2[i])
-        ds = torch.addmm(ds_prev, out.dq2[i], w_a2)
-    out.ds0.copy_(ds)
+        dx2 = torch.ops.aten.sigmoid_backward(dscores.unsqueeze(2) * v2, sig)  # (n_i, S_i, A)
+        out.dkeys2[:running, :limit].add_(dx2)
+        torch.sum(dx2, dim=1, out=out.dq2[rows])
+        torch.addmm(ds_prev, out.dq2[rows], w_a2, out=out.ds0[:running])
     return out
 
 
 class BahdanauGRULoop(torch.autograd.Function):
     """autograd wrapper: forward = `run_loop`, backward = `backward_loop` plus the weight
-    gradients as one matmul each over all T * B rows.
+    gradients as one matmul each over all N packed rows. Step i runs only the sentences
+    whose target is longer than i (trg_mask): a batch of mixed lengths costs its real words.
 
-    apply(e, s0, keys, values, mask, w_ih, b_ih, w_hh, b_hh, w_a, v)
-        -> states s_1 .. s_T (B, T, H), contexts (B, T, He), alpha (B, T, S) (not differentiable)
+    apply(e, s0, keys, values, mask, trg_mask, w_ih, b_ih, w_hh, b_hh, w_a, v)
+        -> states s_1 .. s_T (B, T, H), contexts (B, T, He), alpha (B, T, S) (not
+           differentiable), each 0 at the target padding
     """
 
     @staticmethod
@@ -175,13 +207,18 @@ class BahdanauGRULoop(torch.autograd.Function):
         keys: Tensor,
         values: Tensor,
         mask: Tensor,
+        trg_mask: Tensor,
         *weights: Tensor,
     ) -> tuple[Tensor, Tensor, Tensor]:
-        trace = run_loop(e, s0, keys, values, mask, DecoderWeights(*weights))
-        ctx.save_for_backward(e, values, *weights, *trace)
-        alpha = trace.alpha.transpose(0, 1)
+        steps = Steps.of(trg_mask, keys, values, mask)
+        packing = steps.packing
+        e_rows = e.reshape(-1, e.size(2))[packing.index]  # (N, E)
+        trace = run_loop(e_rows, packing.rank(s0), steps, DecoderWeights(*weights))
+        alpha = packing.pad(trace.alpha)  # (B, T, S)
+        ctx.save_for_backward(e_rows, alpha, *weights, *trace)
+        ctx.steps, ctx.e_shape = steps, e.shape
         ctx.mark_non_differentiable(alpha)
-        return trace.s[1:].transpose(0, 1), trace.contexts.transpose(0, 1), alpha
+        return packing.pad(trace.s[packing.batch :]), packing.pad(trace.contexts), alpha
 
     @staticmethod
     def backward(
@@ -190,25 +227,29 @@ class BahdanauGRULoop(torch.autograd.Function):
         grad_contexts: Tensor,
         _grad_alpha: Tensor,
     ) -> tuple[Tensor | None, ...]:
-        e, values, *saved = ctx.saved_tensors
-        w, trace = DecoderWeights(*saved[:6]), Trace(*saved[6:])
-        g = backward_loop(grad_states, grad_contexts, trace, values, w)
-        steps, batch, emb = e.size(1), e.size(0), e.size(2)
-        dgi_rows, dgh_rows = g.dgi.view(steps * batch, -1), g.dgh.view(steps * batch, -1)
-        s_prev_rows = trace.s[:-1].reshape(steps * batch, -1)  # (T B, H)
-        inputs = torch.cat([e.transpose(0, 1), trace.contexts], dim=2).view(steps * batch, -1)
-        grad_e = (dgi_rows @ w.w_ih[:, :emb]).view(steps, batch, emb).transpose(0, 1)
-        grad_values = torch.bmm(trace.alpha.permute(1, 2, 0), g.dc.transpose(0, 1))  # (B,S,He)
+        e_rows, alpha, *saved = ctx.saved_tensors
+        w, trace, steps = DecoderWeights(*saved[:6]), Trace(*saved[6:]), ctx.steps
+        packing, emb = steps.packing, e_rows.size(1)
+        index = packing.index
+        grad_s = grad_states.reshape(-1, grad_states.size(2))[index]  # (N, H)
+        grad_c = grad_contexts.reshape(-1, grad_contexts.size(2))[index]  # (N, He)
+        g = backward_loop(grad_s, grad_c, trace, steps, w)
+        s_prev = packing.previous_states(trace.s)  # (N, H)
+        inputs = torch.cat([e_rows, trace.contexts], dim=1)  # (N, E + He)
+        grad_e = e_rows.new_zeros(ctx.e_shape.numel() // emb, emb)  # (B T, E)
+        grad_e.index_copy_(0, index, g.dgi @ w.w_ih[:, :emb])
+        grad_values = torch.bmm(alpha.transpose(1, 2), packing.pad(g.dc))  # (B, S, He)
         return (
-            grad_e,  # (B, T, E)
-            g.ds0,
-            g.dkeys2 * 2.0,
+            grad_e.view(ctx.e_shape),
+            packing.unrank(g.ds0),
+            packing.unrank(g.dkeys2) * 2.0,
             grad_values,
             None,
-            dgi_rows.t() @ inputs,  # w_ih (3H, E + He)
-            dgi_rows.sum(0),  # b_ih
-            dgh_rows.t() @ s_prev_rows,  # w_hh (3H, H)
-            dgh_rows.sum(0),  # b_hh
-            g.dq2.view(steps * batch, -1).t() @ s_prev_rows * 2.0,  # w_a (A, H)
+            None,
+            g.dgi.t() @ inputs,  # w_ih (3H, E + He)
+            g.dgi.sum(0),  # b_ih
+            g.dgh.t() @ s_prev,  # w_hh (3H, H)
+            g.dgh.sum(0),  # b_hh
+            g.dq2.t() @ s_prev * 2.0,  # w_a (A, H)
             g.dv2 * 2.0,  # v
         )

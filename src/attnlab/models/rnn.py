@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attnlab.models.dropout import Dropout, dropout
-from attnlab.models.gru_bptt import MaskedGRU
+from attnlab.models.gru_bptt import PackedGRU
 
 Cell = Literal["elman", "gru", "lstm"]
 Activation = Literal["tanh", "relu"]
@@ -144,15 +144,15 @@ class RNNEncoder(nn.Module):
             src = reverse_padded(src, src_mask)
         x = self.dropout(self.embedding(src))  # (B, S, E)
         if self.fused and not torch.is_autocast_enabled(x.device.type):
-            states, final, final_cell = *self.masked_gru(x, src_mask), None
+            states, final, final_cell = *self.packed_gru(x, src_mask), None
         else:
             states, final, final_cell = self.packed_rnn(x, src_mask)
         if self.reverse_source:
             states = reverse_padded(states, src_mask)
         return EncoderOutput(states, final, final_cell)
 
-    def masked_gru(self, x: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
-        """GRU layers through `gru_bptt.MaskedGRU`, dropout between layers as in nn.GRU.
+    def packed_gru(self, x: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
+        """GRU layers through `gru_bptt.PackedGRU`, dropout between layers as in nn.GRU.
 
         x (B, S, E) -> states (B, S, D*H), final (B, D*H)
         """
@@ -165,7 +165,7 @@ class RNNEncoder(nn.Module):
                 torch.stack([getattr(rnn, f"{name}_l{layer}{suffix}") for suffix in suffixes])
                 for name in ("weight_ih", "bias_ih", "weight_hh", "bias_hh")
             ]  # (D, 3H, I), (D, 3H), (D, 3H, H), (D, 3H)
-            x, final = MaskedGRU.apply(x, src_mask, *weights)  # (B, S, D*H), (D, B, H)
+            x, final = PackedGRU.apply(x, src_mask, *weights)  # (B, S, D*H), (D, B, H)
         return x, final.transpose(0, 1).reshape(x.size(0), -1)
 
     def packed_rnn(self, x: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:

@@ -18,6 +18,10 @@ step(memory, state | None, y_prev) -> logits, State, attention. `Memory` and `St
 with the batch on dimension 0 of every tensor (RNN states stored (B, L, H), transposed to torch's
 (L, B, H) only when an RNN is called).
 
+Decoders take forward(memory, state, y (B, T), y_mask (B, T) | None): y_mask marks the real
+target positions (None: all are). Outputs at the others are unspecified, and the fused GRU loop
+skips them.
+
 Speed: the fixed decoder runs as one fused RNN call over all T steps (with `feed_context` too,
 since c does not change), and so does Luong without input feeding (attention then runs on all T
 at once). Bahdanau and Luong with input feeding loop over steps; keys (U_a h_j), embeddings
@@ -129,7 +133,7 @@ class FixedDecoder(nn.Module):
         x_i = [y_{i-1}; c] and p(y_i) = softmax(W_o [s_i; c; y_{i-1}])   with feed_context
         x_i = y_{i-1}      and p(y_i) = softmax(W_o s_i)                 without
 
-    forward(memory, state, y (B, T)) -> logits (B, T, V), State, None
+    forward(memory, state, y (B, T), y_mask) -> logits (B, T, V), State, None
     """
 
     def __init__(
@@ -153,7 +157,9 @@ class FixedDecoder(nn.Module):
     def start(self, memory: Memory) -> State:
         return self.bridge(memory.final, memory.final_cell)
 
-    def forward(self, memory: Memory, state: State, y: Tensor) -> tuple[Tensor, State, None]:
+    def forward(
+        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
+    ) -> tuple[Tensor, State, None]:
         e = self.dropout(self.embedding(y))  # (B, T, E)
         if self.feed_context:
             c = memory.final.unsqueeze(1).expand(-1, y.size(1), -1)  # (B, T, He)
@@ -178,7 +184,7 @@ class BahdanauDecoder(nn.Module):
     (`bahdanau_gru.BahdanauGRULoop`, the same numbers, much faster); `fused = False`, other
     cells, several layers and autocast take the step-by-step loop below.
 
-    forward(memory, state, y (B, T)) -> logits (B, T, V), State, weights (B, T, S)
+    forward(memory, state, y (B, T), y_mask) -> logits (B, T, V), State, weights (B, T, S)
     """
 
     def __init__(
@@ -207,10 +213,14 @@ class BahdanauDecoder(nn.Module):
     def start(self, memory: Memory) -> State:
         return self.bridge(memory.final, memory.final_cell)
 
-    def forward(self, memory: Memory, state: State, y: Tensor) -> tuple[Tensor, State, Tensor]:
+    def forward(
+        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
+    ) -> tuple[Tensor, State, Tensor]:
         e = self.dropout(self.embedding(y))  # (B, T, E)
         if self.fused and not torch.is_autocast_enabled(e.device.type):
-            s, c, alpha = self.fused_loop(memory, state, e)  # (B, T, H | He | S)
+            if y_mask is None:
+                y_mask = torch.ones_like(y, dtype=torch.bool)
+            s, c, alpha = self.fused_loop(memory, state, e, y_mask)  # (B, T, H | He | S)
             h, cell = s[:, -1:], None  # (B, 1, H)
         else:
             s, c, alpha, h, cell = self.step_by_step_loop(memory, state, e)
@@ -218,8 +228,11 @@ class BahdanauDecoder(nn.Module):
         logits = self.output(self.dropout(features))  # (B, T, V)
         return logits, State(h, cell, None, state.t + y.size(1)), alpha
 
-    def fused_loop(self, memory: Memory, state: State, e: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """States s_1..s_T (B, T, H), contexts (B, T, He), weights (B, T, S) for a 1-layer GRU."""
+    def fused_loop(
+        self, memory: Memory, state: State, e: Tensor, y_mask: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """States s_1..s_T (B, T, H), contexts (B, T, He), weights (B, T, S) for a 1-layer GRU;
+        each 0 where y_mask (B, T) is False."""
         rnn, score = self.rnn, self.attention.score
         return BahdanauGRULoop.apply(
             e,
@@ -227,6 +240,7 @@ class BahdanauDecoder(nn.Module):
             memory.keys,
             memory.values,
             memory.mask,
+            y_mask,
             rnn.weight_ih_l0,
             rnn.bias_ih_l0,
             rnn.weight_hh_l0,
@@ -267,7 +281,7 @@ class LuongDecoder(nn.Module):
         h~_t         = tanh(W_c [c_t; h_t])          (eq. 5)
         p(y_t)       = softmax(W_s h~_t)             (eq. 6)
 
-    forward(memory, state, y (B, T)) -> logits (B, T, V), State, weights (B, T, S)
+    forward(memory, state, y (B, T), y_mask) -> logits (B, T, V), State, weights (B, T, S)
     """
 
     def __init__(
@@ -303,7 +317,9 @@ class LuongDecoder(nn.Module):
         h_tilde = torch.tanh(self.combine(torch.cat([c, h_top], dim=-1)))  # (B, T, H)
         return h_tilde, alpha
 
-    def forward(self, memory: Memory, state: State, y: Tensor) -> tuple[Tensor, State, Tensor]:
+    def forward(
+        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
+    ) -> tuple[Tensor, State, Tensor]:
         e = self.dropout(self.embedding(y))  # (B, T, E)
         t = target_positions(state, y.size(1))  # (B, T)
         if not self.input_feeding:  # all T steps in one fused RNN call, attention on all at once
@@ -346,7 +362,8 @@ class RNNSeq2Seq(nn.Module):
 
     def forward(self, batch: Batch) -> tuple[Tensor, Tensor | None]:
         memory = self.encode(batch.src, batch.src_mask)
-        logits, _, attention = self.decoder(memory, self.decoder.start(memory), batch.trg_in)
+        start = self.decoder.start(memory)
+        logits, _, attention = self.decoder(memory, start, batch.trg_in, batch.trg_mask)
         return logits, attention
 
     def step(

@@ -1,0 +1,112 @@
+"""A padded batch laid out step by step with the batch shrinking as sequences end, so that a
+recurrence over a batch of mixed lengths costs its N real positions, not B * T.
+
+This is the layout of torch's PackedSequence. Rows are ranked by length, longest first, with
+ties kept in order. The rows still running at step k are then the first `sizes[k]` ranks, and
+step k's packed rows are `offsets[k] .. offsets[k] + sizes[k] - 1`, in rank order. A recurrence
+keeps its states in one buffer of B + N rows: the B initial states by rank, then the packed
+states. Both the states that a step reads (`before`) and those it writes (`after`) are then
+contiguous slices of that buffer.
+
+With random batches of lengths 5-40, about 40% of B * T is padding. A loop that masks its
+updates over the longest sequence spends that share of its time on the padding.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+
+class Packing(NamedTuple):
+    """Where the real positions of a (B, T) batch go, step-major.
+
+    order is None when the rows are already longest first; then ranks are rows.
+    """
+
+    order: Tensor | None  # (B,) the original row of each rank
+    ranked_mask: Tensor  # (B, T) the mask with rows in rank order
+    lengths: list[int]  # per rank
+    sizes: list[int]  # per step k: the ranks still running
+    offsets: list[int]  # per step k: its first packed row
+    index: Tensor  # (N,) flat position b * T + k in the padded batch of each packed row
+
+    @classmethod
+    def of(cls, mask: Tensor) -> Packing:
+        """mask (B, T), True on the real positions, which begin each row."""
+        batch, steps = mask.shape
+        row_lengths = mask.sum(dim=1)  # (B,)
+        as_list = row_lengths.tolist()
+        order = None
+        if any(a < b for a, b in itertools.pairwise(as_list)):
+            order = torch.argsort(row_lengths, descending=True, stable=True)  # (B,)
+            mask = mask.index_select(0, order)
+        lengths = sorted(as_list, reverse=True)
+        sizes = [n for n in mask.sum(dim=0).tolist() if n > 0]
+        offsets = list(itertools.accumulate(sizes, initial=0))[:-1]
+        rows = torch.arange(batch, device=mask.device) if order is None else order
+        positions = rows[:, None] * steps + torch.arange(steps, device=mask.device)  # (B, T)
+        return cls(order, mask, lengths, sizes, offsets, positions.t()[mask.t()])
+
+    @property
+    def batch(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def n(self) -> int:
+        """N, the real positions."""
+        return self.index.size(0)
+
+    def reversed_index(self) -> Tensor:
+        """(N,) like `index`, each sequence read backwards: step k of a sequence of length L
+        reads its position L - 1 - k."""
+        steps, device = self.ranked_mask.size(1), self.index.device
+        rows = torch.arange(self.batch, device=device) if self.order is None else self.order
+        last = torch.tensor(self.lengths, device=device)[:, None] - 1  # (B, 1)
+        positions = rows[:, None] * steps + (last - torch.arange(steps, device=device))  # (B, T)
+        return positions.t()[self.ranked_mask.t()]
+
+    def step(self, k: int) -> slice:
+        """Step k's packed rows."""
+        return slice(self.offsets[k], self.offsets[k] + self.sizes[k])
+
+    def before(self, k: int) -> slice:
+        """The rows of a state buffer that step k reads: its running ranks' previous states."""
+        start = 0 if k == 0 else self.batch + self.offsets[k - 1]
+        return slice(start, start + self.sizes[k])
+
+    def after(self, k: int) -> slice:
+        """The rows of a state buffer that step k writes."""
+        return slice(self.batch + self.offsets[k], self.batch + self.offsets[k] + self.sizes[k])
+
+    def previous_states(self, states: Tensor) -> Tensor:
+        """The state each packed row started from.  states (..., B + N, H) -> (..., N, H)"""
+        return torch.cat([states[..., self.before(k), :] for k in range(len(self.sizes))], -2)
+
+    def final_rows(self) -> Tensor:
+        """(B,) by rank: the row of a state buffer that holds each sequence's last state
+        (its initial state when it is empty)."""
+        rows = [
+            rank if length == 0 else self.batch + self.offsets[length - 1] + rank
+            for rank, length in enumerate(self.lengths)
+        ]
+        return torch.tensor(rows, device=self.index.device)
+
+    def rank(self, x: Tensor) -> Tensor:
+        """x (B, ...) in original row order -> rank order."""
+        return x if self.order is None else x.index_select(0, self.order)
+
+    def unrank(self, x: Tensor, dim: int = 0) -> Tensor:
+        """x (..., B, ...) in rank order along `dim` -> original row order."""
+        if self.order is None:
+            return x
+        return torch.empty_like(x).index_copy_(dim, self.order, x)
+
+    def pad(self, packed: Tensor) -> Tensor:
+        """packed (N, F) -> (B, T, F) in original row order, zeros at the padding."""
+        batch, steps = self.ranked_mask.shape
+        padded = packed.new_zeros(batch * steps, packed.size(1))
+        return padded.index_copy_(0, self.index, packed).view(batch, steps, -1)
