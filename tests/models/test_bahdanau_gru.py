@@ -15,13 +15,16 @@ from attnlab.models.build import build_model
 pytestmark = pytest.mark.usefixtures("float64")
 
 
-def test_loop_passes_gradcheck_with_padding() -> None:
-    """Source and target padding, target lengths out of order and tied (3, 4, 2, 4)."""
+@pytest.mark.parametrize("target_lengths", [[3, 4, 2, 4], None])
+def test_loop_passes_gradcheck_with_padding(target_lengths: list[int] | None) -> None:
+    """Source padding; target lengths out of order and tied, or every target as long (None)."""
     torch.manual_seed(0)
     batch, steps, length, emb, hidden, value, attn = 4, 4, 5, 3, 4, 6, 5
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0], [1, 1, 1, 0, 0]],
                         dtype=torch.bool)  # fmt: skip
-    trg_mask = torch.arange(steps) < torch.tensor([3, 4, 2, 4])[:, None]
+    trg_mask = None
+    if target_lengths is not None:
+        trg_mask = torch.arange(steps) < torch.tensor(target_lengths)[:, None]
     inputs = [
         torch.randn(batch, steps, emb),  # e
         torch.randn(batch, hidden),  # s0

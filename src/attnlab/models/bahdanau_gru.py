@@ -55,8 +55,9 @@ class Trace(NamedTuple):
 
     s (B + N, H) the states: s_0 by rank, then s_1 .. of each packed row; contexts (N, He);
     alpha (N, S) (0 beyond the step's source limit); rz, n, gh the GRU gates
-    (models/gru_bptt.Gates), (N, 2H | H | 3H); sig, flat, each step's (n_k, S_k, A) in turn:
-    the score's sigmoid(2 W_a s_{i-1} + 2 k_j).
+    (models/gru_bptt.Gates), (N, 2H | H | 3H), gh the first 3H columns of (N, 3H + A)
+    [W_h s_{i-1} + b_h; 2 W_a s_{i-1}] (one matmul a step); sig, flat, each step's
+    (n_k, S_k, A) in turn: the score's sigmoid(2 W_a s_{i-1} + 2 k_j).
     """
 
     s: Tensor
@@ -85,11 +86,18 @@ class Steps(NamedTuple):
     mask: Tensor  # (B, S)
 
     @classmethod
-    def of(cls, trg_mask: Tensor, keys: Tensor, values: Tensor, mask: Tensor) -> Steps:
-        packing = Packing.of(trg_mask)
-        mask = packing.rank(mask)
-        longest = mask.sum(dim=1).cummax(dim=0).values.tolist()  # by rank
-        limits = [longest[n - 1] for n in packing.sizes]
+    def of(
+        cls, trg_mask: Tensor | None, steps: int, keys: Tensor, values: Tensor, mask: Tensor
+    ) -> Steps:
+        """trg_mask (B, T), or None when every target runs all T steps."""
+        if trg_mask is None:
+            packing = Packing.every(keys.size(0), steps, keys.device)
+            limits = [keys.size(1)] * steps
+        else:
+            packing = Packing.of(trg_mask)
+            mask = packing.rank(mask)
+            longest = mask.sum(dim=1).cummax(dim=0).values.tolist()  # by rank
+            limits = [longest[n - 1] for n in packing.sizes]
         sizes = [n * limit * keys.size(2) for n, limit in zip(packing.sizes, limits, strict=True)]
         offsets = list(itertools.accumulate(sizes, initial=0))
         return cls(packing, limits, offsets, packing.rank(keys), packing.rank(values), mask)
@@ -108,41 +116,49 @@ def run_loop(e: Tensor, s0: Tensor, steps: Steps, w: DecoderWeights) -> Trace:
     packing, emb, hidden = steps.packing, e.size(1), s0.size(1)
     w_ie, w_ic = w.w_ih[:, :emb], w.w_ih[:, emb:]  # (3H, E), (3H, He)
     gi_e = torch.addmm(w.b_ih, e, w_ie.t())  # (N, 3H)
-    w_a2, v2, v_sum = w.w_a * 2.0, w.v * 2.0, w.v.sum()
+    v2, v_sum = w.v * 2.0, w.v.sum()
+    w_s, b_s = state_projection(w)  # (3H + A, H), (3H + A,)
+    projections = s0.new_empty(packing.n, w_s.size(0))  # (N, 3H + A)
     trace = Trace(
         s=s0.new_empty(packing.batch + packing.n, hidden),
         contexts=s0.new_empty(packing.n, steps.values.size(2)),
         alpha=s0.new_zeros(packing.n, steps.keys.size(1)),
         rz=s0.new_empty(packing.n, 2 * hidden),
         n=s0.new_empty(packing.n, hidden),
-        gh=s0.new_empty(packing.n, 3 * hidden),
+        gh=projections[:, : 3 * hidden],
         sig=s0.new_empty(steps.sig_offsets[-1]),
     )
     trace.s[: packing.batch] = s0
     for i, (running, limit) in enumerate(zip(packing.sizes, steps.limits, strict=True)):
         rows, s = packing.step(i), trace.s[packing.before(i)]  # s (n_i, H)
         keys, values = steps.keys[:running, :limit], steps.values[:running, :limit]
-        q2 = (s @ w_a2.t()).unsqueeze(1)  # (n_i, 1, A)
+        torch.addmm(b_s, s, w_s.t(), out=projections[rows])  # gh, q2 = 2 W_a s_{i-1}
+        q2 = projections[rows, 3 * hidden :].unsqueeze(1)  # (n_i, 1, A)
         sig = torch.add(q2, keys, alpha=2.0, out=steps.sig(trace.sig, i)).sigmoid_()
         row_mask = steps.mask[:running, None, :limit]  # (n_i, 1, S_i)
         alpha = masked_softmax((sig @ v2 - v_sum).unsqueeze(1), row_mask)  # (n_i, 1, S_i)
         trace.alpha[rows, :limit] = alpha.squeeze(1)
         c = torch.bmm(alpha, values, out=trace.contexts[rows].unsqueeze(1)).squeeze(1)
-        torch.addmm(w.b_hh, s, w.w_hh.t(), out=trace.gh[rows])
         gi = torch.addmm(gi_e[rows], c, w_ic.t())  # (n_i, 3H)
         gru_update(gi, s, trace.gates(rows), out=trace.s[packing.after(i)])
     return trace
 
 
+def state_projection(w: DecoderWeights) -> tuple[Tensor, Tensor]:
+    """What each step computes from s_{i-1}, as one matrix and bias:
+    [W_h s + b_h; 2 W_a s] = W_s s + b_s.   -> W_s (3H + A, H), b_s (3H + A,)"""
+    return torch.cat([w.w_hh, w.w_a * 2.0]), torch.cat([w.b_hh, w.b_hh.new_zeros(w.w_a.size(0))])
+
+
 class Gradients(NamedTuple):
-    """What `backward_loop` returns, packed: the gradients of the GRU pre-activations
-    dgi, dgh (N, 3H); of q2_i = 2 W_a s_{i-1}, dq2 (N, A); of the contexts through every path,
-    dc (N, He); and in rank order, of 2 k_j summed over steps, dkeys2 (B, S, A); of 2 v,
-    dv2 (A,); and of s_0, ds0 (B, H)."""
+    """What `backward_loop` returns, packed: the gradients of the GRU pre-activations dgi
+    (N, 3H); of the state projection (`state_projection`) dproj (N, 3H + A), which holds
+    those of gh and of q2_i = 2 W_a s_{i-1}; of the contexts through every path, dc (N, He);
+    and in rank order, of 2 k_j summed over steps, dkeys2 (B, S, A); of 2 v, dv2 (A,); and
+    of s_0, ds0 (B, H)."""
 
     dgi: Tensor
-    dgh: Tensor
-    dq2: Tensor
+    dproj: Tensor
     dc: Tensor
     dkeys2: Tensor
     dv2: Tensor
@@ -159,23 +175,22 @@ def backward_loop(
     """
     packing, hidden = steps.packing, trace.n.size(1)
     w_ic = w.w_ih[:, w.w_ih.size(1) - steps.values.size(2) :]  # (3H, He)
-    v2, w_a2 = w.v * 2.0, w.w_a * 2.0
+    v2, (w_s, _) = w.v * 2.0, state_projection(w)
     values_t = steps.values.transpose(1, 2)  # (B, He, S): (1, He) @ (He, S) is 10x faster
     out = Gradients(
         dgi=torch.empty_like(trace.gh),
-        dgh=torch.empty_like(trace.gh),
-        dq2=trace.gh.new_empty(packing.n, w.w_a.size(0)),
+        dproj=trace.gh.new_empty(packing.n, w_s.size(0)),
         dc=torch.empty_like(trace.contexts),
         dkeys2=torch.zeros_like(steps.keys),  # (B, S, A)
         dv2=torch.zeros_like(w.v),  # (A,)
         ds0=trace.gh.new_zeros(packing.batch, hidden),  # dL/ds of each rank's latest state
     )
+    dgh, dq2 = out.dproj[:, : 3 * hidden], out.dproj[:, 3 * hidden :]  # (N, 3H), (N, A)
     for i in reversed(range(len(packing.sizes))):
         running, limit, rows = packing.sizes[i], steps.limits[i], packing.step(i)
         ds = out.ds0[:running] + grad_states[rows]  # (n_i, H)
         gates = trace.gates(rows)
-        gru_update_backward(ds, trace.s[packing.before(i)], gates, out.dgi[rows], out.dgh[rows])
-        ds_prev = torch.addmm(ds * gates.rz[:, hidden:], out.dgh[rows], w.w_hh)  # (n_i, H)
+        gru_update_backward(ds, trace.s[packing.before(i)], gates, out.dgi[rows], dgh[rows])
         dc = torch.addmm(grad_contexts[rows], out.dgi[rows], w_ic, out=out.dc[rows])
         alpha = trace.alpha[rows, :limit]  # (n_i, S_i)
         dalpha = torch.bmm(dc.unsqueeze(1), values_t[:running, :, :limit]).squeeze(1)
@@ -184,8 +199,9 @@ def backward_loop(
         out.dv2.addmv_(sig.reshape(-1, sig.size(2)).t(), dscores.reshape(-1))
         dx2 = torch.ops.aten.sigmoid_backward(dscores.unsqueeze(2) * v2, sig)  # (n_i, S_i, A)
         out.dkeys2[:running, :limit].add_(dx2)
-        torch.sum(dx2, dim=1, out=out.dq2[rows])
-        torch.addmm(ds_prev, out.dq2[rows], w_a2, out=out.ds0[:running])
+        torch.sum(dx2, dim=1, out=dq2[rows])
+        # dL/ds_{i-1}: through h_t = (1 - z) n + z h_{t-1}, and through gh and q2
+        torch.addmm(ds * gates.rz[:, hidden:], out.dproj[rows], w_s, out=out.ds0[:running])
     return out
 
 
@@ -194,7 +210,7 @@ class BahdanauGRULoop(torch.autograd.Function):
     gradients as one matmul each over all N packed rows. Step i runs only the sentences
     whose target is longer than i (trg_mask): a batch of mixed lengths costs its real words.
 
-    apply(e, s0, keys, values, mask, trg_mask, w_ih, b_ih, w_hh, b_hh, w_a, v)
+    apply(e, s0, keys, values, mask, trg_mask | None, w_ih, b_ih, w_hh, b_hh, w_a, v)
         -> states s_1 .. s_T (B, T, H), contexts (B, T, He), alpha (B, T, S) (not
            differentiable), each 0 at the target padding
     """
@@ -207,16 +223,16 @@ class BahdanauGRULoop(torch.autograd.Function):
         keys: Tensor,
         values: Tensor,
         mask: Tensor,
-        trg_mask: Tensor,
+        trg_mask: Tensor | None,
         *weights: Tensor,
     ) -> tuple[Tensor, Tensor, Tensor]:
-        steps = Steps.of(trg_mask, keys, values, mask)
+        steps = Steps.of(trg_mask, e.size(1), keys, values, mask)
         packing = steps.packing
-        e_rows = e.reshape(-1, e.size(2))[packing.index]  # (N, E)
+        e_rows = packing.gather(e)  # (N, E)
         trace = run_loop(e_rows, packing.rank(s0), steps, DecoderWeights(*weights))
         alpha = packing.pad(trace.alpha)  # (B, T, S)
         ctx.save_for_backward(e_rows, alpha, *weights, *trace)
-        ctx.steps, ctx.e_shape = steps, e.shape
+        ctx.steps = steps
         ctx.mark_non_differentiable(alpha)
         return packing.pad(trace.s[packing.batch :]), packing.pad(trace.contexts), alpha
 
@@ -230,17 +246,15 @@ class BahdanauGRULoop(torch.autograd.Function):
         e_rows, alpha, *saved = ctx.saved_tensors
         w, trace, steps = DecoderWeights(*saved[:6]), Trace(*saved[6:]), ctx.steps
         packing, emb = steps.packing, e_rows.size(1)
-        index = packing.index
-        grad_s = grad_states.reshape(-1, grad_states.size(2))[index]  # (N, H)
-        grad_c = grad_contexts.reshape(-1, grad_contexts.size(2))[index]  # (N, He)
+        grad_s, grad_c = packing.gather(grad_states), packing.gather(grad_contexts)  # N,H|He
         g = backward_loop(grad_s, grad_c, trace, steps, w)
         s_prev = packing.previous_states(trace.s)  # (N, H)
+        grad_w_s = g.dproj.t() @ s_prev  # (3H + A, H)
+        hidden = s_prev.size(1)
         inputs = torch.cat([e_rows, trace.contexts], dim=1)  # (N, E + He)
-        grad_e = e_rows.new_zeros(ctx.e_shape.numel() // emb, emb)  # (B T, E)
-        grad_e.index_copy_(0, index, g.dgi @ w.w_ih[:, :emb])
         grad_values = torch.bmm(alpha.transpose(1, 2), packing.pad(g.dc))  # (B, S, He)
         return (
-            grad_e.view(ctx.e_shape),
+            packing.pad(g.dgi @ w.w_ih[:, :emb]),  # e (B, T, E)
             packing.unrank(g.ds0),
             packing.unrank(g.dkeys2) * 2.0,
             grad_values,
@@ -248,8 +262,8 @@ class BahdanauGRULoop(torch.autograd.Function):
             None,
             g.dgi.t() @ inputs,  # w_ih (3H, E + He)
             g.dgi.sum(0),  # b_ih
-            g.dgh.t() @ s_prev,  # w_hh (3H, H)
-            g.dgh.sum(0),  # b_hh
-            g.dq2.t() @ s_prev * 2.0,  # w_a (A, H)
+            grad_w_s[: 3 * hidden],  # w_hh (3H, H)
+            g.dproj[:, : 3 * hidden].sum(0),  # b_hh
+            grad_w_s[3 * hidden :] * 2.0,  # w_a (A, H)
             g.dv2 * 2.0,  # v
         )

@@ -24,7 +24,8 @@ from torch import Tensor
 class Packing(NamedTuple):
     """Where the real positions of a (B, T) batch go, step-major.
 
-    order is None when the rows are already longest first; then ranks are rows.
+    order is None when the rows are already longest first; then ranks are rows. full: every
+    row runs every step (no padding), so that packing is a transpose (`gather`, `pad`).
     """
 
     order: Tensor | None  # (B,) the original row of each rank
@@ -33,6 +34,7 @@ class Packing(NamedTuple):
     sizes: list[int]  # per step k: the ranks still running
     offsets: list[int]  # per step k: its first packed row
     index: Tensor  # (N,) flat position b * T + k in the padded batch of each packed row
+    full: bool = False
 
     @classmethod
     def of(cls, mask: Tensor) -> Packing:
@@ -50,6 +52,14 @@ class Packing(NamedTuple):
         rows = torch.arange(batch, device=mask.device) if order is None else order
         positions = rows[:, None] * steps + torch.arange(steps, device=mask.device)  # (B, T)
         return cls(order, mask, lengths, sizes, offsets, positions.t()[mask.t()])
+
+    @classmethod
+    def every(cls, batch: int, steps: int, device: torch.device) -> Packing:
+        """A (B, T) batch without padding (decoding one step at a time, for one)."""
+        mask = torch.ones(batch, steps, dtype=torch.bool, device=device)
+        index = torch.arange(batch * steps, device=device).view(batch, steps).t().reshape(-1)
+        offsets = list(range(0, batch * steps, batch))
+        return cls(None, mask, [steps] * batch, [batch] * steps, offsets, index, full=True)
 
     @property
     def batch(self) -> int:
@@ -105,8 +115,16 @@ class Packing(NamedTuple):
             return x
         return torch.empty_like(x).index_copy_(dim, self.order, x)
 
+    def gather(self, x: Tensor) -> Tensor:
+        """x (B, T, F) -> packed (N, F)"""
+        if self.full:
+            return x.transpose(0, 1).reshape(-1, x.size(2))
+        return x.reshape(-1, x.size(2)).index_select(0, self.index)
+
     def pad(self, packed: Tensor) -> Tensor:
         """packed (N, F) -> (B, T, F) in original row order, zeros at the padding."""
         batch, steps = self.ranked_mask.shape
+        if self.full:
+            return packed.view(steps, batch, -1).transpose(0, 1)
         padded = packed.new_zeros(batch * steps, packed.size(1))
         return padded.index_copy_(0, self.index, packed).view(batch, steps, -1)

@@ -218,8 +218,6 @@ class BahdanauDecoder(nn.Module):
     ) -> tuple[Tensor, State, Tensor]:
         e = self.dropout(self.embedding(y))  # (B, T, E)
         if self.fused and not torch.is_autocast_enabled(e.device.type):
-            if y_mask is None:
-                y_mask = torch.ones_like(y, dtype=torch.bool)
             s, c, alpha = self.fused_loop(memory, state, e, y_mask)  # (B, T, H | He | S)
             h, cell = s[:, -1:], None  # (B, 1, H)
         else:
@@ -229,7 +227,7 @@ class BahdanauDecoder(nn.Module):
         return logits, State(h, cell, None, state.t + y.size(1)), alpha
 
     def fused_loop(
-        self, memory: Memory, state: State, e: Tensor, y_mask: Tensor
+        self, memory: Memory, state: State, e: Tensor, y_mask: Tensor | None
     ) -> tuple[Tensor, Tensor, Tensor]:
         """States s_1..s_T (B, T, H), contexts (B, T, He), weights (B, T, S) for a 1-layer GRU;
         each 0 where y_mask (B, T) is False."""
