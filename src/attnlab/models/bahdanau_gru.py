@@ -197,11 +197,14 @@ def backward_loop(
         dscores = alpha * (dalpha - (alpha * dalpha).sum(dim=1, keepdim=True))  # (n_i, S_i)
         sig = steps.sig(trace.sig, i)  # (n_i, S_i, A)
         out.dv2.addmv_(sig.reshape(-1, sig.size(2)).t(), dscores.reshape(-1))
-        dx2 = torch.ops.aten.sigmoid_backward(dscores.unsqueeze(2) * v2, sig)  # (n_i, S_i, A)
-        out.dkeys2[:running, :limit].add_(dx2)
-        torch.sum(dx2, dim=1, out=dq2[rows])
+        # dL/dx_ija = dscores_ij (2 v)_a g_ija at x = 2 W_a s_{i-1} + 2 k_j, g = sig (1 - sig):
+        # summed over j it is dq2 (one bmm); over i, dkeys2 (times 2 v once, after the loop)
+        g = torch.addcmul(sig, sig, sig, value=-1.0)  # (n_i, S_i, A)
+        out.dkeys2[:running, :limit].addcmul_(dscores.unsqueeze(2), g)
+        torch.mul(torch.bmm(dscores.unsqueeze(1), g).squeeze(1), v2, out=dq2[rows])
         # dL/ds_{i-1}: through h_t = (1 - z) n + z h_{t-1}, and through gh and q2
         torch.addmm(ds * gates.rz[:, hidden:], out.dproj[rows], w_s, out=out.ds0[:running])
+    out.dkeys2.mul_(v2)
     return out
 
 
