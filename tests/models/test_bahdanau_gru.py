@@ -11,6 +11,7 @@ from attnlab.data.batching import Batch
 from attnlab.data.vocab import BOS_ID, EOS_ID, PAD_ID
 from attnlab.models.bahdanau_gru import BahdanauGRULoop
 from attnlab.models.build import build_model
+from attnlab.models.packing import Packing
 
 pytestmark = pytest.mark.usefixtures("float64")
 
@@ -22,11 +23,12 @@ def test_loop_passes_gradcheck_with_padding(target_lengths: list[int] | None) ->
     batch, steps, length, emb, hidden, value, attn = 4, 4, 5, 3, 4, 6, 5
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0], [1, 1, 1, 0, 0]],
                         dtype=torch.bool)  # fmt: skip
-    trg_mask = None
-    if target_lengths is not None:
-        trg_mask = torch.arange(steps) < torch.tensor(target_lengths)[:, None]
+    if target_lengths is None:
+        packing = Packing.every(batch, steps, torch.device("cpu"))
+    else:
+        packing = Packing.of(torch.arange(steps) < torch.tensor(target_lengths)[:, None])
     inputs = [
-        torch.randn(batch, steps, emb),  # e
+        torch.randn(packing.n, emb),  # e, packed
         torch.randn(batch, hidden),  # s0
         torch.randn(batch, length, attn),  # keys
         torch.randn(batch, length, value),  # values
@@ -43,12 +45,12 @@ def test_loop_passes_gradcheck_with_padding(target_lengths: list[int] | None) ->
 
     def loop(*tensors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         e, s0, keys, values, *w = tensors
-        return BahdanauGRULoop.apply(e, s0, keys, values, mask, trg_mask, *w)[:2]
+        return BahdanauGRULoop.apply(e, s0, keys, values, mask, packing, *w)[:2]
 
     assert torch.autograd.gradcheck(loop, tensors)
 
 
-def test_fused_loop_equals_step_by_step_loop() -> None:
+def test_fused_forward_equals_step_by_step_loop() -> None:
     """Logits and attention at the real target positions, and every parameter's gradient, on a
     batch padded on both sides."""
     torch.manual_seed(1)
@@ -76,3 +78,26 @@ def test_fused_loop_equals_step_by_step_loop() -> None:
         )
     for a, b in zip(*results, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-11)
+
+
+def test_fast_paths_run_in_float32_under_autocast() -> None:
+    """bf16 autocast on the CPU: the encoder's and the decoder's GRU loops stay in float32
+    (the encoder's states bit for bit), the output layer runs in bf16."""
+    torch.manual_seed(2)
+    cfg = ModelConfig(type="rnn", cell="gru", context="bahdanau", bidirectional=True,
+                      embedding_size=5, hidden_size=6, attention_size=7, dropout=0.0)  # fmt: skip
+    model = build_model(cfg, 13, 13).float().eval()
+    src = torch.tensor([[4, 5, 6, 7], [8, 9, PAD_ID, PAD_ID]])
+    trg = torch.tensor([[BOS_ID, 6, 5, 4], [BOS_ID, 12, PAD_ID, PAD_ID]])
+    trg_out = torch.tensor([[6, 5, 4, EOS_ID], [12, EOS_ID, PAD_ID, PAD_ID]])
+    batch = Batch(src, src != PAD_ID, trg, trg_out, trg_out != PAD_ID)
+    states, _, _ = model.encoder(src, src != PAD_ID)
+    logits, attention = model(batch)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        amp_states, _, _ = model.encoder(src, src != PAD_ID)
+        amp_logits, amp_attention = model(batch)
+    assert torch.equal(amp_states, states)
+    assert amp_attention.dtype == torch.float32 and amp_logits.dtype == torch.bfloat16
+    real = batch.trg_mask
+    torch.testing.assert_close(amp_attention[real], attention[real], atol=0.02, rtol=0)
+    torch.testing.assert_close(amp_logits[real].float(), logits[real], atol=0.05, rtol=0)

@@ -22,7 +22,8 @@ positions up to the longest of their sources (S_i), so a batch of mixed lengths 
 real words, not B * T steps over S positions.
 
 Letters beyond DESIGN's: E embedding size, He encoder state size, A attention size.
-Left out: several layers, LSTM and Elman cells, autocast (those take the generic loop).
+Left out: several layers, LSTM and Elman cells (those take the generic loop). Under autocast
+the loop runs in float32.
 """
 
 from __future__ import annotations
@@ -86,15 +87,11 @@ class Steps(NamedTuple):
     mask: Tensor  # (B, S)
 
     @classmethod
-    def of(
-        cls, trg_mask: Tensor | None, steps: int, keys: Tensor, values: Tensor, mask: Tensor
-    ) -> Steps:
-        """trg_mask (B, T), or None when every target runs all T steps."""
-        if trg_mask is None:
-            packing = Packing.every(keys.size(0), steps, keys.device)
-            limits = [keys.size(1)] * steps
+    def of(cls, packing: Packing, keys: Tensor, values: Tensor, mask: Tensor) -> Steps:
+        """packing: the target positions'."""
+        if packing.full:
+            limits = [keys.size(1)] * len(packing.sizes)
         else:
-            packing = Packing.of(trg_mask)
             mask = packing.rank(mask)
             longest = mask.sum(dim=1).cummax(dim=0).values.tolist()  # by rank
             limits = [longest[n - 1] for n in packing.sizes]
@@ -211,11 +208,12 @@ def backward_loop(
 class BahdanauGRULoop(torch.autograd.Function):
     """autograd wrapper: forward = `run_loop`, backward = `backward_loop` plus the weight
     gradients as one matmul each over all N packed rows. Step i runs only the sentences
-    whose target is longer than i (trg_mask): a batch of mixed lengths costs its real words.
+    whose target is longer than i: a batch of mixed lengths costs its real words.
 
-    apply(e, s0, keys, values, mask, trg_mask | None, w_ih, b_ih, w_hh, b_hh, w_a, v)
-        -> states s_1 .. s_T (B, T, H), contexts (B, T, He), alpha (B, T, S) (not
-           differentiable), each 0 at the target padding
+    apply(e (N, E), s0 (B, H), keys, values, mask, packing, w_ih, b_ih, w_hh, b_hh, w_a, v)
+        -> states s_1 .. (N, H), contexts (N, He), packed as the target positions' `packing`
+           (models/packing.py) packs them, and alpha (B, T, S) (not differentiable, 0 at the
+           target padding)
     """
 
     @staticmethod
@@ -226,18 +224,16 @@ class BahdanauGRULoop(torch.autograd.Function):
         keys: Tensor,
         values: Tensor,
         mask: Tensor,
-        trg_mask: Tensor | None,
+        packing: Packing,
         *weights: Tensor,
     ) -> tuple[Tensor, Tensor, Tensor]:
-        steps = Steps.of(trg_mask, e.size(1), keys, values, mask)
-        packing = steps.packing
-        e_rows = packing.gather(e)  # (N, E)
-        trace = run_loop(e_rows, packing.rank(s0), steps, DecoderWeights(*weights))
+        steps = Steps.of(packing, keys, values, mask)
+        trace = run_loop(e, packing.rank(s0), steps, DecoderWeights(*weights))
         alpha = packing.pad(trace.alpha)  # (B, T, S)
-        ctx.save_for_backward(e_rows, alpha, *weights, *trace)
+        ctx.save_for_backward(e, alpha, *weights, *trace)
         ctx.steps = steps
         ctx.mark_non_differentiable(alpha)
-        return packing.pad(trace.s[packing.batch :]), packing.pad(trace.contexts), alpha
+        return trace.s[packing.batch :], trace.contexts, alpha
 
     @staticmethod
     def backward(
@@ -246,18 +242,17 @@ class BahdanauGRULoop(torch.autograd.Function):
         grad_contexts: Tensor,
         _grad_alpha: Tensor,
     ) -> tuple[Tensor | None, ...]:
-        e_rows, alpha, *saved = ctx.saved_tensors
+        e, alpha, *saved = ctx.saved_tensors
         w, trace, steps = DecoderWeights(*saved[:6]), Trace(*saved[6:]), ctx.steps
-        packing, emb = steps.packing, e_rows.size(1)
-        grad_s, grad_c = packing.gather(grad_states), packing.gather(grad_contexts)  # N,H|He
-        g = backward_loop(grad_s, grad_c, trace, steps, w)
+        packing, emb = steps.packing, e.size(1)
+        g = backward_loop(grad_states, grad_contexts, trace, steps, w)
         s_prev = packing.previous_states(trace.s)  # (N, H)
         grad_w_s = g.dproj.t() @ s_prev  # (3H + A, H)
         hidden = s_prev.size(1)
-        inputs = torch.cat([e_rows, trace.contexts], dim=1)  # (N, E + He)
+        inputs = torch.cat([e, trace.contexts], dim=1)  # (N, E + He)
         grad_values = torch.bmm(alpha.transpose(1, 2), packing.pad(g.dc))  # (B, S, He)
         return (
-            packing.pad(g.dgi @ w.w_ih[:, :emb]),  # e (B, T, E)
+            g.dgi @ w.w_ih[:, :emb],  # e (N, E)
             packing.unrank(g.ds0),
             packing.unrank(g.dkeys2) * 2.0,
             grad_values,

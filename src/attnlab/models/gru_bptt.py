@@ -57,13 +57,17 @@ def gru_update(gi: Tensor, h: Tensor, gates: Gates, out: Tensor | None = None) -
 def gru_update_backward(dh: Tensor, h_prev: Tensor, gates: Gates, dgi: Tensor, dgh: Tensor) -> None:
     """Writes the gradients of gi and gh, given dL/dh_t, into dgi and dgh (..., 3H).
     dL/dh_{t-1} is then dh * z + dgh @ W_h.   dh, h_prev (..., H)"""
-    hidden = dh.size(-1)
+    hidden, n = dh.size(-1), gates.n
     r, z = gates.rz[..., :hidden], gates.rz[..., hidden:]
-    dn = dh * (1.0 - z) * (1.0 - gates.n * gates.n)  # through h_t = (1 - z) n + z h_{t-1}, tanh
-    dz = dh * (h_prev - gates.n) * z * (1.0 - z)
-    dr = dn * gates.gh[..., 2 * hidden :] * r * (1.0 - r)
-    torch.cat([dr, dz, dn], dim=-1, out=dgi)
-    torch.cat([dr, dz, dn * r], dim=-1, out=dgh)
+    # dn = dh (1 - z) (1 - n^2): through h_t = (1 - z) n + z h_{t-1} and tanh
+    dn = torch.mul(dh, 1.0 - z, out=dgi[..., 2 * hidden :])
+    dn.mul_(torch.addcmul(n.new_ones(()), n, n, value=-1.0))
+    # [dr; dz] = [dn (W_hn h_{t-1} + b_hn); dh (h_{t-1} - n)] sigmoid'([r; z])
+    torch.mul(dn, gates.gh[..., 2 * hidden :], out=dgi[..., :hidden])
+    torch.mul(dh, h_prev - n, out=dgi[..., hidden : 2 * hidden])
+    drz = dgi[..., : 2 * hidden].mul_(torch.addcmul(gates.rz, gates.rz, gates.rz, value=-1.0))
+    dgh[..., : 2 * hidden] = drz
+    torch.mul(dn, r, out=dgh[..., 2 * hidden :])
 
 
 class PackedGRU(torch.autograd.Function):

@@ -105,6 +105,11 @@ class Packing(NamedTuple):
         ]
         return torch.tensor(rows, device=self.index.device)
 
+    def last(self, packed: Tensor) -> Tensor:
+        """Each sequence's last packed row, in original row order (no sequence may be empty).
+        packed (N, F) -> (B, F)"""
+        return self.unrank(packed.index_select(0, self.final_rows() - self.batch))
+
     def rank(self, x: Tensor) -> Tensor:
         """x (B, ...) in original row order -> rank order."""
         return x if self.order is None else x.index_select(0, self.order)

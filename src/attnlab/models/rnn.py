@@ -143,8 +143,9 @@ class RNNEncoder(nn.Module):
         if self.reverse_source:
             src = reverse_padded(src, src_mask)
         x = self.dropout(self.embedding(src))  # (B, S, E)
-        if self.fused and not torch.is_autocast_enabled(x.device.type):
-            states, final, final_cell = *self.packed_gru(x, src_mask), None
+        if self.fused:  # not in lower precision under autocast: its matmuls are small
+            with torch.autocast(x.device.type, enabled=False):
+                states, final, final_cell = *self.packed_gru(x, src_mask), None
         else:
             states, final, final_cell = self.packed_rnn(x, src_mask)
         if self.reverse_source:

@@ -43,6 +43,7 @@ from attnlab.data.batching import Batch
 from attnlab.models.attention import AdditiveScore, Attention, GlobalAttention
 from attnlab.models.bahdanau_gru import BahdanauGRULoop
 from attnlab.models.dropout import Dropout
+from attnlab.models.packing import Packing
 from attnlab.models.rnn import RNNEncoder
 
 
@@ -181,8 +182,9 @@ class BahdanauDecoder(nn.Module):
         p(y_i)       = softmax(W_o [s_i; c_i; y_{i-1}])
 
     A one-layer GRU runs the loop as one autograd Function with its backward written out
-    (`bahdanau_gru.BahdanauGRULoop`, the same numbers, much faster); `fused = False`, other
-    cells, several layers and autocast take the step-by-step loop below.
+    (`bahdanau_gru.BahdanauGRULoop`, the same numbers, much faster; in float32 under autocast
+    too, the layers around it in the lower precision); `fused = False`, other cells and
+    several layers take the step-by-step loop below.
 
     forward(memory, state, y (B, T), y_mask) -> logits (B, T, V), State, weights (B, T, S)
     """
@@ -216,36 +218,43 @@ class BahdanauDecoder(nn.Module):
     def forward(
         self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
     ) -> tuple[Tensor, State, Tensor]:
+        if self.fused:
+            return self.fused_forward(memory, state, y, y_mask)
         e = self.dropout(self.embedding(y))  # (B, T, E)
-        if self.fused and not torch.is_autocast_enabled(e.device.type):
-            s, c, alpha = self.fused_loop(memory, state, e, y_mask)  # (B, T, H | He | S)
-            h, cell = s[:, -1:], None  # (B, 1, H)
-        else:
-            s, c, alpha, h, cell = self.step_by_step_loop(memory, state, e)
+        s, c, alpha, h, cell = self.step_by_step_loop(memory, state, e)
         features = torch.cat([s, c, e], dim=-1)  # (B, T, H + He + E)
         logits = self.output(self.dropout(features))  # (B, T, V)
         return logits, State(h, cell, None, state.t + y.size(1)), alpha
 
-    def fused_loop(
-        self, memory: Memory, state: State, e: Tensor, y_mask: Tensor | None
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """States s_1..s_T (B, T, H), contexts (B, T, He), weights (B, T, S) for a 1-layer GRU;
-        each 0 where y_mask (B, T) is False."""
+    def fused_forward(
+        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None
+    ) -> tuple[Tensor, State, Tensor]:
+        """`forward` for a 1-layer GRU: the embeddings, the loop and the output layer run on
+        the N real target positions only, packed (models/packing.py); logits (B, T, V) and
+        weights (B, T, S) are 0 at the padding."""
+        batch, steps = y.shape
+        packing = Packing.every(batch, steps, y.device) if y_mask is None else Packing.of(y_mask)
+        e = self.dropout(self.embedding(packing.gather(y.unsqueeze(2)).squeeze(1)))  # (N, E)
         rnn, score = self.rnn, self.attention.score
-        return BahdanauGRULoop.apply(
-            e,
-            state.h[:, 0],
-            memory.keys,
-            memory.values,
-            memory.mask,
-            y_mask,
-            rnn.weight_ih_l0,
-            rnn.bias_ih_l0,
-            rnn.weight_hh_l0,
-            rnn.bias_hh_l0,
-            score.w_a.weight,
-            score.v_a.weight[0],
-        )
+        dtype = rnn.weight_hh_l0.dtype  # autocast may have made the inputs lower precision
+        with torch.autocast(y.device.type, enabled=False):
+            s, c, alpha = BahdanauGRULoop.apply(
+                e.to(dtype),
+                state.h[:, 0].to(dtype),
+                memory.keys.to(dtype),
+                memory.values.to(dtype),
+                memory.mask,
+                packing,
+                rnn.weight_ih_l0,
+                rnn.bias_ih_l0,
+                rnn.weight_hh_l0,
+                rnn.bias_hh_l0,
+                score.w_a.weight,
+                score.v_a.weight[0],
+            )  # (N, H), (N, He), (B, T, S)
+        logits = self.output(self.dropout(torch.cat([s, c, e], dim=-1)))  # (N, V)
+        h = packing.last(s).unsqueeze(1)  # (B, 1, H)
+        return packing.pad(logits), State(h, None, None, state.t + steps), alpha
 
     def step_by_step_loop(
         self, memory: Memory, state: State, e: Tensor
