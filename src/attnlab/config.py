@@ -110,7 +110,8 @@ class TrainingConfig(_Section):
     batching: Literal["length", "random"] = Field(
         default="length",
         description="length: each batch holds sentences of one length (least padding); "
-        "random: sentences in random order (mixed lengths, more padding)",
+        "random: sentences in random order (mixed lengths, more padding; the GRU fast paths "
+        "and the Transformer outside attention skip it)",
     )
     accumulate: int = Field(
         default=1,
