@@ -15,8 +15,8 @@ before the forward loop; after the backward loop each weight gradient is one mat
 steps (dW = sum_i delta_i x_i^T) and dL/dh_j = sum_i alpha_ij dL/dc_i one batched matmul.
 
 tanh in the score is computed as 2 sigmoid(2x) - 1 (attention._AdditiveScore says why), so
-e_ij = (2 v)^T sigmoid(2 W_a s_{i-1} + 2 k_j) - sum(v); that sigmoid, (T, B, S, A) over all
-steps, is the one large tensor kept for backward. The buffers are packed (models/packing.py):
+e_ij = (2 v)^T sigmoid(2 W_a s_{i-1} + 2 k_j) - sum(v); that sigmoid, (n_i, S_i, A) at each
+step, is the one large tensor kept for backward. The buffers are packed (models/packing.py):
 step i holds only the sentences whose target is longer than i, and attends over the source
 positions up to the longest of their sources (S_i), so a batch of mixed lengths costs its
 real words, not B * T steps over S positions.
@@ -88,7 +88,8 @@ class Steps(NamedTuple):
 
     @classmethod
     def of(cls, packing: Packing, keys: Tensor, values: Tensor, mask: Tensor) -> Steps:
-        """packing: the target positions'."""
+        """packing: how the target positions are packed; keys (B, S, A), values (B, S, He),
+        mask (B, S) in original row order."""
         if packing.full:
             limits = [keys.size(1)] * len(packing.sizes)
         else:
