@@ -135,12 +135,12 @@ class PackedGRU(torch.autograd.Function):
             )
             z = step_gates.rz[..., hidden:]
             torch.baddbmm(dh * z, dgh[:, rows], w_hh, out=dh_all[:, running])
-        grad_x = x_rows.new_zeros(ctx.x_shape.numel() // x_rows.size(2), x_rows.size(2))
+        grad_x = x_rows.new_zeros(ctx.x_shape)  # (B, S, I)
         for d, rows_x in enumerate(torch.bmm(dgi, w_ih).unbind(0)):  # (N, I) each
-            grad_x.index_add_(0, reading[d], rows_x)
+            grad_x.view(-1, rows_x.size(1)).index_add_(0, reading[d], rows_x)
         h_prev = packing.previous_states(h_all)  # (D, N, H)
         return (
-            grad_x.view(ctx.x_shape),
+            grad_x,
             None,
             dgi.transpose(1, 2) @ x_rows,  # w_ih (D, 3H, I)
             dgi.sum(1),  # b_ih
