@@ -207,7 +207,8 @@ def test_two_process_ddp_matches_one_process(tmp_path: Path, accumulate: int) ->
         "--out",
         str(two),
     ]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-6000:]
     loss_one = log_entries(one, "dev")[-1]["dev_loss"]
     loss_two = log_entries(two, "dev")[-1]["dev_loss"]
     # Same global batch (2 x 160 tokens vs 1 x 320, times `accumulate` batches an update),

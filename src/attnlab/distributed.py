@@ -42,6 +42,19 @@ def init_distributed(device: torch.device) -> DistEnv:
     return env
 
 
+def wait_for_all_ranks(env: DistEnv) -> None:
+    """A barrier at the end of a run, its GIL released while it waits.
+
+    torch 2.13 keeps the process group alive after `destroy_process_group` once DDP has
+    imported torch._dynamo, so gloo's worker threads outlive it. A worker that frees a finished
+    collective's tensors needs the GIL; if the interpreter is exiting by then (rank 1 leaves
+    while rank 0 still writes its checkpoint), it aborts the process (SIGABRT). Waiting here
+    lets every worker finish, and every rank reaches the exit together.
+    """
+    if env.enabled:
+        dist.barrier()
+
+
 def shutdown(env: DistEnv) -> None:
     if env.enabled and dist.is_initialized():
         dist.destroy_process_group()

@@ -41,6 +41,7 @@ from attnlab.distributed import (
     init_distributed,
     shard,
     shutdown,
+    wait_for_all_ranks,
 )
 from attnlab.errors import UserError
 from attnlab.models.build import build_model
@@ -532,6 +533,7 @@ def run_training(
                 f"done: step {summary['step']}, best dev {summary['metric']} "
                 f"{summary['best_score']:.3f} at step {summary['best_step']}; {out}/best.pt"
             )
+        wait_for_all_ranks(env)
         return summary
     finally:
         shutdown(env)
