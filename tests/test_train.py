@@ -195,11 +195,12 @@ def test_two_process_ddp_matches_one_process(tmp_path: Path, accumulate: int) ->
     one = tmp_path / "one"
     run_training(load_config(path, ["training.batch_tokens=320"]), one)
     two = tmp_path / "two"
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
+    # --standalone: a rendezvous on a free local port (a fixed one may be taken)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     cmd = [
-        *launcher,
-        "--master-port",
-        "29533",
+        *torchrun,
+        "--nproc-per-node",
+        "2",
         "-m",
         "attnlab",
         "train",
