@@ -53,12 +53,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if path.is_dir():
         raise UserError(str(path), "is a directory, expected a checkpoint file (.pt)")
     try:
+        if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+            raise UserError(str(path), "not a readable checkpoint (truncated or corrupt?)")
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(
-            str(path), f"not a readable checkpoint (truncated or corrupt?): {reason}"
-        ) from None
+        raise UserError(str(path), f"not a readable checkpoint: {_load_failure(exc)}") from None
     except OSError as exc:
         raise UserError(str(path), exc.strerror or str(exc)) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
@@ -68,6 +67,14 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             str(path), f"checkpoint format {ckpt.get('format_version')} is not supported"
         )
     return ckpt
+
+
+def _load_failure(exc: Exception) -> str:
+    """Why torch.load refused a zip archive, in one line of attnlab's terms."""
+    message = str(exc)
+    if message.startswith("Weights only load failed"):  # torch's advice (weights_only=False)
+        return "it holds pickled Python objects; attnlab loads only tensors and plain data"
+    return "truncated or corrupt? " + (message.splitlines()[0] if message else type(exc).__name__)
 
 
 def average_checkpoints(paths: list[Path], out: Path) -> None:
