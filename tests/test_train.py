@@ -190,7 +190,7 @@ def test_corrupt_checkpoint_on_resume_is_one_line(tmp_path: Path, cli) -> None:
 @pytest.mark.parametrize("accumulate", [1, 2])
 def test_two_process_ddp_matches_one_process(tmp_path: Path, accumulate: int) -> None:
     extra = ["training.max_steps=40", "training.eval_every=40", "training.eval_bleu=false",
-             f"training.accumulate={accumulate}"]  # fmt: skip
+             "training.log_every=4", f"training.accumulate={accumulate}"]  # fmt: skip
     path = config_file(tmp_path, extra)
     one = tmp_path / "one"
     run_training(load_config(path, ["training.batch_tokens=320"]), one)
@@ -210,10 +210,17 @@ def test_two_process_ddp_matches_one_process(tmp_path: Path, accumulate: int) ->
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-6000:]
+    # Same global batch (2 x 160 tokens vs 1 x 320, times `accumulate` batches an update),
+    # different composition: close, not equal. The training loss every 4 steps (all-reduced
+    # over the ranks) within 8% (measured: 2-3.5%), and the final dev loss within 15%.
+    curve_one = [e["loss"] for e in log_entries(one, "train")]
+    curve_two = [e["loss"] for e in log_entries(two, "train")]
+    assert len(curve_one) == len(curve_two) == 10
+    assert curve_one[-1] < 0.8 * curve_one[0]  # it learned
+    gaps = [abs(a - b) / a for a, b in zip(curve_one, curve_two, strict=True)]
+    assert max(gaps) < 0.08, (curve_one, curve_two)
     loss_one = log_entries(one, "dev")[-1]["dev_loss"]
     loss_two = log_entries(two, "dev")[-1]["dev_loss"]
-    # Same global batch (2 x 160 tokens vs 1 x 320, times `accumulate` batches an update),
-    # different composition: close, not equal.
     assert abs(loss_one - loss_two) / loss_one < 0.15, (loss_one, loss_two)
 
 
