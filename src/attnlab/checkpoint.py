@@ -53,8 +53,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if path.is_dir():
         raise UserError(str(path), "is a directory, expected a checkpoint file (.pt)")
     try:
-        if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
-            raise UserError(str(path), "not a readable checkpoint (truncated or corrupt?)")
+        with path.open("rb") as handle:  # an unreadable file raises OSError here
+            if not zipfile.is_zipfile(handle):  # torch.save writes a zip archive
+                raise UserError(str(path), "not a readable checkpoint (truncated or corrupt?)")
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
         raise UserError(str(path), f"not a readable checkpoint: {_load_failure(exc)}") from None
