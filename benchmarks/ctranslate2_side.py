@@ -35,6 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from common import load_average, openmp_settings
 from rich.console import Console
@@ -42,6 +43,7 @@ from rich.table import Table
 
 from attnlab.checkpoint import load_checkpoint
 from attnlab.config import Config
+from attnlab.models.transformer import sinusoidal_positions
 from attnlab.train import corpus_bleu
 from attnlab.translate import Translator
 
@@ -75,8 +77,9 @@ def to_ctranslate2(ckpt: dict, out: Path) -> None:
 
     def attention(target, name: str, self_attention: bool) -> None:
         if self_attention:  # [Q; K; V] in one projection
-            target.linear[0].weight = _cat(w[f"{name}.q_proj.weight"], w[f"{name}.kv_proj.weight"])
-            target.linear[0].bias = _cat(w[f"{name}.q_proj.bias"], w[f"{name}.kv_proj.bias"])
+            for part in ("weight", "bias"):
+                fused = np.concatenate([w[f"{name}.q_proj.{part}"], w[f"{name}.kv_proj.{part}"]])
+                setattr(target.linear[0], part, fused)
         else:
             linear(target.linear[0], f"{name}.q_proj")
             linear(target.linear[1], f"{name}.kv_proj")
@@ -87,15 +90,12 @@ def to_ctranslate2(ckpt: dict, out: Path) -> None:
         linear(target.linear_1, f"{name}.w_2")
         norm(target.layer_norm, norm_name)
 
-    from attnlab.models.transformer import sinusoidal_positions
-
     table = sinusoidal_positions(config.max_positions, config.hidden_size).numpy()
     for side, embed in (("encoder", "src_embed"), ("decoder", "trg_embed")):
         stack = getattr(spec, side)
         embeddings = stack.embeddings  # the encoder's is a list (one per source feature)
-        (embeddings[0] if isinstance(embeddings, list) else embeddings).weight = w[
-            f"{embed}.tokens.weight"
-        ]
+        embeddings = embeddings[0] if isinstance(embeddings, list) else embeddings
+        embeddings.weight = w[f"{embed}.tokens.weight"]
         stack.scale_embeddings = True
         stack.position_encodings.encodings = table
         norm(stack.layer_norm, f"{side}.final_norm")
@@ -116,12 +116,6 @@ def to_ctranslate2(ckpt: dict, out: Path) -> None:
     spec.register_target_vocabulary(ckpt["trg_vocab"])
     spec.validate()
     spec.save(str(out))
-
-
-def _cat(*arrays):
-    import numpy as np
-
-    return np.concatenate(arrays, axis=0)
 
 
 def decode_ours(translator: Translator, sources: list[str], beam: int) -> list[str]:
