@@ -46,6 +46,9 @@ def save_atomic(obj: dict[str, Any], path: Path) -> None:
         os.close(dir_fd)
 
 
+_UNREADABLE = "not a readable checkpoint (truncated or corrupt?)"
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Load and check an attnlab checkpoint; any problem is a one-line UserError."""
     if not path.exists():
@@ -54,11 +57,13 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise UserError(str(path), "is a directory, expected a checkpoint file (.pt)")
     try:
         with path.open("rb") as handle:  # an unreadable file raises OSError here
-            if not zipfile.is_zipfile(handle):  # torch.save writes a zip archive
-                raise UserError(str(path), "not a readable checkpoint (truncated or corrupt?)")
+            if not zipfile.is_zipfile(handle):
+                raise UserError(
+                    str(path), f"{_UNREADABLE}: not a zip archive, as torch.save writes"
+                )
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
-        raise UserError(str(path), f"not a readable checkpoint: {_load_failure(exc)}") from None
+        raise UserError(str(path), _load_failure(exc)) from None
     except OSError as exc:
         raise UserError(str(path), exc.strerror or str(exc)) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
@@ -74,8 +79,11 @@ def _load_failure(exc: Exception) -> str:
     """Why torch.load refused a zip archive, in one line of attnlab's terms."""
     message = str(exc)
     if message.startswith("Weights only load failed"):  # torch's advice (weights_only=False)
-        return "it holds pickled Python objects; attnlab loads only tensors and plain data"
-    return "truncated or corrupt? " + (message.splitlines()[0] if message else type(exc).__name__)
+        return (
+            "not a readable checkpoint: it holds pickled Python objects; attnlab loads only "
+            "tensors and plain data"
+        )
+    return f"{_UNREADABLE}: {message.splitlines()[0] if message else type(exc).__name__}"
 
 
 def average_checkpoints(paths: list[Path], out: Path) -> None:
