@@ -268,3 +268,62 @@ def test_resume_with_accumulation_continues_the_same_run(tmp_path: Path) -> None
     run_training(load_config(path, ["training.max_steps=12"]), tmp_path / "halted", resume=True)
     a, b = weights(tmp_path / "straight"), weights(tmp_path / "halted")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_max_minutes_stops_the_run_and_resume_keeps_the_budget(tmp_path: Path) -> None:
+    """A wall-clock budget ends the run with a checkpoint, as max_steps does; the time is saved
+    with the run, so resuming with the same budget trains no further and a larger one goes on."""
+    extra = ["training.max_steps=100000", "training.max_minutes=0.01", "training.log_every=1",
+             "training.eval_every=100000", "training.eval_bleu=false"]  # fmt: skip
+    path = config_file(tmp_path, extra)
+    out = tmp_path / "run"
+    summary = run_training(load_config(path), out)
+    progress = load_checkpoint(out / "last.pt")["progress"]
+    assert 0 < summary["step"] == progress["step"] < 100000
+    assert progress["seconds"] >= 0.6
+    assert [e["step"] for e in log_entries(out, "dev")] == [summary["step"]]
+
+    again = run_training(load_config(path), out, resume=True)
+    assert again["step"] == summary["step"]
+    longer = run_training(load_config(path, ["training.max_minutes=0.03"]), out, resume=True)
+    assert longer["step"] > summary["step"]
+    assert load_checkpoint(out / "last.pt")["progress"]["seconds"] >= 1.8
+
+
+def test_average_last_averages_the_kept_checkpoints(tmp_path: Path) -> None:
+    extra = ["training.max_steps=30", "training.eval_every=10", "training.keep_last=3",
+             "training.average_last=3"]  # fmt: skip
+    out = tmp_path / "run"
+    summary = run_training(load_config(config_file(tmp_path, extra)), out)
+    steps = [weights(out, f"ckpt-{step:07d}.pt") for step in (10, 20, 30)]
+    averaged = weights(out, "averaged.pt")
+    for key, value in averaged.items():
+        mean = sum(s[key].double() for s in steps) / 3
+        assert torch.allclose(value.double(), mean, atol=1e-6)
+    (entry,) = log_entries(out, "average")
+    assert entry["averaged"] == [f"ckpt-{step:07d}.pt" for step in (10, 20, 30)]
+    assert entry["improved"] == summary["averaged"]["improved"]
+    assert (out / "best.pt").samefile(out / "averaged.pt") == entry["improved"]
+    best_dev = max(e["dev_bleu"] for e in log_entries(out, "dev"))
+    assert entry["improved"] == (entry["dev_bleu"] > best_dev)
+
+
+def test_average_last_beyond_keep_last_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="average_last"):
+        load_config(None, ["training.keep_last=2", "training.average_last=3"])
+
+
+def test_joint_vocabulary_with_tied_embeddings_trains_and_reloads_three_way_tied(
+    tmp_path: Path,
+) -> None:
+    from attnlab.translate import Translator
+
+    extra = [*TINY_TRANSFORMER, "model.tie_embeddings=true", "data.joint_vocab=true",
+             "training.max_steps=10", "training.eval_every=10"]  # fmt: skip
+    out = tmp_path / "run"
+    run_training(load_config(config_file(tmp_path, extra)), out)
+    translator = Translator.from_checkpoint(out / "best.pt")
+    model = translator.model
+    assert translator.src_vocab.itos == translator.trg_vocab.itos
+    assert model.src_embed.tokens.weight is model.trg_embed.tokens.weight
+    assert model.generator.weight is model.trg_embed.tokens.weight

@@ -43,6 +43,11 @@ class DataConfig(_Section):
     max_len: int = Field(
         default=100, gt=0, description="training pairs longer than this are dropped"
     )
+    joint_vocab: bool = Field(
+        default=False,
+        description="one tokenizer and one vocabulary for both sides, fitted on the source and "
+        "target training text together (with model.tie_embeddings: three-way tying)",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
@@ -73,6 +78,16 @@ class ModelConfig(_Section):
     num_layers: int = Field(default=1, gt=0)
     bidirectional: bool = True
     dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
+    embedding_dropout: float | None = Field(
+        default=None, ge=0.0, lt=1.0, description="dropout on embeddings; None: model.dropout"
+    )
+    word_dropout: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="training only: each source and target input token is replaced by <unk> "
+        "with this probability (Sennrich & Zhang 2019)",
+    )
     reverse_source: bool = False
     context: Literal["fixed", "bahdanau", "luong"] = "bahdanau"
     feed_context: bool = Field(
@@ -90,7 +105,11 @@ class ModelConfig(_Section):
     ff_size: int = Field(default=512, gt=0)
     positional: Literal["sinusoidal", "learned"] = "sinusoidal"
     norm: Literal["pre", "post"] = "pre"
-    tie_embeddings: bool = False
+    tie_embeddings: bool = Field(
+        default=False,
+        description="the output layer's weights are the target embeddings (Press & Wolf 2017); "
+        "an RNN decoder reads out through tanh(W_t x) of the embedding size first",
+    )
     max_positions: int = Field(default=1024, gt=0)
 
     @model_validator(mode="after")
@@ -106,6 +125,12 @@ class ModelConfig(_Section):
 class TrainingConfig(_Section):
     seed: int = 42
     max_steps: int = Field(default=1000, gt=0)
+    max_minutes: float | None = Field(
+        default=None,
+        gt=0,
+        description="wall-clock budget of the run (training and validation, summed over "
+        "resumes); checked every log_every steps, stops as max_steps does",
+    )
     batch_tokens: int = Field(default=4096, gt=0, description="target tokens per batch")
     batching: Literal["length", "random"] = Field(
         default="length",
@@ -135,10 +160,25 @@ class TrainingConfig(_Section):
     early_stopping_patience: int | None = Field(default=None, gt=0)
     early_stopping_metric: Literal["bleu", "loss"] = "bleu"
     keep_last: int = Field(default=3, gt=0)
+    average_last: int | None = Field(
+        default=None,
+        gt=1,
+        description="at the end, average the last k checkpoints into averaged.pt; it becomes "
+        "best.pt if it scores better on dev (needs keep_last >= k)",
+    )
     log_every: int = Field(default=20, gt=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: Literal["none", "bf16", "fp16"] = "none"
     num_threads: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _keeps_what_it_averages(self) -> TrainingConfig:
+        if self.average_last is not None and self.average_last > self.keep_last:
+            raise ValueError(
+                f"training.average_last ({self.average_last}) must be <= training.keep_last "
+                f"({self.keep_last}): only the kept checkpoints can be averaged"
+            )
+        return self
 
 
 class DecodingConfig(_Section):

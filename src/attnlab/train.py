@@ -29,7 +29,13 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from attnlab import __version__
-from attnlab.checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, save_atomic
+from attnlab.checkpoint import (
+    FORMAT,
+    FORMAT_VERSION,
+    average_checkpoints,
+    load_checkpoint,
+    save_atomic,
+)
 from attnlab.config import Config
 from attnlab.data.batching import Batch, collate, make_batches
 from attnlab.data.dataset import Encoders, TrainingData, load_training_data
@@ -62,6 +68,7 @@ class RunProgress:
     best_step: int = 0
     bad_evals: int = 0
     tokens: int = 0
+    seconds: float = 0.0  # wall clock of the training loop, validation included
 
 
 # --- small pure helpers -------------------------------------------------------------------------
@@ -151,7 +158,12 @@ class Trainer:
         )
         self.device = device
         encoders = data.encoders
-        self.model = build_model(config.model, len(encoders.src_vocab), len(encoders.trg_vocab))
+        self.model = build_model(
+            config.model,
+            len(encoders.src_vocab),
+            len(encoders.trg_vocab),
+            shared_vocab=config.data.joint_vocab,
+        )
         self.model.to(device)
         self.ddp = (
             DistributedDataParallel(self.model, device_ids=[device.index] if device.index else None)
@@ -273,6 +285,24 @@ class Trainer:
             result["dev_bleu"] = self.dev_bleu()
         return result
 
+    def average_last(self, k: int) -> dict[str, Any] | None:
+        """Average the weights of the newest k step checkpoints into averaged.pt, evaluate it
+        on dev, and make it best.pt if it beats the best checkpoint; None if fewer than two
+        checkpoints exist. Loads the averaged weights into the model."""
+        paths = sorted(self.out.glob("ckpt-*.pt"))[-k:]
+        if len(paths) < 2:
+            return None
+        averaged = self.out / "averaged.pt"
+        average_checkpoints(paths, averaged)
+        self.model.load_state_dict(load_checkpoint(averaged)["model"])
+        metrics = self.evaluate()
+        score = metrics["dev_bleu"] if self.higher_is_better else metrics["dev_loss"]
+        best = self.progress.best_score
+        improved = best is None or (score > best if self.higher_is_better else score < best)
+        if improved:
+            _link_atomic(averaged, self.out / "best.pt")
+        return {"averaged": [p.name for p in paths], "improved": improved, **metrics}
+
 
 def _link_atomic(target: Path, link: Path) -> None:
     """Make `link` another name of `target`, replacing it atomically."""
@@ -355,10 +385,12 @@ class TrainLoop:
     def __init__(self, trainer: Trainer, log: RunLog) -> None:
         self.t, self.log = trainer, log
         self.window_loss, self.window_tokens, self.window_start = 0.0, 0, time.perf_counter()
+        # the clock of `training.max_minutes`: seconds of earlier sittings plus this one's
+        self.sitting_start, self.earlier_seconds = time.perf_counter(), trainer.progress.seconds
 
     def run(self) -> dict[str, Any]:
         t, cfg = self.t, self.t.cfg
-        stop = t.progress.step >= cfg.max_steps
+        stop = t.progress.step >= cfg.max_steps or self.out_of_time()
         while not stop:
             batches = shard(
                 make_batches(
@@ -399,12 +431,22 @@ class TrainLoop:
         cfg, step = self.t.cfg, self.t.progress.step
         self.window_loss += loss
         self.window_tokens += n_tokens
-        if step % cfg.log_every == 0 or step == cfg.max_steps:
+        self.t.progress.seconds = self.earlier_seconds + time.perf_counter() - self.sitting_start
+        logged = step % cfg.log_every == 0
+        stop = step >= cfg.max_steps or (logged and self.out_of_time())
+        if logged or stop:
             self.log_window()
-        stop = step >= cfg.max_steps
         if step % cfg.eval_every == 0 or stop:
             stop = self.validate() or stop
         return stop
+
+    def out_of_time(self) -> bool:
+        """Whether `training.max_minutes` is spent (rank 0's clock decides for every rank)."""
+        budget = self.t.cfg.max_minutes
+        if budget is None:
+            return False
+        spent = self.t.progress.seconds >= 60 * budget
+        return bool(broadcast_from_main(spent, self.t.env))
 
     def log_window(self) -> None:
         t = self.t
@@ -533,6 +575,16 @@ def run_training(
                 f"done: step {summary['step']}, best dev {summary['metric']} "
                 f"{summary['best_score']:.3f} at step {summary['best_step']}; {out}/best.pt"
             )
+            k = config.training.average_last
+            averaged = trainer.average_last(k) if k and env.is_main else None
+            if averaged is not None:
+                summary["averaged"] = averaged
+                log.record({"kind": "average", "step": trainer.progress.step, **averaged})
+                shown = ", ".join(
+                    f"{key} {v:.3f}" for key, v in averaged.items() if key.startswith("dev_")
+                )
+                verdict = "now best.pt" if averaged["improved"] else "best.pt stays"
+                log.say(f"average of {len(averaged['averaged'])} checkpoints: {shown}; {verdict}")
         wait_for_all_ranks(env)
         return summary
     finally:

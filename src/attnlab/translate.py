@@ -75,7 +75,12 @@ class Translator:
         ckpt = load_checkpoint(path)
         config = Config.model_validate(ckpt["config"])
         encoders = Encoders.from_state(ckpt)
-        model = build_model(config.model, len(encoders.src_vocab), len(encoders.trg_vocab))
+        model = build_model(
+            config.model,
+            len(encoders.src_vocab),
+            len(encoders.trg_vocab),
+            shared_vocab=config.data.joint_vocab,
+        )
         try:
             model.load_state_dict(ckpt["model"])
         except RuntimeError as exc:

@@ -14,6 +14,7 @@ from attnlab.data.tokenize import (
     build_tokenizer,
     tokenizer_from_state,
 )
+from attnlab.data.vocab import UNK
 from attnlab.errors import UserError
 
 CORPUS = [
@@ -112,3 +113,21 @@ def test_bad_state_is_a_user_error(state: object) -> None:
     with pytest.raises(UserError) as err:
         tokenizer_from_state(state)  # type: ignore[arg-type]
     assert err.value.where == "checkpoint"
+
+
+@pytest.mark.parametrize("tokenizer", ["word", "sentencepiece"])
+def test_joint_vocab_fits_one_tokenizer_and_vocabulary_on_both_sides(tokenizer: str) -> None:
+    from attnlab.data.dataset import fit_encoders
+
+    pairs = [(line, line.upper()) for line in CORPUS]
+    cfg = DataConfig(tokenizer=tokenizer, sp_vocab_size=60, joint_vocab=True)
+    encoders = fit_encoders(cfg, pairs)
+    assert encoders.src_tokenizer is encoders.trg_tokenizer
+    assert encoders.src_vocab is encoders.trg_vocab
+    src_only, trg_only = encoders.encode_pair("cat", "CAT")
+    assert UNK not in [encoders.src_vocab.itos[i] for i in encoders.src_vocab.encode(src_only)]
+    assert UNK not in [encoders.trg_vocab.itos[i] for i in encoders.trg_vocab.encode(trg_only)]
+    if tokenizer == "word":  # a word seen on one side only is in the one vocabulary
+        separate = fit_encoders(DataConfig(tokenizer=tokenizer), pairs)
+        assert "CAT" not in separate.src_vocab.stoi
+        assert {"cat", "CAT"} <= set(encoders.src_vocab.stoi)

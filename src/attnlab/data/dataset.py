@@ -67,7 +67,13 @@ def split_path(cfg: DataConfig, split: Split) -> Path:
 
 
 def fit_encoders(cfg: DataConfig, pairs: list[tuple[str, str]]) -> Encoders:
-    """Tokenizers and vocabularies fitted on the training pairs, each side on its own."""
+    """Tokenizers and vocabularies fitted on the training pairs, each side on its own, or with
+    `joint_vocab` one tokenizer and one vocabulary fitted on both sides together."""
+    if cfg.joint_vocab:
+        lines = [s for s, _ in pairs] + [t for _, t in pairs]
+        tokenizer = build_tokenizer(cfg, lines)
+        vocab = Vocab.build([tokenizer.encode(line) for line in lines], cfg.min_freq, cfg.max_vocab)
+        return Encoders(tokenizer, tokenizer, vocab, vocab)
     src_tok = build_tokenizer(cfg, [s for s, _ in pairs])
     trg_tok = build_tokenizer(cfg, [t for _, t in pairs])
     src_vocab = Vocab.build([src_tok.encode(s) for s, _ in pairs], cfg.min_freq, cfg.max_vocab)

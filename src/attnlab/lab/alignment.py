@@ -160,6 +160,7 @@ def with_uniform_attention(translator: Translator) -> Translator | None:
         attention=UniformAttention(),
         output=decoder.output,
         dropout=0.0,
+        embedding_dropout=0.0,
     )
     return translator.with_model(RNNSeq2Seq(model.encoder, uniform).eval())
 

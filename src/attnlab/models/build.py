@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
 from attnlab.config import Config, ModelConfig
@@ -46,13 +47,37 @@ from attnlab.models.transformer import (
 )
 
 
-def build_model(cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: int) -> nn.Module:
-    """The model that `cfg` describes, for the given vocabulary sizes."""
+def build_model(
+    cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: int, shared_vocab: bool = False
+) -> nn.Module:
+    """The model that `cfg` describes, for the given vocabulary sizes.
+
+    `shared_vocab` (data.joint_vocab: one vocabulary for both sides) with `cfg.tie_embeddings`
+    ties three ways: source embeddings = target embeddings = output weights.
+    """
+    if shared_vocab and src_vocab_size != trg_vocab_size:
+        raise ValueError("a shared vocabulary has one size on both sides")
     builders: dict[str, Callable[[ModelConfig, int, int], nn.Module]] = {
         "rnn": _build_rnn,
         "transformer": _build_transformer,
     }
-    return builders[cfg.type](cfg, src_vocab_size, trg_vocab_size)
+    model = builders[cfg.type](cfg, src_vocab_size, trg_vocab_size)
+    if shared_vocab and cfg.tie_embeddings:
+        source, target = _embedding_tables(model)
+        source.weight = target.weight
+    return model
+
+
+def _embedding_tables(model: nn.Module) -> tuple[nn.Embedding, nn.Embedding]:
+    """The source and target embedding tables of a built model."""
+    if isinstance(model, Transformer):
+        return model.src_embed.tokens, model.trg_embed.tokens
+    return model.encoder.embedding, model.decoder.embedding
+
+
+def embedding_dropout(cfg: ModelConfig) -> float:
+    """Dropout on embeddings: `embedding_dropout`, or `dropout` where that is not set."""
+    return cfg.dropout if cfg.embedding_dropout is None else cfg.embedding_dropout
 
 
 # --- recurrent models -----------------------------------------------------------------------------
@@ -80,7 +105,7 @@ def _build_rnn(cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: int) -> RN
             dropout=cfg.dropout,
             elman_activation=cfg.elman_activation,
         ),
-        dropout=cfg.dropout,
+        dropout=embedding_dropout(cfg),
         reverse_source=cfg.reverse_source,
     )
     decoders: dict[str, Callable[[ModelConfig, int, int], Decoder]] = {
@@ -89,7 +114,7 @@ def _build_rnn(cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: int) -> RN
         "luong": _luong_decoder,
     }
     decoder = decoders[cfg.context](cfg, encoder.output_size, trg_vocab_size)
-    return RNNSeq2Seq(encoder, decoder)
+    return RNNSeq2Seq(encoder, decoder, cfg.word_dropout)
 
 
 def _decoder_parts(
@@ -97,6 +122,10 @@ def _decoder_parts(
 ) -> tuple[nn.Embedding, nn.RNNBase, Bridge]:
     """Target embedding, the decoder RNN (unidirectional) and the bridge s_0 = tanh(W_s c)."""
     embedding = nn.Embedding(trg_vocab_size, cfg.embedding_size, padding_idx=PAD_ID)
+    if cfg.tie_embeddings:  # its rows are output weights too: logits start near 0
+        nn.init.normal_(embedding.weight, std=cfg.embedding_size**-0.5)
+        with torch.no_grad():
+            embedding.weight[PAD_ID].zero_()
     rnn = make_rnn(
         cell=cfg.cell,
         input_size=input_size,
@@ -110,6 +139,23 @@ def _decoder_parts(
     return embedding, rnn, bridge
 
 
+def _output_layer(cfg: ModelConfig, input_size: int, embedding: nn.Embedding) -> nn.Module:
+    """p(y_i) = softmax(W_o x_i + b) over the target vocabulary, from the features x_i.
+
+    With `tie_embeddings` W_o is the target embedding matrix E (Press & Wolf 2017), read out
+    through t_i = tanh(W_t x_i) of the embedding size where x_i has another size:
+    softmax(E t_i + b).
+    """
+    vocab_size, size = embedding.num_embeddings, embedding.embedding_dim
+    if not cfg.tie_embeddings:
+        return nn.Linear(input_size, vocab_size)
+    tied = nn.Linear(size, vocab_size)
+    tied.weight = embedding.weight
+    if input_size == size:
+        return tied
+    return nn.Sequential(nn.Linear(input_size, size), nn.Tanh(), tied)
+
+
 def _fixed_decoder(cfg: ModelConfig, context_size: int, trg_vocab_size: int) -> FixedDecoder:
     extra = context_size if cfg.feed_context else 0
     embedding, rnn, bridge = _decoder_parts(
@@ -120,8 +166,9 @@ def _fixed_decoder(cfg: ModelConfig, context_size: int, trg_vocab_size: int) -> 
         embedding=embedding,
         rnn=rnn,
         bridge=bridge,
-        output=nn.Linear(output_size, trg_vocab_size),
+        output=_output_layer(cfg, output_size, embedding),
         dropout=cfg.dropout,
+        embedding_dropout=embedding_dropout(cfg),
         feed_context=cfg.feed_context,
     )
 
@@ -137,8 +184,9 @@ def _bahdanau_decoder(cfg: ModelConfig, context_size: int, trg_vocab_size: int) 
         rnn=rnn,
         bridge=bridge,
         attention=GlobalAttention(score),
-        output=nn.Linear(output_size, trg_vocab_size),
+        output=_output_layer(cfg, output_size, embedding),
         dropout=cfg.dropout,
+        embedding_dropout=embedding_dropout(cfg),
     )
 
 
@@ -174,13 +222,14 @@ def _luong_decoder(cfg: ModelConfig, context_size: int, trg_vocab_size: int) -> 
         bridge=bridge,
         attention=_luong_attention(cfg, context_size),
         combine=nn.Linear(context_size + cfg.hidden_size, cfg.hidden_size, bias=False),
-        output=nn.Linear(cfg.hidden_size, trg_vocab_size),
+        output=_output_layer(cfg, cfg.hidden_size, embedding),
         dropout=cfg.dropout,
+        embedding_dropout=embedding_dropout(cfg),
         input_feeding=cfg.input_feeding,
     )
 
 
-# --- Transformer (written by the Transformer engineer) -------------------------------------------
+# --- Transformer ---------------------------------------------------------------------------------
 
 
 def _build_transformer(cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: int) -> Transformer:
@@ -190,7 +239,7 @@ def _build_transformer(cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: in
 
     def embeddings(vocab_size: int) -> Embeddings:
         pos = positions(cfg.max_positions, size)
-        return Embeddings(vocab_size, size, pos, cfg.max_positions, cfg.dropout)
+        return Embeddings(vocab_size, size, pos, cfg.max_positions, embedding_dropout(cfg))
 
     def final_norm() -> nn.Module:
         return nn.LayerNorm(size) if pre_norm else nn.Identity()
@@ -206,7 +255,9 @@ def _build_transformer(cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: in
     generator = nn.Linear(size, trg_vocab_size)
     if cfg.tie_embeddings:
         generator.weight = trg_embed.tokens.weight  # Press & Wolf (2017)
-    return Transformer(embeddings(src_vocab_size), trg_embed, encoder, decoder, generator)
+    return Transformer(
+        embeddings(src_vocab_size), trg_embed, encoder, decoder, generator, cfg.word_dropout
+    )
 
 
 # --- description ----------------------------------------------------------------------------------
@@ -238,5 +289,10 @@ def summarize(cfg: Config) -> str:
 
     encoders = fit_encoders(cfg.data, read_split(split_path(cfg.data, "train")))
     sizes = f"source vocabulary {len(encoders.src_vocab)}, target {len(encoders.trg_vocab)}"
-    model = build_model(cfg.model, len(encoders.src_vocab), len(encoders.trg_vocab))
+    model = build_model(
+        cfg.model,
+        len(encoders.src_vocab),
+        len(encoders.trg_vocab),
+        shared_vocab=cfg.data.joint_vocab,
+    )
     return f"{describe_model(model)}\n({sizes})"

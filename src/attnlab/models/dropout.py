@@ -1,4 +1,5 @@
-"""Inverted dropout (Srivastava et al. 2014) with a faster mask on CPUs, for every model.
+"""Inverted dropout (Srivastava et al. 2014) with a faster mask on CPUs, for every model, and
+word dropout (whole input tokens replaced by <unk>; Sennrich & Zhang 2019, sec. 3.2).
 
     dropout(x)_i = x_i m_i / (1 - p),   m_i ~ Bernoulli(1 - p)
 
@@ -15,6 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from attnlab.data.vocab import SPECIALS, UNK_ID
 
 _LEVELS = 2**16  # values of one 16-bit draw
 
@@ -44,6 +47,34 @@ class Dropout(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def word_dropout(ids: Tensor, p: float, training: bool) -> Tensor:
+    """Each real token of `ids` replaced by <unk> with probability p, active only when
+    `training`; padding, <s> and </s> are kept.
+
+        x'_t = <unk> if m_t = 1 else x_t,   m_t ~ Bernoulli(p), for x_t not a special token
+
+    ids (B, T) long -> (B, T) long
+    """
+    if not training or p == 0.0:
+        return ids
+    drop = (torch.rand(ids.shape, device=ids.device) < p) & (ids >= len(SPECIALS))
+    return ids.masked_fill(drop, UNK_ID)
+
+
+class WordDropout(nn.Module):
+    """`word_dropout` as a module, active in training mode only."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, ids: Tensor) -> Tensor:
+        return word_dropout(ids, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

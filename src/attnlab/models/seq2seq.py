@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from attnlab.data.batching import Batch
 from attnlab.models.attention import AdditiveScore, Attention, GlobalAttention
 from attnlab.models.bahdanau_gru import BahdanauGRULoop
-from attnlab.models.dropout import Dropout
+from attnlab.models.dropout import Dropout, WordDropout
 from attnlab.models.packing import Packing
 from attnlab.models.rnn import RNNEncoder
 
@@ -142,13 +142,14 @@ class FixedDecoder(nn.Module):
         embedding: nn.Embedding,
         rnn: nn.RNNBase,
         bridge: Bridge,
-        output: nn.Linear,
+        output: nn.Module,
         dropout: float,
+        embedding_dropout: float,
         feed_context: bool,
     ) -> None:
         super().__init__()
         self.embedding, self.rnn, self.bridge, self.output = embedding, rnn, bridge, output
-        self.dropout = Dropout(dropout)
+        self.dropout, self.embedding_dropout = Dropout(dropout), Dropout(embedding_dropout)
         self.feed_context = feed_context
 
     def project_keys(self, values: Tensor) -> None:
@@ -161,7 +162,7 @@ class FixedDecoder(nn.Module):
     def forward(
         self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
     ) -> tuple[Tensor, State, None]:
-        e = self.dropout(self.embedding(y))  # (B, T, E)
+        e = self.embedding_dropout(self.embedding(y))  # (B, T, E)
         if self.feed_context:
             c = memory.final.unsqueeze(1).expand(-1, y.size(1), -1)  # (B, T, He)
             x = torch.cat([e, c], dim=-1)  # (B, T, E + He)
@@ -195,13 +196,14 @@ class BahdanauDecoder(nn.Module):
         rnn: nn.RNNBase,
         bridge: Bridge,
         attention: Attention,
-        output: nn.Linear,
+        output: nn.Module,
         dropout: float,
+        embedding_dropout: float,
     ) -> None:
         super().__init__()
         self.embedding, self.rnn, self.bridge = embedding, rnn, bridge
         self.attention, self.output = attention, output
-        self.dropout = Dropout(dropout)
+        self.dropout, self.embedding_dropout = Dropout(dropout), Dropout(embedding_dropout)
         self.fused = (
             isinstance(rnn, nn.GRU)
             and rnn.num_layers == 1
@@ -220,7 +222,7 @@ class BahdanauDecoder(nn.Module):
     ) -> tuple[Tensor, State, Tensor]:
         if self.fused:
             return self.fused_forward(memory, state, y, y_mask)
-        e = self.dropout(self.embedding(y))  # (B, T, E)
+        e = self.embedding_dropout(self.embedding(y))  # (B, T, E)
         s, c, alpha, h, cell = self.step_by_step_loop(memory, state, e)
         features = torch.cat([s, c, e], dim=-1)  # (B, T, H + He + E)
         logits = self.output(self.dropout(features))  # (B, T, V)
@@ -234,7 +236,8 @@ class BahdanauDecoder(nn.Module):
         weights (B, T, S) are 0 at the padding."""
         batch, steps = y.shape
         packing = Packing.every(batch, steps, y.device) if y_mask is None else Packing.of(y_mask)
-        e = self.dropout(self.embedding(packing.gather(y.unsqueeze(2)).squeeze(1)))  # (N, E)
+        e = self.embedding(packing.gather(y.unsqueeze(2)).squeeze(1))  # (N, E)
+        e = self.embedding_dropout(e)
         rnn, score = self.rnn, self.attention.score
         dtype = rnn.weight_hh_l0.dtype  # autocast may have made the inputs lower precision
         with torch.autocast(y.device.type, enabled=False):
@@ -298,14 +301,15 @@ class LuongDecoder(nn.Module):
         bridge: Bridge,
         attention: Attention,
         combine: nn.Linear,
-        output: nn.Linear,
+        output: nn.Module,
         dropout: float,
+        embedding_dropout: float,
         input_feeding: bool,
     ) -> None:
         super().__init__()
         self.embedding, self.rnn, self.bridge = embedding, rnn, bridge
         self.attention, self.combine, self.output = attention, combine, output
-        self.dropout = Dropout(dropout)
+        self.dropout, self.embedding_dropout = Dropout(dropout), Dropout(embedding_dropout)
         self.input_feeding = input_feeding
 
     def project_keys(self, values: Tensor) -> Tensor:
@@ -327,7 +331,7 @@ class LuongDecoder(nn.Module):
     def forward(
         self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
     ) -> tuple[Tensor, State, Tensor]:
-        e = self.dropout(self.embedding(y))  # (B, T, E)
+        e = self.embedding_dropout(self.embedding(y))  # (B, T, E)
         t = target_positions(state, y.size(1))  # (B, T)
         if not self.input_feeding:  # all T steps in one fused RNN call, attention on all at once
             h_top, h, cell = run_rnn(self.rnn, e, state.h, state.cell)  # (B, T, H)
@@ -354,23 +358,26 @@ Decoder = FixedDecoder | BahdanauDecoder | LuongDecoder
 class RNNSeq2Seq(nn.Module):
     """A recurrent encoder and one of the decoders above, behind the model interface.
 
-    forward(batch) -> logits (B, T, V), attention (B, T, S) | None
+    forward(batch) -> logits (B, T, V), attention (B, T, S) | None; in training mode with
+        `word_dropout` p > 0, source and target input tokens are replaced by <unk> at rate p
     encode(src (B, S), src_mask (B, S)) -> Memory
     step(memory, state | None, y_prev (B,)) -> logits (B, V), State, attention (B, S) | None
     """
 
-    def __init__(self, encoder: RNNEncoder, decoder: Decoder) -> None:
+    def __init__(self, encoder: RNNEncoder, decoder: Decoder, word_dropout: float = 0.0) -> None:
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
+        self.word_dropout = WordDropout(word_dropout)
 
     def encode(self, src: Tensor, src_mask: Tensor) -> Memory:
         states, final, final_cell = self.encoder(src, src_mask)  # (B, S, He), (B, He) x 2
         return Memory(states, self.decoder.project_keys(states), src_mask, final, final_cell)
 
     def forward(self, batch: Batch) -> tuple[Tensor, Tensor | None]:
-        memory = self.encode(batch.src, batch.src_mask)
+        memory = self.encode(self.word_dropout(batch.src), batch.src_mask)
         start = self.decoder.start(memory)
-        logits, _, attention = self.decoder(memory, start, batch.trg_in, batch.trg_mask)
+        trg_in = self.word_dropout(batch.trg_in)
+        logits, _, attention = self.decoder(memory, start, trg_in, batch.trg_mask)
         return logits, attention
 
     def step(

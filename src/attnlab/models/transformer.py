@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from attnlab.data.batching import Batch
 from attnlab.errors import UserError
 from attnlab.models.attention import MultiHeadAttention
-from attnlab.models.dropout import Dropout
+from attnlab.models.dropout import Dropout, WordDropout
 from attnlab.models.real_tokens import RealTokens
 
 # The real tokens are packed into a multiple of this many rows: a few matmul shapes recur from
@@ -282,7 +282,8 @@ class Transformer(nn.Module):
     """Encoder-decoder Transformer; logits = decoder output W_out^T + b (W_out tied or not).
 
     forward(batch) -> logits (B, T, V), attention (B, T, S): the last decoder layer's
-        cross-attention averaged over heads
+        cross-attention averaged over heads; in training mode with `word_dropout` p > 0, source
+        and target input tokens are replaced by <unk> at rate p
     cross_attention(batch) -> (B, L, heads, T, S): every layer and head
     encode(src (B, S), src_mask (B, S)) -> TransformerMemory
     step(memory, state | None, y_prev (B,)) -> logits (B, V), TransformerState, attention (B, S)
@@ -295,11 +296,13 @@ class Transformer(nn.Module):
         encoder: TransformerEncoder,
         decoder: TransformerDecoder,
         generator: nn.Linear,
+        word_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.src_embed, self.trg_embed = src_embed, trg_embed
         self.encoder, self.decoder, self.generator = encoder, decoder, generator
         self.heads = decoder.layers[0].self_attn.heads
+        self.word_dropout = WordDropout(word_dropout)
 
     def encode(self, src: Tensor, src_mask: Tensor) -> TransformerMemory:
         # the layers run on the real tokens only
@@ -336,8 +339,9 @@ class Transformer(nn.Module):
         return logits if tokens is None else tokens.unpack(logits), weights
 
     def forward(self, batch: Batch) -> tuple[Tensor, Tensor]:
-        memory = self.encode(batch.src, batch.src_mask)
-        logits, weights = self._decode(memory, batch.trg_in, batch.trg_mask, all_weights=False)
+        memory = self.encode(self.word_dropout(batch.src), batch.src_mask)
+        trg_in = self.word_dropout(batch.trg_in)
+        logits, weights = self._decode(memory, trg_in, batch.trg_mask, all_weights=False)
         return logits, weights[-1].mean(dim=1)  # (B, T, V), (B, T, S)
 
     def cross_attention(self, batch: Batch) -> Tensor:
