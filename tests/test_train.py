@@ -104,8 +104,8 @@ def test_bf16_amp_runs_the_linear_layers_in_bf16_keeps_float32_weights_and_learn
 ) -> None:
     seen: set[torch.dtype] = set()
 
-    def watched_model(*args: Any) -> torch.nn.Module:
-        built = build_model(*args)
+    def watched_model(*args: Any, **kwargs: Any) -> torch.nn.Module:
+        built = build_model(*args, **kwargs)
         for module in built.modules():
             if isinstance(module, torch.nn.Linear):
                 module.register_forward_hook(lambda _m, _x, y: seen.add(y.dtype))

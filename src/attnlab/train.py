@@ -483,7 +483,9 @@ class TrainLoop:
             t.scheduler.step(score)
         if t.env.is_main:
             t.save(improved)
-        self.log.record({"kind": "dev", "step": progress.step, **metrics})
+        self.log.record(
+            {"kind": "dev", "step": progress.step, "seconds": progress.seconds, **metrics}
+        )
         shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items())
         self.log.say(f"step {progress.step}: {shown}{'  (best)' if improved else ''}")
         self.window_start += time.perf_counter() - eval_start  # validation is not training time
