@@ -34,6 +34,16 @@ def test_cosine_goes_from_one_to_min_lr() -> None:
     assert lr_factor(109, c) == pytest.approx(0.1)
 
 
+def test_cosine_follows_the_time_budget_when_it_runs_out_first() -> None:
+    c = cfg(schedule="cosine", warmup_steps=10, max_steps=10_010, lr=1e-3, min_lr=1e-4)
+    by_steps = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 50 / 10_000))
+    assert lr_factor(59, c, time_spent=0.0) == pytest.approx(by_steps)
+    assert lr_factor(59, c, time_spent=0.5) == pytest.approx(0.1 + 0.9 * 0.5)
+    assert lr_factor(59, c, time_spent=1.2) == pytest.approx(0.1)
+    assert lr_factor(5_009, c, time_spent=0.1) == pytest.approx(0.1 + 0.9 * 0.5)  # steps lead
+    assert lr_factor(4, c, time_spent=0.9) == pytest.approx(0.5)  # warm-up counts steps only
+
+
 def test_scheduler_applies_the_factor_to_the_optimizer() -> None:
     param = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([param], lr=2.0)

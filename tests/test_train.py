@@ -274,13 +274,16 @@ def test_max_minutes_stops_the_run_and_resume_keeps_the_budget(tmp_path: Path) -
     """A wall-clock budget ends the run with a checkpoint, as max_steps does; the time is saved
     with the run, so resuming with the same budget trains no further and a larger one goes on."""
     extra = ["training.max_steps=100000", "training.max_minutes=0.01", "training.log_every=1",
-             "training.eval_every=100000", "training.eval_bleu=false"]  # fmt: skip
+             "training.eval_every=100000", "training.eval_bleu=false",
+             "training.schedule=cosine"]  # fmt: skip
     path = config_file(tmp_path, extra)
     out = tmp_path / "run"
     summary = run_training(load_config(path), out)
     progress = load_checkpoint(out / "last.pt")["progress"]
     assert 0 < summary["step"] == progress["step"] < 100000
     assert progress["seconds"] >= 0.6
+    # cosine decays over the time budget here, not over the 100,000 steps
+    assert log_entries(out, "train")[-1]["lr"] < 0.05 * 0.005
     assert [e["step"] for e in log_entries(out, "dev")] == [summary["step"]]
 
     again = run_training(load_config(path), out, resume=True)

@@ -180,12 +180,20 @@ class Trainer:
             fused=device.type in ("cpu", "cuda"),
         )
         self.higher_is_better = self.metric_name() == "bleu"
-        self.scheduler = build_scheduler(self.optimizer, self.cfg, self.higher_is_better)
+        self.progress = RunProgress()
+        self.scheduler = build_scheduler(
+            self.optimizer, self.cfg, self.higher_is_better, self.budget_spent
+        )
         self.scaler = torch.amp.GradScaler(
             device.type, enabled=self.cfg.amp == "fp16" and device.type == "cuda"
         )
-        self.progress = RunProgress()
         self.lengths = [(len(s), len(t)) for s, t in data.train_ids]
+
+    def budget_spent(self) -> float:
+        """The fraction of `training.max_minutes` used so far; 0 without that budget."""
+        if self.cfg.max_minutes is None:
+            return 0.0
+        return self.progress.seconds / (60 * self.cfg.max_minutes)
 
     def metric_name(self) -> str:
         return self.cfg.early_stopping_metric if self.cfg.eval_bleu else "loss"
