@@ -80,11 +80,15 @@ def summarise_run(run: Path) -> dict[str, Any]:
     }
 
 
-def measure(config: Path, seed: int, minutes: float | None, runs: Path) -> dict[str, Any]:
-    """Train one recipe and seed, score best.pt on the test split."""
+def measure(
+    config: Path, seed: int, minutes: float | None, runs: Path, extra: list[str]
+) -> dict[str, Any]:
+    """Train one recipe and seed (with `extra` key=value overrides), score best.pt on test."""
     data = ensure_data(config)
     run = runs / f"{config.parent.name}-{config.stem}-seed{seed}"
     overrides = ["--set", f"training.seed={seed}"]
+    for item in extra:
+        overrides += ["--set", item]
     if minutes is not None:
         overrides += ["--set", f"training.max_minutes={minutes}"]
     load_before = load_average()
@@ -98,6 +102,7 @@ def measure(config: Path, seed: int, minutes: float | None, runs: Path) -> dict[
         "config_file": str(config),
         "seed": seed,
         "max_minutes": minutes,
+        "overrides": extra,
         **summarise_run(run),
         "command_seconds": wall,
         "test_bleu": scores["bleu"],
@@ -115,6 +120,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42])
     parser.add_argument("--runs", type=Path, default=Path("bench-out/real_quality"))
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/real_quality.json"))
+    parser.add_argument("--set", action="append", default=[], help="key.path=value, as for train")
     parser.add_argument(
         "--from-runs",
         type=Path,
@@ -128,7 +134,7 @@ def main() -> None:
         print(f"{row['run']:<44} {row['parameters']:>10,} params  dev {row['best_dev_bleu']:5.2f}")
     for config in args.configs:
         for seed in args.seeds:
-            results.append(measure(config, seed, args.minutes, args.runs))
+            results.append(measure(config, seed, args.minutes, args.runs, args.set))
             row = results[-1]
             print(
                 f"{row['config_file']:<44} seed {seed:>3}  {row['train_seconds'] / 60:5.1f} min  "

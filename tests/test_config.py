@@ -106,3 +106,26 @@ def test_cli_bad_input_exits_2_with_one_line(cli, tmp_path: Path, args, fragment
              "ok": tmp_path / "ok.yaml"}  # fmt: skip
     result = cli(*[a.format(**names) for a in args])
     assert_one_line_error(result, *fragments)
+
+
+CORPUS_CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*/*.yaml"))
+
+
+@pytest.mark.parametrize("path", CORPUS_CONFIGS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_corpus_recipes_validate_read_their_corpus_and_state_their_figures(path: Path) -> None:
+    config = load_config(path)
+    assert config.data.dir == Path("data") / path.parent.name
+    header = [line for line in path.read_text(encoding="utf-8").splitlines() if line[:1] == "#"]
+    assert any("Figures:" in line or "Measured:" in line for line in header)
+
+
+def test_every_corpus_has_its_recipes() -> None:
+    names = {f"{p.parent.name}/{p.stem}" for p in CORPUS_CONFIGS}
+    assert {
+        "bible-en-fr/gru-fixed",
+        "bible-en-fr/gru-bahdanau",
+        "bible-en-fr/lstm-luong",
+        "bible-en-fr/transformer",
+        "nt-grc-en/gru-bahdanau",
+        "nt-grc-en/transformer",
+    } <= names
