@@ -93,8 +93,8 @@ PLACEHOLDER = re.compile(
 
 WORD = re.compile(r"\w+")
 IBM1_FLOOR = 1e-6
-MERGE_Z, PARTNER_Z, MERGED_Z, MAX_MERGED = 3.0, 1.0, 2.0, 4
-DROP_LEN_Z, DROP_IBM_Z = 3.0, 2.0
+MERGE_Z, PARTNER_Z, MERGED_Z, MAX_MERGED = 3.5, 1.0, 2.0, 4
+DROP_LEN_Z, DROP_IBM_Z = 4.0, 2.5
 
 Key = tuple[int, int, int]  # (bNumber, chapter, verse) on the KJV verse keys
 PSALM_HEADING = re.compile(r"\s*(?:BOOK [IVX]+\s+)?Psalm (\d+)\b\s*(.*)$")
