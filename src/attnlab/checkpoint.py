@@ -14,13 +14,13 @@ so any changed byte of the payload is caught before it is unpickled. Format 1 (t
 no digest) still loads. `torch.save` stores every archive entry uncompressed; an archive with a
 compressed entry, or entries larger than the file, is refused before torch reads it (a zip bomb).
 
-A failed write (a full disk, a read-only folder) raises `CheckpointWriteError`, naming the file,
+A failed write (a full disk, a read-only folder) raises `WriteError`, naming the file,
 with no temporary file left behind; the file that was there before is untouched.
 """
 
 from __future__ import annotations
 
-import errno
+import contextlib
 import hashlib
 import io
 import os
@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from attnlab import __version__
-from attnlab.errors import AttnlabError, UserError
+from attnlab.errors import UserError, WriteError
 
 FORMAT = "attnlab-checkpoint"
 FORMAT_VERSION = 2
@@ -41,24 +41,6 @@ SUPPORTED_VERSIONS = (1, 2)
 # A test hook for the kill loop: seconds to sleep between writing a checkpoint's temporary file
 # and renaming it into place, so that a kill can land inside the write.
 PAUSE_IN_WRITE_ENV = "ATTNLAB_TEST_PAUSE_IN_CHECKPOINT_WRITE"
-
-
-class CheckpointWriteError(AttnlabError):
-    """A checkpoint (or another output file) could not be written: disk full, read-only, no
-    permission. `where` is the file; `what` says why in words."""
-
-    def __init__(self, path: Path, exc: OSError) -> None:
-        super().__init__(str(path), describe_write_error(exc))
-        self.errno = exc.errno
-
-
-def describe_write_error(exc: OSError) -> str:
-    """An OSError from a write, in a user's words: disk full, not writable, or the OS's reason."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return "disk full (no space left on the device)"
-    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return "not writable (read-only file system or no permission)"
-    return f"cannot write: {exc.strerror or exc}"
 
 
 def serialize(obj: dict[str, Any]) -> bytes:
@@ -86,14 +68,14 @@ def save_atomic(obj: dict[str, Any], path: Path) -> None:
 
     A kill at any moment leaves either the old file or the new one, never a truncated file. The
     archive is built in memory first, so a full disk is an OSError of the write (torch's own
-    writer reports it as an opaque RuntimeError), turned into a CheckpointWriteError.
+    writer reports it as an opaque RuntimeError), turned into a WriteError.
     """
     data = serialize(obj)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise CheckpointWriteError(path, exc) from None
+        raise WriteError(str(path), exc) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -104,9 +86,10 @@ def save_atomic(obj: dict[str, Any], path: Path) -> None:
             time.sleep(float(pause))
         os.replace(tmp, path)
     except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise CheckpointWriteError(path, exc) from None
+            raise WriteError(str(path), exc) from None
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
