@@ -99,10 +99,14 @@ def data_stats(
 def config_check(
     file: Annotated[Path, typer.Argument(help="YAML config.")], overrides: SetOption = None
 ) -> None:
-    """Validate a config and print it in full, defaults included."""
-    from attnlab.config import load_config
+    """Validate a config and print it in full, defaults included (an empty file is valid: all
+    defaults, with a note on stderr)."""
+    from attnlab.config import empty_config_note, load_config
 
     typer.echo(load_config(file, overrides).to_yaml(), nl=False)
+    note = empty_config_note(file)
+    if note:
+        sys.stderr.write(f"attnlab: note: {note}\n")
 
 
 @model_app.command("summary")

@@ -257,6 +257,17 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return raw
 
 
+def empty_config_note(path: Path) -> str | None:
+    """A note for `config check` when `path` sets nothing (empty, comments only or `{}`): the
+    config is valid and every value is a default, but training needs data.dir at least."""
+    if read_yaml(path):
+        return None
+    return (
+        f"{path}: the file sets nothing; every value shown is a default "
+        "(training needs data.dir or data.train/dev/test)"
+    )
+
+
 def load_config(path: Path | None, overrides: list[str] | None = None) -> Config:
     """Read, override and validate a config; `path=None` starts from the defaults."""
     raw = read_yaml(path) if path is not None else {}
