@@ -124,9 +124,14 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         )
     if version not in SUPPORTED_VERSIONS:
         raise UserError(str(path), f"checkpoint format {version!r} is not supported")
-    if version == 1:
-        return ckpt
-    return _open_envelope(ckpt, str(path))
+    if version != 1:
+        ckpt = _open_envelope(ckpt, str(path))
+    config, weights = ckpt.get("config"), ckpt.get("model")
+    if not isinstance(config, dict) or not isinstance(weights, dict):
+        raise UserError(str(path), "not a usable checkpoint: it has no config or no model weights")
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
+        raise UserError(str(path), "not a usable checkpoint: its model weights are not tensors")
+    return ckpt
 
 
 def _open_envelope(envelope: dict[str, Any], where: str) -> dict[str, Any]:
@@ -189,10 +194,14 @@ def average_checkpoints(paths: list[Path], out: Path) -> None:
     for path in paths[1:]:
         ckpt = load_checkpoint(path)
         if (
-            ckpt["config"]["model"] != first["config"]["model"]
+            ckpt["config"].get("model") != first["config"].get("model")
             or ckpt["model"].keys() != total.keys()
+            or any(ckpt["model"][k].shape != v.shape for k, v in total.items())
         ):
             raise UserError(str(path), f"another architecture than {paths[0]}; cannot average")
+        vocabularies = ("src_vocab", "trg_vocab", "src_tokenizer", "trg_tokenizer")
+        if any(ckpt.get(k) != first.get(k) for k in vocabularies):
+            raise UserError(str(path), f"other vocabularies than {paths[0]}; cannot average")
         for key, value in ckpt["model"].items():
             total[key] += value.double()
     averaged = {k: (v / len(paths)).to(first["model"][k].dtype) for k, v in total.items()}
