@@ -98,6 +98,12 @@ def save_atomic(obj: dict[str, Any], path: Path) -> None:
         os.close(dir_fd)
 
 
+def remove_temporaries(folder: Path) -> None:
+    """Delete the temporary files (`.NAME.*.tmp`) a killed writer left in `folder`."""
+    for tmp in folder.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
 _UNREADABLE = "not a readable checkpoint (truncated or corrupt?)"
 
 

@@ -30,7 +30,13 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from attnlab import __version__
-from attnlab.checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, save_atomic
+from attnlab.checkpoint import (
+    FORMAT,
+    FORMAT_VERSION,
+    load_checkpoint,
+    remove_temporaries,
+    save_atomic,
+)
 from attnlab.config import Config
 from attnlab.data.batching import Batch, collate, make_batches
 from attnlab.data.dataset import Encoders, TrainingData, load_training_data
@@ -572,6 +578,8 @@ def run_training(
         trainer = Trainer(config, data, out, env, device)
         if ckpt is not None:
             trainer.load_state(ckpt)
+            if env.is_main:
+                remove_temporaries(out)  # the writes a kill interrupted
         else:
             start_run_folder(config, out, env)
         with (

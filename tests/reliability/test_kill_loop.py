@@ -2,7 +2,11 @@
 write (between the temporary file's fsync and its rename, held open by the test hook
 ATTNLAB_TEST_PAUSE_IN_CHECKPOINT_WRITE), the other half at random times, and resumed after each.
 Every checkpoint on disk must load after every kill, and the run must end with the weights and
-the log (less its timings) of the run that was never killed."""
+the log (less its timings) of the run that was never killed.
+
+Each piece of the run is killed only after it has written a checkpoint of its own, so that the
+run moves on however slow the machine is: inside the next write, or at a random time up to as
+long again as that first checkpoint took."""
 
 from __future__ import annotations
 
@@ -24,7 +28,8 @@ from attnlab.train import run_training
 from tests.reliability.conftest import tiny_config
 
 KILLS = 24
-STEPS = ["training.max_steps=300", "training.eval_every=5", "training.keep_last=2"]
+EVERY = 5
+STEPS = ["training.max_steps=400", f"training.eval_every={EVERY}", "training.keep_last=2"]
 
 
 def _train(config: Path, out: Path, resume: bool) -> None:
@@ -37,11 +42,17 @@ def _train(config: Path, out: Path, resume: bool) -> None:
     run_training(load_config(config), out, resume=resume, quiet=True)
 
 
-def _wait_for_a_write(out: Path, process: multiprocessing.Process, timeout: float) -> bool:
-    """Poll until a checkpoint's temporary file exists (the child is inside a write)."""
-    deadline = time.monotonic() + timeout
+def _step(path: Path) -> int:
+    """The step in a checkpoint's name: ckpt-0000010.pt or its temporary .ckpt-0000010.pt.*.tmp"""
+    return int(path.name.lstrip(".").split(".")[0].removeprefix("ckpt-"))
+
+
+def _wait_for(out: Path, pattern: str, after: int, process: multiprocessing.Process) -> bool:
+    """Poll until a file matching `pattern` (a checkpoint or its temporary) for a step past `after`
+    exists; False if the child ended or 10 minutes went by first."""
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline and process.is_alive():
-        if any(out.glob(".ckpt-*.tmp")):
+        if any(_step(path) > after for path in out.glob(pattern)):
             return True
         time.sleep(0.002)
     return False
@@ -73,14 +84,18 @@ def test_a_run_killed_24_times_ends_as_if_never_killed(
     kills = {"inside a checkpoint write": 0, "at a random moment": 0}
     checked = 0
     while sum(kills.values()) < KILLS:
-        process = fork.Process(target=_train, args=(config, out, (out / "last.pt").exists()))
+        resume = (out / "last.pt").exists()
+        start = load_checkpoint(out / "last.pt")["progress"]["step"] if resume else 0
+        process = fork.Process(target=_train, args=(config, out, resume))
+        began = time.monotonic()
         process.start()
         inside = sum(kills.values()) % 2 == 0
-        if inside:
-            landed = _wait_for_a_write(out, process, timeout=60)
+        if inside:  # the write after this piece's first checkpoint
+            landed = _wait_for(out, ".ckpt-*.tmp", start + EVERY, process)
         else:
-            time.sleep(rng.uniform(0.05, 0.8))
-            landed = process.is_alive()
+            landed = _wait_for(out, "ckpt-*.pt", start, process)
+            time.sleep(rng.uniform(0, time.monotonic() - began))
+            landed = landed and process.is_alive()
         os.kill(process.pid, signal.SIGKILL)
         process.join(timeout=60)
         assert process.exitcode in (-signal.SIGKILL, 0), process.exitcode
