@@ -29,7 +29,12 @@ from tests.reliability.conftest import tiny_config
 
 KILLS = 24
 EVERY = 5
-STEPS = ["training.max_steps=400", f"training.eval_every={EVERY}", "training.keep_last=2"]
+STEPS = [
+    "training.max_steps=400",
+    f"training.eval_every={EVERY}",
+    f"training.log_every={EVERY}",  # each resume starts a log window: make them the same
+    "training.keep_last=2",
+]
 
 
 def _train(config: Path, out: Path, resume: bool) -> None:
