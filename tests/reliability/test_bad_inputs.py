@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import random
 import sys
 from collections import Counter
 from pathlib import Path
@@ -101,3 +102,33 @@ def test_a_bad_input_gives_one_line_exit_2_and_changes_nothing(
 def test_no_command_prints_the_help_and_exits_2(cli) -> None:
     result = cli()
     assert result.code == 2 and "Usage" in result.out + result.err
+
+
+BIT_FLIPS = 32
+
+
+@pytest.mark.parametrize("flip", range(BIT_FLIPS))
+def test_a_flipped_bit_in_a_checkpoint_is_refused_or_changes_nothing(
+    flip: int, tmp_path: Path, good_checkpoint: Path, cli, figures: Counter[str]
+) -> None:
+    """One bit flipped at a seeded place in the file: the model either does not load (one line,
+    exit 2) or translates exactly as before (the bit was in zip padding or a field nobody reads).
+    A silently different model is the failure this guards against."""
+    good = good_checkpoint.read_bytes()
+    position = random.Random(flip).randrange(len(good) * 8)
+    flipped = bytearray(good)
+    flipped[position // 8] ^= 1 << (position % 8)
+    path = tmp_path / "x.pt"
+    path.write_bytes(bytes(flipped))
+    source = tmp_path / "in.txt"
+    source.write_text("w1 w2 w3\nw4 w5\nw6\n", encoding="utf-8")
+
+    result = cli("translate", path, "--input", source, "--beam", "2")
+    if result.code == 0:
+        assert result.out == cli("translate", good_checkpoint, "--input", source, "--beam", "2").out
+        figures["checkpoint bit flips: harmless (same translations)"] += 1
+    else:
+        assert_one_line_error(result, str(path))
+        assert result.out == ""
+        figures["checkpoint bit flips: refused with one line"] += 1
+    assert path.read_bytes() == bytes(flipped)

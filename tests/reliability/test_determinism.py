@@ -1,11 +1,11 @@
 """Determinism on CPU, stated and tested for every architecture: the same seed gives the same
-log (less its timings) and bit-identical weights; `translate` gives the same text and the same
-score whatever the batch size (1, 7, 64) and the number of threads (1, 2).
+log (less its timings) and bit-identical weights; `translate` gives the same text whatever the
+batch size (1, 7, 64) and the number of threads (1, 2), and the same score to float32 rounding.
 
-Why the threads do not matter here: the models' reductions (matrix products, softmax sums) are
-split across threads by rows of the output, each row summed by one thread in one order, so the
-floating-point result does not depend on the thread count on the CPU kernels these tiny models
-use. The test pins that; docs/RELIABILITY.md says where it may not hold (other BLAS builds, GPUs).
+The scores are not bit-identical across batch sizes: a matrix product over 7 sentences is cut
+into other blocks than one over 1, so its sums run in another order and the last bits of a
+log-probability differ (seen: -7.491036 against -7.491035). The test pins what holds: the same
+text, scores within 1e-5 relative. docs/RELIABILITY.md says so.
 """
 
 from __future__ import annotations
@@ -26,11 +26,16 @@ from tests.reliability.conftest import tiny_config
 ARCHITECTURES = {
     "elman-fixed": ["model.cell=elman", "model.context=fixed"],
     "gru-bahdanau": [],
-    "lstm-luong-dot": ["model.cell=lstm", "model.context=luong", "model.luong_score=dot"],
+    "lstm-luong-dot": [
+        "model.cell=lstm",
+        "model.context=luong",
+        "model.luong_score=dot",
+        "model.bidirectional=false",
+    ],
     "lstm-luong-local-p": ["model.cell=lstm", "model.context=luong", "model.luong_mode=local-p"],
     "transformer": ["model.type=transformer", "model.heads=2", "model.ff_size=32"],
 }
-STEPS = ["training.max_steps=8", "training.eval_every=4", "training.eval_bleu=true"]
+STEPS = ["training.max_steps=8", "training.eval_every=4", "training.log_every=2"]
 
 
 def _log(run: Path) -> list[dict]:
@@ -74,11 +79,12 @@ def test_translations_do_not_depend_on_batch_size_or_threads(
             torch.set_num_threads(threads)
             for batch_size in (1, 7, 64):
                 out = translator.translate(lines, beam_size=beam, batch_size=batch_size)
-                results[threads, batch_size] = [(t.text, t.score) for t in out]
+                results[threads, batch_size] = out
     finally:
         torch.set_num_threads(before)
     reference = results[1, 1]
     assert len(reference) == len(lines) == 20
     for key, got in results.items():
-        assert got == reference, key
+        assert [t.text for t in got] == [t.text for t in reference], key
+        assert [t.score for t in got] == pytest.approx([t.score for t in reference], rel=1e-5)
     figures["determinism: translate settings compared (batch 1/7/64 x threads 1/2)"] += 6
