@@ -1,12 +1,17 @@
-"""Checkpoints: atomic writes, safe loading with one-line errors, averaging."""
+"""Checkpoints: atomic writes, format versions and digests, safe loading with one-line errors,
+averaging."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import zipfile
 from pathlib import Path
 
 import pytest
 import torch
 
+from attnlab import __version__
 from attnlab.checkpoint import (
     FORMAT,
     FORMAT_VERSION,
@@ -91,3 +96,84 @@ def test_average_refuses_other_architectures_and_overwriting_inputs(tmp_path: Pa
         average_checkpoints([a, b], tmp_path / "out.pt")
     with pytest.raises(UserError, match="must not be one of"):
         average_checkpoints([a, a], a)
+
+
+# --- format versions --------------------------------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+# What the fixture model (tests/fixtures/README.md) gives with beam 2; pinned when it was written.
+FIXTURE_TRANSLATIONS = [
+    ("w1 w2 w3", " ".join(["<unk>"] * 14), -8.633200645446777),
+    ("w0 w5", "w1", -3.561553955078125),
+    ("w4", "w1 w0 " + " ".join(["<unk>"] * 9), -8.346006393432617),
+]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_checkpoints_of_every_supported_format_load_and_translate_as_when_written(
+    version: int,
+) -> None:
+    from attnlab.translate import Translator
+
+    path = FIXTURES / f"checkpoint-v{version}.pt"
+    with path.open("rb") as handle:  # the file really is in that format
+        assert torch.load(handle, weights_only=True)["format_version"] == version
+    translator = Translator.from_checkpoint(path, "cpu")
+    lines = [line for line, _, _ in FIXTURE_TRANSLATIONS]
+    for t, (_, text, score) in zip(
+        translator.translate(lines, beam_size=2), FIXTURE_TRANSLATIONS, strict=True
+    ):
+        assert t.text == text and t.score == pytest.approx(score, abs=1e-5)
+    assert load_checkpoint(path)["progress"]["step"] == 3  # resume state is there too
+
+
+def test_a_checkpoint_records_its_version_and_the_sha256_of_its_payload(tmp_path: Path) -> None:
+    path = tmp_path / "a.pt"
+    save_atomic(fake_checkpoint(1.0), path)
+    envelope = torch.load(path, weights_only=True)
+    assert envelope["format_version"] == FORMAT_VERSION == 2
+    payload = envelope["payload"].numpy().tobytes()
+    assert hashlib.sha256(payload).hexdigest() == envelope["sha256"]
+    inner = torch.load(io.BytesIO(payload), weights_only=True)
+    assert torch.equal(inner["model"]["w"], torch.full((2, 4), 1.0))
+
+
+def test_a_changed_payload_byte_is_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "a.pt"
+    save_atomic(fake_checkpoint(1.0), path)
+    envelope = torch.load(path, weights_only=True)
+    payload = envelope["payload"].clone()
+    payload[-200] ^= 0x01  # one bit of the weights, which torch.load alone would not notice
+    torch.save({**envelope, "payload": payload}, path)
+    with pytest.raises(UserError, match="corrupt: the payload's SHA-256 does not match"):
+        load_checkpoint(path)
+
+
+def test_a_newer_format_says_which_attnlab_wrote_it(tmp_path: Path) -> None:
+    path = tmp_path / "a.pt"
+    save_atomic(fake_checkpoint(1.0), path)
+    envelope = torch.load(path, weights_only=True)
+    torch.save({**envelope, "format_version": 3, "written_by": "0.7.2"}, path)
+    with pytest.raises(UserError) as info:
+        load_checkpoint(path)
+    assert str(info.value) == (
+        f"{path}: written by attnlab 0.7.2 (checkpoint format 3); this attnlab "
+        f"({__version__}) reads formats up to 2: upgrade attnlab"
+    )
+
+
+def test_a_zip_bomb_is_refused_before_torch_reads_it(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", b"\0" * 20_000_000)  # 20 MB in about 20 KB
+    assert path.stat().st_size < 100_000
+    with pytest.raises(UserError, match="a compressed entry"):
+        load_checkpoint(path)
+    with zipfile.ZipFile(path, "w") as archive:  # stored, but lying about its size
+        archive.writestr("archive/data.pkl", b"\0" * 1000)
+    data = bytearray(path.read_bytes())
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 24 : central + 28] = (10**9).to_bytes(4, "little")  # uncompressed size
+    path.write_bytes(bytes(data))
+    with pytest.raises(UserError, match="its entries are larger than the file"):
+        load_checkpoint(path)

@@ -6,6 +6,8 @@ failure; errors are one line on stderr, `attnlab: error: <where>: <what>`.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import sys
@@ -19,7 +21,7 @@ try:  # recent typer vendors its own copy of click and raises that copy's except
 except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exceptions
 
-from attnlab.errors import AttnlabError, UserError
+from attnlab.errors import AttnlabError, UserError, WriteError
 
 INTERRUPTED = 130  # exit status after Ctrl-C (128 + SIGINT), as shells report it
 
@@ -97,10 +99,14 @@ def data_stats(
 def config_check(
     file: Annotated[Path, typer.Argument(help="YAML config.")], overrides: SetOption = None
 ) -> None:
-    """Validate a config and print it in full, defaults included."""
-    from attnlab.config import load_config
+    """Validate a config and print it in full, defaults included (an empty file is valid: all
+    defaults, with a note on stderr)."""
+    from attnlab.config import empty_config_note, load_config
 
     typer.echo(load_config(file, overrides).to_yaml(), nl=False)
+    note = empty_config_note(file)
+    if note:
+        sys.stderr.write(f"attnlab: note: {note}\n")
 
 
 @model_app.command("summary")
@@ -221,10 +227,18 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that output which could not be written is not retried (and
+    reported again) when Python flushes stdout at exit."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every error becomes one line on stderr and an exit status."""
     try:
         status = app(args=argv, prog_name="attnlab", standalone_mode=False)
+        sys.stdout.flush()  # a full disk under a redirected stdout shows here, not at exit
     except click_exceptions.NoArgsIsHelpError as exc:
         exc.show()  # click prints the help; nothing went wrong beyond a missing command
         sys.exit(2)
@@ -242,6 +256,12 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (e.g. `| head`); not an error of ours
         sys.exit(0)
+    except OSError as exc:  # files name themselves; an unnamed write is to stdout
+        if os.environ.get("ATTNLAB_DEBUG"):
+            raise
+        _discard_stdout()
+        error = WriteError(exc.filename or "<stdout>", exc)
+        _fail(str(error), error.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted", INTERRUPTED)
     except Exception as exc:

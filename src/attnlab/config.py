@@ -9,6 +9,7 @@ validated by the same schema.
 from __future__ import annotations
 
 import difflib
+import reprlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -243,12 +244,19 @@ def _describe(error: dict[str, Any]) -> str:
     bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
               "less_than_equal": "<="}  # fmt: skip
     if kind in bounds:
-        return f"{key}: must be {bounds[kind]} {next(iter(ctx.values()))} (got {got!r})"
+        return f"{key}: must be {bounds[kind]} {next(iter(ctx.values()))} (got {_short(got)})"
     if kind == "literal_error":
-        return f"{key}: must be one of {ctx.get('expected')} (got {got!r})"
+        return f"{key}: must be one of {ctx.get('expected')} (got {_short(got)})"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
-    return f"{key}: {error['msg'][0].lower()}{error['msg'][1:]} (got {got!r})"
+    return f"{key}: {error['msg'][0].lower()}{error['msg'][1:]} (got {_short(got)})"
+
+
+def _short(value: Any) -> str:
+    """repr(value) cut to a few items and characters (a value may be a YAML alias bomb)."""
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict, short.maxstring, short.maxother = 2, 4, 4, 40, 40
+    return short.repr(value)
 
 
 def validate(raw: dict[str, Any], where: str) -> Config:
@@ -261,8 +269,17 @@ def validate(raw: dict[str, Any], where: str) -> Config:
         raise UserError(where, _describe(exc.errors()[0])) from None
 
 
+MAX_CONFIG_BYTES = 1 << 20  # configs are a few KB; a bigger file is the wrong file
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """Parse a YAML mapping; errors name the file and line."""
+    if path.is_file() and path.stat().st_size > MAX_CONFIG_BYTES:
+        raise UserError(
+            str(path),
+            f"{path.stat().st_size:,} bytes; a config is a few KB (at most "
+            f"{MAX_CONFIG_BYTES:,} bytes): the wrong file?",
+        )
     try:
         text = read_bytes(path, expected="a YAML file").decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -295,6 +312,17 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         except yaml.YAMLError:
             node[leaf] = value
     return raw
+
+
+def empty_config_note(path: Path) -> str | None:
+    """A note for `config check` when `path` sets nothing (empty, comments only or `{}`): the
+    config is valid and every value is a default, but training needs data.dir at least."""
+    if read_yaml(path):
+        return None
+    return (
+        f"{path}: the file sets nothing; every value shown is a default "
+        "(training needs data.dir or data.train/dev/test)"
+    )
 
 
 def load_config(path: Path | None, overrides: list[str] | None = None) -> Config:

@@ -15,6 +15,7 @@ import json
 import os
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from attnlab.checkpoint import (
     FORMAT_VERSION,
     average_checkpoints,
     load_checkpoint,
+    remove_temporaries,
     save_atomic,
 )
 from attnlab.config import Config
@@ -49,7 +51,7 @@ from attnlab.distributed import (
     shutdown,
     wait_for_all_ranks,
 )
-from attnlab.errors import UserError
+from attnlab.errors import UserError, WriteError
 from attnlab.models.build import build_model
 from attnlab.schedule import build_scheduler
 from attnlab.translate import Translator, resolve_device
@@ -315,9 +317,14 @@ class Trainer:
 def _link_atomic(target: Path, link: Path) -> None:
     """Make `link` another name of `target`, replacing it atomically."""
     tmp = link.with_name(f".{link.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    os.link(target, tmp)
-    os.replace(tmp, link)
+    try:
+        tmp.unlink(missing_ok=True)
+        os.link(target, tmp)
+        os.replace(tmp, link)
+    except OSError as exc:
+        with contextlib.suppress(OSError):  # on a read-only folder there is nothing to remove
+            tmp.unlink(missing_ok=True)
+        raise WriteError(str(link), exc) from None
 
 
 # --- the loop -----------------------------------------------------------------------------------
@@ -365,8 +372,11 @@ class RunLog:
     def record(self, entry: dict[str, Any]) -> None:
         if not self.enabled:
             return
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry) + "\n")
+        try:
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry) + "\n")
+        except OSError as exc:
+            raise WriteError(str(self.path), exc) from None
         assert self.writer is not None  # set whenever enabled
         for key, value in entry.items():
             if key not in ("step", "epoch", "kind") and isinstance(value, int | float):
@@ -379,12 +389,28 @@ class RunLog:
 
 
 def _truncate_log(path: Path, keep_until_step: int) -> None:
-    """On resume, drop log lines the killed run wrote after its last checkpoint."""
+    """On resume, drop log lines the killed run wrote after its last checkpoint, and the partial
+    line a kill or a full disk can leave at the end."""
     if not path.exists():
         return
-    lines = path.read_text(encoding="utf-8").splitlines()
-    kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= keep_until_step]
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(json.JSONDecodeError):
+            if json.loads(line)["step"] <= keep_until_step:
+                kept.append(line)
+    _write_text_atomic(path, "".join(line + "\n" for line in kept))
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, then rename it over `path`."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):  # on a read-only folder there is nothing to remove
+            tmp.unlink(missing_ok=True)
+        raise WriteError(str(path), exc) from None
 
 
 class TrainLoop:
@@ -517,7 +543,8 @@ def _config_difference(saved: dict[str, Any], new: dict[str, Any], prefix: str =
 def prepare_run_folder(config: Config, out: Path, resume: bool, env: DistEnv) -> dict | None:
     """Check the run folder; returns the checkpoint to resume from, or None for a fresh run.
 
-    Never overwrites a run: a fresh start into a folder holding one is an error.
+    Never overwrites a run: a fresh start into a folder holding one is an error. Writes nothing:
+    `start_run_folder` does, once the data has been read.
     """
     if out.exists() and not out.is_dir():
         raise UserError(str(out), "exists and is not a folder")
@@ -537,12 +564,39 @@ def prepare_run_folder(config: Config, out: Path, resume: bool, env: DistEnv) ->
         raise UserError(
             str(out), "holds a run already; add --resume to continue it, or choose another --out"
         )
-    if env.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / ".config.yaml.tmp"
-        tmp.write_text(config.to_yaml(), encoding="utf-8")
-        os.replace(tmp, out / "config.yaml")
     return None
+
+
+def start_run_folder(config: Config, out: Path, env: DistEnv) -> None:
+    """Make the run folder of a fresh run and write its config.yaml."""
+    if not env.is_main:
+        return
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(str(out), exc) from None
+    _write_text_atomic(out / "config.yaml", config.to_yaml())
+
+
+def last_good_checkpoint(out: Path) -> str:
+    """Which checkpoint of a run folder loads, in words, for an error message."""
+    last = out / "last.pt"
+    if not last.exists():
+        return "no checkpoint was written"
+    try:
+        step = load_checkpoint(last)["progress"]["step"]
+    except UserError:
+        return f"{last} does not load"
+    return f"the last good checkpoint is {last} (step {step}); continue with --resume"
+
+
+@contextlib.contextmanager
+def naming_the_last_good_checkpoint(out: Path) -> Iterator[None]:
+    """A WriteError inside (a full disk, say) also says which checkpoint of `out` still loads."""
+    try:
+        yield
+    except WriteError as exc:
+        raise WriteError(exc.where, exc.os_error, last_good_checkpoint(out)) from None
 
 
 def run_training(
@@ -571,7 +625,14 @@ def run_training(
         trainer = Trainer(config, data, out, env, device)
         if ckpt is not None:
             trainer.load_state(ckpt)
-        with RunLog(out, env, config.training.max_steps, trainer.progress.step, quiet) as log:
+            if env.is_main:
+                remove_temporaries(out)  # the writes a kill interrupted
+        else:
+            start_run_folder(config, out, env)
+        with (
+            naming_the_last_good_checkpoint(out),
+            RunLog(out, env, config.training.max_steps, trainer.progress.step, quiet) as log,
+        ):
             r = data.report
             log.say(
                 f"train: {len(data.train_ids)} pairs (dropped {r.empty} empty, {r.too_long} over "

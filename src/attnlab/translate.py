@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import torch
+from pydantic import ValidationError
 from torch import Tensor, nn
 
 from attnlab.checkpoint import load_checkpoint
 from attnlab.config import Config, DecodingConfig
 from attnlab.data.batching import collate_source
+from attnlab.data.corpus import MAX_LINE_BYTES, check_line
 from attnlab.data.dataset import Encoders
 from attnlab.data.tokenize import Tokenizer
 from attnlab.data.vocab import Vocab
@@ -73,8 +75,13 @@ class Translator:
     @classmethod
     def from_checkpoint(cls, path: Path, device: str = "auto") -> Translator:
         ckpt = load_checkpoint(path)
-        config = Config.model_validate(ckpt["config"])
-        encoders = Encoders.from_state(ckpt)
+        try:
+            config = Config.model_validate(ckpt["config"])
+            encoders = Encoders.from_state(ckpt)
+        except (KeyError, TypeError, AttributeError, ValidationError, UserError) as exc:
+            reason = exc.what if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+            first = reason.splitlines()[0] if reason.strip() else type(exc).__name__
+            raise UserError(str(path), f"not a usable checkpoint: {first:.200}") from None
         model = build_model(
             config.model,
             len(encoders.src_vocab),
@@ -83,7 +90,7 @@ class Translator:
         )
         try:
             model.load_state_dict(ckpt["model"])
-        except RuntimeError as exc:
+        except (RuntimeError, TypeError, AttributeError, KeyError) as exc:
             first = str(exc).splitlines()[0]
             raise UserError(
                 str(path), f"weights do not fit the model in its config: {first}"
@@ -194,14 +201,25 @@ def translation_json(line: str, t: Translation) -> dict[str, Any]:
 
 
 def read_stream_lines(handle: Any, name: str) -> Iterator[str]:
-    """Decode a binary line stream as UTF-8 (BOM and CRLF accepted); bad bytes name the line."""
-    for number, raw in enumerate(handle, start=1):
+    """Decode a binary line stream as UTF-8 (BOM and CRLF accepted); bad bytes, NUL bytes and
+    lines over MAX_LINE_BYTES name the line. Reads at most MAX_LINE_BYTES + 1 bytes at a time, so
+    an endless line is an error, not all of memory."""
+    number = 0
+    while raw := handle.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        where = f"{name}:{number}"
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            raise UserError(
+                where, f"a line of over {MAX_LINE_BYTES:,} bytes; one sentence a line expected"
+            )
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         try:
-            yield raw.decode("utf-8").rstrip("\r\n")
+            line = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as exc:
-            raise UserError(f"{name}:{number}", f"invalid UTF-8 (byte {exc.start})") from None
+            raise UserError(where, f"invalid UTF-8 (byte {exc.start})") from None
+        check_line(line, where)
+        yield line
 
 
 def _chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -235,15 +253,18 @@ def translate_stream(
         name, handle = "<stdin>", sys.stdin.buffer
         if sys.stdin.isatty():
             batch_size = 1
-    else:
+        lines: Iterable[str] = read_stream_lines(handle, name)
+    else:  # a file is read and checked whole first: a bad line gives no partial output
         if input_path.is_dir():
             raise UserError(str(input_path), "is a directory, expected a text file")
+        name = str(input_path)
         try:
-            name, handle = str(input_path), input_path.open("rb")
+            with input_path.open("rb") as handle:
+                lines = list(read_stream_lines(handle, name))
         except OSError as exc:
             raise UserError(str(input_path), exc.strerror or str(exc)) from None
     number = 0
-    for chunk in _chunks(read_stream_lines(handle, name), batch_size):
+    for chunk in _chunks(lines, batch_size):
         for line, t in zip(chunk, translator.translate(chunk, beam, n_best), strict=True):
             number += 1
             if t.truncated:

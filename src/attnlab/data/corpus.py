@@ -17,6 +17,7 @@ from pathlib import Path
 from attnlab.errors import UserError
 
 BOM = "\ufeff"
+MAX_LINE_BYTES = 1 << 20  # a sentence a line: a longer line means the wrong file (or no newlines)
 
 
 def read_bytes(path: Path, expected: str = "a text file (one sentence a line)") -> bytes:
@@ -56,7 +57,26 @@ def read_lines(path: Path) -> list[str]:
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()  # the line end of the last line, not an empty line after it
-    return [line.removesuffix("\r") for line in lines]
+    lines = [line.removesuffix("\r") for line in lines]
+    if "\0" in text or len(data) > MAX_LINE_BYTES:
+        for number, line in enumerate(lines, start=1):
+            check_line(line, f"{path}:{number}")
+    return lines
+
+
+def check_line(line: str, where: str) -> None:
+    """A UserError if `line` holds a NUL character or is over MAX_LINE_BYTES long (UTF-8):
+    either means a binary file or a file that is not one sentence a line."""
+    if "\0" in line:
+        raise UserError(
+            where, f"NUL byte at column {line.index(chr(0)) + 1}; a binary file, not text?"
+        )
+    if len(line) > MAX_LINE_BYTES // 4 and len(line.encode("utf-8")) > MAX_LINE_BYTES:
+        raise UserError(
+            where,
+            f"a line of {len(line.encode('utf-8')):,} bytes; attnlab reads one sentence a line "
+            f"(at most {MAX_LINE_BYTES:,} bytes)",
+        )
 
 
 def read_parallel(src: Path, trg: Path) -> list[tuple[str, str]]:

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from attnlab.config import DataConfig
-from attnlab.data.corpus import FilterReport, filter_pairs, read_split
+from attnlab.data.corpus import FilterReport, filter_pairs, read_split, split_files
+from attnlab.data.make import make_command
 from attnlab.data.tokenize import Tokenizer, build_tokenizer, tokenizer_from_state
 from attnlab.data.vocab import Vocab
 from attnlab.errors import UserError
@@ -60,9 +61,16 @@ class TrainingData:
 
 
 def split_path(cfg: DataConfig, split: Split) -> Path:
+    """PREFIX of a configured split. A `data.dir` that does not exist yet is an error saying
+    which command makes it."""
     prefix = cfg.prefix(split)
     if prefix is None:
         raise UserError(f"data.{split}", "not set; give data.dir or data.train/dev/test")
+    if cfg.dir is not None and not cfg.dir.exists():
+        src, _ = split_files(prefix)
+        raise UserError(
+            str(src), f"no such file (no folder {cfg.dir}); run: {make_command(cfg.dir)}"
+        )
     return prefix
 
 

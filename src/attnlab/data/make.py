@@ -27,6 +27,13 @@ def _builtin_corpora() -> dict[str, str]:
     return BUILTIN_CORPORA
 
 
+def make_command(folder: Path) -> str:
+    """The command that writes the data a config expects in `folder`, for an error message:
+    `attnlab data make reverse --out data/reverse` (TASK when the folder's name is no task)."""
+    known = folder.name in TASKS or folder.name in _builtin_corpora()
+    return f"attnlab data make {folder.name if known else 'TASK'} --out {folder}"
+
+
 def _validate(
     task: str, out: Path, sizes: dict[str, int], min_len: int, max_len: int, builtin: dict[str, str]
 ) -> None:
