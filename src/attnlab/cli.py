@@ -213,6 +213,21 @@ def report(directory: Annotated[Path, typer.Argument(help="A lab output folder."
     typer.echo(f"wrote {build_report(directory)}")
 
 
+# --- the explorer and export -------------------------------------------------------------------
+
+
+@app.command("export")
+def export(
+    ckpt: Annotated[Path, typer.Argument(help="Transformer checkpoint (.pt).")],
+    to: Annotated[str, typer.Option("--to", help="Target engine: ctranslate2.")],
+    out: Annotated[Path, typer.Option("--out", help="New folder to write the model into.")],
+) -> None:
+    """Write a Transformer for an inference engine, with its vocabularies and tokenizers."""
+    from attnlab.export import export_checkpoint
+
+    typer.echo(f"wrote {export_checkpoint(ckpt, to, out)} (see README.txt there)")
+
+
 # --- entry point --------------------------------------------------------------------------------
 
 
