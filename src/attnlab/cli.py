@@ -228,6 +228,18 @@ def export(
     typer.echo(f"wrote {export_checkpoint(ckpt, to, out)} (see README.txt there)")
 
 
+@app.command("serve")
+def serve(
+    ckpts: Annotated[list[Path], typer.Argument(help="Checkpoints to explore (.pt).")],
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+) -> None:
+    """The attention explorer: a local web page to translate and see the attention."""
+    from attnlab.serve import serve as run_server
+
+    run_server(ckpts, host, port)
+
+
 # --- entry point --------------------------------------------------------------------------------
 
 
