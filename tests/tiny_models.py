@@ -10,6 +10,7 @@ from attnlab.train import run_training
 from tests.conftest import write_reverse_task
 
 TINY = [
+    "model.type=transformer",
     "model.embedding_size=32",
     "model.hidden_size=32",
     "model.heads=2",
@@ -25,7 +26,8 @@ TINY = [
 
 
 def train_tiny(root: Path, name: str, steps: int, overrides: list[str]) -> Path:
-    """Train a tiny model on the reverse task in `root/name`; returns its last checkpoint."""
+    """Train a tiny model (a Transformer unless `overrides` say otherwise) on the reverse task
+    in `root/name`; returns its last checkpoint."""
     data = root / "data"
     if not data.exists():
         write_reverse_task(data, n_train=300, n_eval=20)

@@ -37,20 +37,23 @@ def free_port() -> int:
 def server(
     explorer_ckpts: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """`attnlab serve` on the tiny models in a subprocess; yields its base URL."""
+    """`attnlab serve` in a subprocess on the tiny models, the Transformer trained long enough
+    to translate into words (a few-step model says only </s>); yields its base URL."""
     pytest.importorskip("fastapi")
     pytest.importorskip("uvicorn")
+    root = tmp_path_factory.mktemp("server")
+    ckpts = {**explorer_ckpts, "transformer": train_tiny(root, "transformer", 80, [])}
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "serve.log"
+    log = root / "serve.log"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "attnlab", "serve", *map(str, explorer_ckpts.values())]
+    command = [sys.executable, "-m", "attnlab", "serve", *map(str, ckpts.values())]
     with log.open("w") as out:
         process = subprocess.Popen(
             [*command, "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # importing torch on a busy machine
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):

@@ -64,7 +64,7 @@ function attentionView(result, targetTokens, what) {
     layer.forEach((weights, h) => {
       const name = `layer ${l + 1}, head ${h + 1}`;
       const button = el("button", { type: "button", title: name, "aria-label": name },
-        thumbnail(weights));
+        thumbnail(weights, 8));
       button.addEventListener("click", () => { activate(button); draw(weights, name); });
       buttons.push(button);
       grid.append(button);
