@@ -94,8 +94,8 @@ def require_transformer(config: Config, where: str) -> None:
     if config.model.type != "transformer":
         raise UserError(
             where,
-            f"a {config.model.type} model: CTranslate2 has no RNN decoder; only Transformer "
-            "checkpoints can be exported",
+            f"an RNN model ({config.model.cell}): CTranslate2 has no RNN decoder; only "
+            "Transformer checkpoints can be exported",
         )
 
 

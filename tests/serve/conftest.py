@@ -17,11 +17,12 @@ from tests.tiny_models import train_tiny
 
 @pytest.fixture(scope="session")
 def explorer_ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A Transformer, a GRU with Bahdanau attention and a fixed-context GRU, trained a few
-    steps: the tests check shapes, invariants and equalities, which hold for any weights."""
+    """A Transformer, a GRU with Bahdanau attention and a fixed-context GRU. The tests check
+    shapes, invariants and equalities, which hold for any weights, but need translations that
+    are not empty: the Transformer trains 80 steps (a few-step one says only </s>)."""
     root = tmp_path_factory.mktemp("explorer")
     return {
-        "transformer": train_tiny(root, "transformer", 4, ["model.type=transformer"]),
+        "transformer": train_tiny(root, "transformer", 80, ["model.type=transformer"]),
         "gru": train_tiny(root, "gru", 4, ["model.type=rnn", "model.context=bahdanau"]),
         "fixed": train_tiny(root, "fixed", 4, ["model.type=rnn", "model.context=fixed"]),
     }
@@ -37,16 +38,13 @@ def free_port() -> int:
 def server(
     explorer_ckpts: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """`attnlab serve` in a subprocess on the tiny models, the Transformer trained long enough
-    to translate into words (a few-step model says only </s>); yields its base URL."""
+    """`attnlab serve` on the tiny models in a subprocess; yields its base URL."""
     pytest.importorskip("fastapi")
     pytest.importorskip("uvicorn")
-    root = tmp_path_factory.mktemp("server")
-    ckpts = {**explorer_ckpts, "transformer": train_tiny(root, "transformer", 80, [])}
     port = free_port()
-    log = root / "serve.log"
+    log = tmp_path_factory.mktemp("server") / "serve.log"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "attnlab", "serve", *map(str, ckpts.values())]
+    command = [sys.executable, "-m", "attnlab", "serve", *map(str, explorer_ckpts.values())]
     with log.open("w") as out:
         process = subprocess.Popen(
             [*command, "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env

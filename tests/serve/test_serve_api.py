@@ -67,7 +67,7 @@ def test_greedy_attention_is_the_searchs_own_and_rows_sum_to_one(
     assert answer["translations"][0]["text"] == expected.text
     assert answer["translations"][0]["tokens"] == expected.trg_tokens
     attention = torch.tensor(answer["attention"])
-    assert attention.shape == (len(expected.trg_tokens), 5)
+    assert expected.trg_tokens and attention.shape == (len(expected.trg_tokens), 5)
     # teacher forcing on the greedy output reads what the search read (the </s> row aside)
     torch.testing.assert_close(attention, expected.attention[:-1], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(attention.sum(dim=1), torch.ones(len(attention)))
@@ -79,6 +79,7 @@ def test_transformer_gives_every_layer_and_head_and_their_mean_is_the_attention(
 ) -> None:
     answer = post(client, "/api/translate", text=SENTENCE, model="transformer", beam=4, n_best=3)
     n_trg = len(answer["translations"][0]["tokens"])
+    assert n_trg > 0
     layers = torch.tensor(answer["layers"])
     assert layers.shape == (2, 2, n_trg, 5)  # (L, heads, T, S)
     torch.testing.assert_close(layers[-1].mean(dim=0), torch.tensor(answer["attention"]))
@@ -175,7 +176,8 @@ def test_bad_align_requests_get_a_4xx_and_one_line(
         (b'{"text": "\xff\xfe", "model": "gru"}', "body: invalid UTF-8 (byte 10)"),
         (b"{not json", "body: not JSON"),
         (b"[1, 2]", "body: expected a JSON object, got list"),
-        (b"[" * 100_000, "body: "),
+        (b"[" * 60_000, "body: not JSON"),
+        (b" " * 70_000, "body: more than 65536 bytes"),
     ],
 )
 def test_bodies_that_are_not_a_utf8_json_object_get_400(

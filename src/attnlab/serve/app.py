@@ -40,9 +40,11 @@ def _error(status: int, message: str) -> JSONResponse:
 
 async def _json_object(request: Request) -> dict[str, Any]:
     """The request body as a JSON object; anything else is a RequestError."""
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise RequestError(413, f"body: {len(body)} bytes, more than {MAX_BODY}")
+    body = b""
+    async for chunk in request.stream():  # stop reading at the limit
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise RequestError(413, f"body: more than {MAX_BODY} bytes")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
