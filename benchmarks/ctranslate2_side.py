@@ -6,9 +6,10 @@
 
 CKPT is a trained Transformer checkpoint (e.g. `attnlab train configs/transformer-small.yaml`
 on the reverse task). Its weights are written as a CTranslate2 model (float32, no quantisation:
-`to_ctranslate2`), and both engines translate the 500 test sentences in batches of 64, greedy
-and beam 5, on `--threads` threads, each engine in its own process (`--rounds` of each,
-alternately; in each a warm-up batch, then best of `--repeat`). Ours goes through
+`attnlab.export.write_ctranslate2`, the code of `attnlab export`), and both engines translate
+the 500 test sentences in batches of 64, greedy and beam 5, on `--threads` threads, each engine
+in its own process (`--rounds` of each, alternately; in each a warm-up batch, then best of
+`--repeat`). Ours goes through
 `Translator.translate` (tokenize, search with the KV cache, detokenize), CTranslate2 through
 `Translator.translate_batch` on the same tokens.
 
@@ -35,87 +36,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from common import load_average, openmp_settings
 from rich.console import Console
 from rich.table import Table
 
 from attnlab.checkpoint import load_checkpoint
-from attnlab.config import Config
-from attnlab.models.transformer import sinusoidal_positions
+from attnlab.export import write_ctranslate2
 from attnlab.train import corpus_bleu
 from attnlab.translate import Translator
 
 SEARCHES = (("greedy", 1), ("beam5", 5))
-
-
-def to_ctranslate2(ckpt: dict, out: Path) -> None:
-    """Write a checkpoint's Transformer as a CTranslate2 model directory.
-
-    Our layout -> CTranslate2's TransformerSpec: self-attention Q and [K; V] fused into one
-    [Q; K; V] projection, cross-attention Q and [K; V] kept apart, pre-LN sub-layer norms,
-    final norms, sqrt(d_model)-scaled embeddings plus our sinusoidal table, output projection
-    (tied or not) with its bias.
-    """
-    from ctranslate2.specs import common_spec, transformer_spec
-
-    config = Config.model_validate(ckpt["config"]).model
-    if config.type != "transformer" or config.norm != "pre" or config.positional != "sinusoidal":
-        raise SystemExit("ctranslate2_side: needs a pre-LN Transformer with sinusoidal positions")
-    w = {k: v.float().numpy() for k, v in ckpt["model"].items()}
-    spec = transformer_spec.TransformerSpec.from_config(
-        (config.num_layers, config.num_layers), config.heads, pre_norm=True
-    )
-    spec.config.layer_norm_epsilon = 1e-5  # torch's nn.LayerNorm
-
-    def linear(target: common_spec.LinearSpec, name: str) -> None:
-        target.weight, target.bias = w[f"{name}.weight"], w[f"{name}.bias"]
-
-    def norm(target: common_spec.LayerNormSpec, name: str) -> None:
-        target.gamma, target.beta = w[f"{name}.weight"], w[f"{name}.bias"]
-
-    def attention(target, name: str, self_attention: bool) -> None:
-        if self_attention:  # [Q; K; V] in one projection
-            for part in ("weight", "bias"):
-                fused = np.concatenate([w[f"{name}.q_proj.{part}"], w[f"{name}.kv_proj.{part}"]])
-                setattr(target.linear[0], part, fused)
-        else:
-            linear(target.linear[0], f"{name}.q_proj")
-            linear(target.linear[1], f"{name}.kv_proj")
-        linear(target.linear[-1], f"{name}.out_proj")
-
-    def feed_forward(target, name: str, norm_name: str) -> None:
-        linear(target.linear_0, f"{name}.w_1")
-        linear(target.linear_1, f"{name}.w_2")
-        norm(target.layer_norm, norm_name)
-
-    table = sinusoidal_positions(config.max_positions, config.hidden_size).numpy()
-    for side, embed in (("encoder", "src_embed"), ("decoder", "trg_embed")):
-        stack = getattr(spec, side)
-        embeddings = stack.embeddings  # the encoder's is a list (one per source feature)
-        embeddings = embeddings[0] if isinstance(embeddings, list) else embeddings
-        embeddings.weight = w[f"{embed}.tokens.weight"]
-        stack.scale_embeddings = True
-        stack.position_encodings.encodings = table
-        norm(stack.layer_norm, f"{side}.final_norm")
-    for i, layer in enumerate(spec.encoder.layer):
-        name = f"encoder.layers.{i}"
-        attention(layer.self_attention, f"{name}.self_attn", self_attention=True)
-        norm(layer.self_attention.layer_norm, f"{name}.attn_res.norm")
-        feed_forward(layer.ffn, f"{name}.feed_forward", f"{name}.ff_res.norm")
-    for i, layer in enumerate(spec.decoder.layer):
-        name = f"decoder.layers.{i}"
-        attention(layer.self_attention, f"{name}.self_attn", self_attention=True)
-        norm(layer.self_attention.layer_norm, f"{name}.self_res.norm")
-        attention(layer.attention, f"{name}.cross_attn", self_attention=False)
-        norm(layer.attention.layer_norm, f"{name}.cross_res.norm")
-        feed_forward(layer.ffn, f"{name}.feed_forward", f"{name}.ff_res.norm")
-    linear(spec.decoder.projection, "generator")
-    spec.register_source_vocabulary(ckpt["src_vocab"])
-    spec.register_target_vocabulary(ckpt["trg_vocab"])
-    spec.validate()
-    spec.save(str(out))
 
 
 def decode_ours(translator: Translator, sources: list[str], beam: int) -> list[str]:
@@ -186,7 +117,7 @@ def compare(args: argparse.Namespace) -> dict:
     results["ct2_env"] = {k: v for k, v in os.environ.items() if k.startswith("CT2_")}
     best: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as model_dir:
-        to_ctranslate2(load_checkpoint(args.checkpoint), Path(model_dir))
+        write_ctranslate2(load_checkpoint(args.checkpoint), Path(model_dir))
         for _ in range(args.rounds):  # alternately: this machine's speed drifts
             for engine in ("attnlab", "ctranslate2"):
                 for name, r in run_child(engine, args, Path(model_dir)).items():

@@ -219,6 +219,33 @@ def report(directory: Annotated[Path, typer.Argument(help="A lab output folder."
     typer.echo(f"wrote {build_report(directory)}")
 
 
+# --- the explorer and export -------------------------------------------------------------------
+
+
+@app.command("export")
+def export(
+    ckpt: Annotated[Path, typer.Argument(help="Transformer checkpoint (.pt).")],
+    to: Annotated[str, typer.Option("--to", help="Target engine: ctranslate2.")],
+    out: Annotated[Path, typer.Option("--out", help="New folder to write the model into.")],
+) -> None:
+    """Write a Transformer for an inference engine, with its vocabularies and tokenizers."""
+    from attnlab.export import export_checkpoint
+
+    typer.echo(f"wrote {export_checkpoint(ckpt, to, out)} (see README.txt there)")
+
+
+@app.command("serve")
+def serve(
+    ckpts: Annotated[list[Path], typer.Argument(help="Checkpoints to explore (.pt).")],
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+) -> None:
+    """The attention explorer: a local web page to translate and see the attention."""
+    from attnlab.serve import serve as run_server
+
+    run_server(ckpts, host, port)
+
+
 # --- entry point --------------------------------------------------------------------------------
 
 
