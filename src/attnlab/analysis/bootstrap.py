@@ -73,16 +73,25 @@ def percentile_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float
     return float(low), float(high)
 
 
+def interval(
+    stats: np.ndarray,
+    score: Callable[[np.ndarray], float],
+    seed: int,
+    resamples: int = RESAMPLES,
+) -> dict[str, float]:
+    """score of the whole sample with its 95% percentile interval over resamples of its rows.
+    stats (N, K) -> {"score", "low", "high"}"""
+    rng = np.random.default_rng(seed)
+    low, high = percentile_interval(resampled_scores(stats, score, rng, resamples))
+    return {"score": score(stats.sum(axis=0)), "low": low, "high": high}
+
+
 def score_interval(
     name: Metric, hyps: list[str], refs: list[str], seed: int, resamples: int = RESAMPLES
 ) -> dict[str, float]:
     """Corpus score of (hyps, refs) with its 95% bootstrap interval over the sentences.
     -> {"score", "low", "high"}"""
-    stats = sentence_stats(name, hyps, refs)  # (N, K)
-    score = score_of(name)
-    rng = np.random.default_rng(seed)
-    low, high = percentile_interval(resampled_scores(stats, score, rng, resamples))
-    return {"score": score(stats.sum(axis=0)), "low": low, "high": high}
+    return interval(sentence_stats(name, hyps, refs), score_of(name), seed, resamples)
 
 
 def ratio_interval(
