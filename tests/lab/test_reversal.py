@@ -59,3 +59,27 @@ def test_micro_run_produces_the_documented_keys(tmp_path: Path) -> None:
     assert [f["file"] for f in result["figures"]] == ["perplexity.png", "bleu.png"]
     assert all((tmp_path / f["file"]).exists() for f in result["figures"])
     assert result["tables"][0]["columns"][1:3] == ["seed 1", "seed 2"]
+    # the Bible: both settings for each Bible seed, two steps: below the floor, greyed
+    bible = metrics["bible-en-fr"]
+    assert [r["seed"] for r in bible["runs"]["reversed"]] == list(
+        reversal.PRESETS["test"].bible_seeds
+    )
+    assert not bible["evidence"] and result["tables"][1]["greyed"] == [0, 1]
+    assert [(v["corpus"], v["evidence"]) for v in result["verdicts"]] == [
+        ("translation", True), ("bible-en-fr", False)]  # fmt: skip
+    assert all(v["question"] == "bottleneck" for v in result["verdicts"])
+
+
+def _measured(forward: float, reversed_: float, spread: float) -> dict:
+    return {"runs": {"forward": [{}, {}]}, "ppl_gain": forward - reversed_,
+            "summary": {"forward": {"ppl_mean": forward, "ppl_std": spread, "bleu_mean": 1.0},
+                        "reversed": {"ppl_mean": reversed_, "ppl_std": spread,
+                                     "bleu_mean": 2.0}}}  # fmt: skip
+
+
+def test_verdict_weighs_the_gain_against_the_spread_over_seeds() -> None:
+    assert (
+        reversal.reversal_verdict("bible-en-fr", _measured(5.8, 4.7, 0.1), True)["holds"] == "yes"
+    )
+    assert reversal.reversal_verdict("x", _measured(5.8, 5.7, 0.1), True)["holds"] == "unclear"
+    assert reversal.reversal_verdict("x", _measured(4.7, 5.8, 0.1), True)["holds"] == "no"

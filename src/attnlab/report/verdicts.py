@@ -49,7 +49,8 @@ QUESTIONS = {
         "fixed context again (an average instead of the last state).",
     ),
 }
-SYNTHETIC = ("translation", "reverse", "copy", "sort", "lm")  # corpora of made-up languages
+# corpora of made-up languages (synthetic tasks, random tokens for timing)
+SYNTHETIC = ("translation", "reverse", "copy", "sort", "random tokens")
 
 
 def verdict(
