@@ -87,7 +87,7 @@ class Preset:
 
 BIBLE_STEPS = 1800
 PRESETS: dict[str, Preset] = {
-    "test": Preset((200, 20, 20), 10, (1, 2), 2, 200, 0.0, (1,), 2, 20),
+    "test": Preset((200, 20, 20), 10, (1, 2), 2, 200, 0.0, (), 2, 20),  # Bible: a slow test
     "quick": Preset((15000, 200, 200), 15, (1, 2, 3), 400, 1200, 0.0, (1, 2), 0, None),
     "full": Preset((20000, 500, 500), 20, (1, 2, 3), 2000, 1500, 0.1, (1, 2), BIBLE_STEPS, None),
 }
