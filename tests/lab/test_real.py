@@ -29,7 +29,8 @@ def test_recipe_reads_the_corpus_config_and_keeps_the_labs_data(tmp_path: Path) 
     # the reverse direction of the NT shares the nt-grc-en recipe
     (configs / "nt-grc-en").mkdir()
     (configs / "nt-grc-en" / "transformer.yaml").write_text("model:\n  type: transformer\n")
-    assert real.recipe("nt-en-grc", "Transformer", [], configs).file is not None
+    reverse = real.recipe("nt-en-grc", "Transformer", [], configs)
+    assert reverse.describe() == "configs/nt-grc-en/transformer.yaml"
 
 
 def test_run_names_and_reused_checkpoints(tmp_path: Path) -> None:

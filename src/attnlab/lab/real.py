@@ -62,7 +62,7 @@ class Recipe:
     """How one real-language model is configured: a corpus config file, or (None) the lab's
     preset overrides alone."""
 
-    corpus: str
+    corpus: str  # the corpus whose recipes apply (nt-grc-en for both NT directions)
     model: str
     file: Path | None
     preset: tuple[str, ...]
@@ -89,7 +89,7 @@ def recipe(corpus: str, model: str, preset: list[str], configs: Path | None = No
     """The corpus config of `model` if the repository has one, else the lab's `preset`."""
     recipe_corpus = "nt-grc-en" if corpus == "nt-en-grc" else corpus  # one recipe, two directions
     file = (configs or repository_configs()) / recipe_corpus / f"{FAMILIES[model]}.yaml"
-    return Recipe(corpus, model, file if file.is_file() else None, tuple(preset))
+    return Recipe(recipe_corpus, model, file if file.is_file() else None, tuple(preset))
 
 
 def run_name(model: str, train_max: int | None = None, seed: int = 1) -> str:
