@@ -20,6 +20,8 @@ from attnlab.evaluate import (
     aer,
     alignment_from_attention,
     attention_aer,
+    attention_rows,
+    attention_word_links,
     bucket_scores,
     corpus_scores,
     merge_subword_attention,
@@ -28,6 +30,7 @@ from attnlab.evaluate import (
     reference_attention,
     render_evaluation,
     word_index,
+    word_links,
 )
 from tests.conftest import CliResult, assert_one_line_error
 
@@ -407,3 +410,28 @@ def test_cli_bad_buckets(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
         "evaluate", tmp_path / "a.pt", "--src", f["src"], "--ref", f["ref"], "--buckets", "20,10"
     )
     assert_one_line_error(result, "--buckets", "must increase")
+
+
+def test_shift_att_reads_the_row_whose_input_is_the_word() -> None:
+    # teacher forcing on "y1 y2": rows read with inputs <s>, y1, y2 (predicting y1, y2, </s>)
+    weights = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])  # (T+1 = 3, S = 2)
+    plain = attention_rows(weights, shift=False)  # y1 <- row 0, y2 <- row 1
+    shifted = attention_rows(weights, shift=True)  # y1 <- row 1 (input y1), y2 <- row 2
+    assert torch.equal(plain, weights[:2]) and torch.equal(shifted, weights[1:])
+    assert alignment_from_attention(plain) == {(0, 0), (1, 1)}
+    assert alignment_from_attention(shifted) == {(1, 0), (0, 1)}
+    layers = torch.stack([weights, weights.flip(-1)])  # (L = 2, 3, 2): every layer alike
+    assert attention_rows(layers, shift=True).shape == (2, 2, 2)
+
+
+def test_subword_links_become_word_links_when_any_pieces_are_linked() -> None:
+    src = ["▁un", "believ", "able", "▁day"]  # words: unbelievable (0), day (1)
+    trg = ["▁jour", "▁in", "croy", "able"]  # words: jour (0), incroyable (1)
+    # pieces: in -> un, croy -> believ, able -> able, jour -> day
+    pieces = {(0, 1), (1, 2), (2, 3), (3, 0)}
+    assert word_links(pieces, src, trg) == {(0, 1), (1, 0)}
+    assert word_links({(3, 2)}, src, trg) == {(1, 1)}  # one piece link links the two words
+    assert word_links({(1, 0)}, ["a", "b"], ["x"]) == {(1, 0)}  # word tokens: unchanged
+    weights = torch.tensor([[0.0, 0.1, 0.0, 0.9], [0.7, 0.2, 0.1, 0.0],
+                            [0.1, 0.8, 0.1, 0.0], [0.0, 0.0, 1.0, 0.0]])  # fmt: skip
+    assert attention_word_links(weights, src, trg) == {(1, 0), (0, 1)}

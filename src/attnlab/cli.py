@@ -204,19 +204,24 @@ def lab(
         int | None,
         typer.Option("--jobs", min=1, help="Experiments side by side (default: one per core)."),
     ] = None,
+    reuse: Annotated[
+        Path | None,
+        typer.Option("--reuse", help="Measure models trained there: DIR/<corpus>/<run>/best.pt."),
+    ] = None,
 ) -> None:
     """Run the lab's experiments and build DIR/report.html."""
     from attnlab.lab import run_lab
 
-    run_lab(experiments or [], budget, out, jobs)
+    run_lab(experiments or [], budget, out, jobs, reuse)
 
 
 @app.command("report")
 def report(directory: Annotated[Path, typer.Argument(help="A lab output folder.")]) -> None:
     """Rebuild the HTML report from the results.json files in DIR."""
+    from attnlab.lab import EXPERIMENTS
     from attnlab.report.html import build_report
 
-    typer.echo(f"wrote {build_report(directory)}")
+    typer.echo(f"wrote {build_report(directory, list(EXPERIMENTS))}")
 
 
 # --- the explorer and export -------------------------------------------------------------------

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 from rich.console import Console
@@ -247,13 +247,23 @@ def _teacher_forced_attention(model: torch.nn.Module, batch: Batch) -> Tensor | 
     return None if attention is None else attention.float().unsqueeze(1)  # (B, 1, T, S)
 
 
-def reference_attention(
+class PieceAttention(NamedTuple):
+    """Teacher-forced attention of one (source, reference) pair, piece by piece: weights
+    (L, T+1, S) with row t read while the decoder's input is trg_in[t] (<s> y_1 ... y_T) and it
+    predicts trg_out[t] (y_1 ... y_T </s>); None for a pair with an empty side."""
+
+    weights: Tensor | None
+    src_pieces: list[str]
+    trg_pieces: list[str]
+
+
+def teacher_forced_attention(
     translator: Translator, src_lines: list[str], ref_lines: list[str]
-) -> list[Tensor] | None:
-    """Word-level attention (L, T_words, S_words) of each (source, reference) pair, read with
-    teacher forcing (the gold alignment links the reference, not the hypothesis); the row of </s>
-    is dropped. A pair with an empty side gets all-zero weights (no links). None when the model
-    has no attention."""
+) -> list[PieceAttention] | None:
+    """Attention (L, T+1, S) between the pieces of each (source, reference) pair, read with
+    teacher forcing (the gold alignment links the reference, not the hypothesis); every decoder
+    layer, heads averaged, for the Transformer (L = 1 otherwise). None for a model without
+    attention."""
     limit = translator.max_src_len
     pairs = []
     for src_line, ref_line in zip(src_lines, ref_lines, strict=True):
@@ -265,7 +275,7 @@ def reference_attention(
     device = next(translator.model.parameters()).device
     size = translator.decoding.batch_size
     keep = sorted((k for k, (s, t) in enumerate(pairs) if s and t), key=lambda k: len(pairs[k][0]))
-    merged: list[Tensor | None] = [None] * len(pairs)
+    found = [PieceAttention(None, s, t) for s, t in pairs]
     for start in range(0, len(keep), size):
         chunk = keep[start : start + size]
         ids = [
@@ -278,14 +288,56 @@ def reference_attention(
             return None
         for b, k in enumerate(chunk):
             src_pieces, trg_pieces = pairs[k]
-            rows = attention[b, :, : len(trg_pieces), : len(src_pieces)].cpu()  # (L, T, S), no </s>
-            merged[k] = torch.stack(
-                [merge_subword_attention(r, src_pieces, trg_pieces) for r in rows]
-            )  # (L, T_words, S_words)
-    n_layers = next((m.size(0) for m in merged if m is not None), 1)
+            rows = attention[b, :, : len(trg_pieces) + 1, : len(src_pieces)].cpu()  # (L, T+1, S)
+            found[k] = PieceAttention(rows, src_pieces, trg_pieces)
+    return found
+
+
+def attention_rows(weights: Tensor, shift: bool) -> Tensor:
+    """The row of each target piece y_1 ... y_T from teacher-forced weights (..., T+1, S).
+
+    Plain reading: the row that predicts y_t (rows 0 .. T-1; the row predicting </s> dropped).
+    Shift-Att (Chen et al. 2020, "Accurate Word Alignment Induction from Neural Machine
+    Translation", Sec. 3): the row whose decoder input is y_t, one step later (rows 1 .. T; the
+    row of <s> dropped), since a decoder attends to the source word of its input word more than
+    to that of the word it is about to predict.  -> (..., T, S)"""
+    return weights[..., 1:, :] if shift else weights[..., :-1, :]
+
+
+def word_links(piece_links: set[Link], src_pieces: list[str], trg_pieces: list[str]) -> set[Link]:
+    """Links between pieces -> links between words: a source word and a target word are linked
+    if any piece of the one is linked to any piece of the other (Zenkel et al. 2019; Chen et
+    al. 2020). Word-level tokens map to themselves."""
+    src_word, trg_word = word_index(src_pieces), word_index(trg_pieces)
+    return {(src_word[i], trg_word[j]) for i, j in piece_links}
+
+
+def attention_word_links(
+    weights: Tensor, src_pieces: list[str], trg_pieces: list[str]
+) -> set[Link]:
+    """Word links of one pair from piece attention (T, S): each target piece linked to its most
+    attended source piece (`alignment_from_attention`), then `word_links`."""
+    return word_links(alignment_from_attention(weights), src_pieces, trg_pieces)
+
+
+def reference_attention(
+    translator: Translator, src_lines: list[str], ref_lines: list[str]
+) -> list[Tensor] | None:
+    """Word-level attention (L, T_words, S_words) of each (source, reference) pair, read with
+    teacher forcing, plain reading (the row of </s> dropped); source pieces summed, target
+    pieces averaged (`merge_subword_attention`). A pair with an empty side gets all-zero weights
+    (no links). None when the model has no attention."""
+    found = teacher_forced_attention(translator, src_lines, ref_lines)
+    if found is None:
+        return None
+    n_layers = next((a.weights.size(0) for a in found if a.weights is not None), 1)
     return [
-        m if m is not None else torch.zeros(n_layers, _n_words(t), _n_words(s))
-        for m, (s, t) in zip(merged, pairs, strict=True)
+        torch.zeros(n_layers, _n_words(t), _n_words(s))
+        if w is None
+        else torch.stack(
+            [merge_subword_attention(r, s, t) for r in attention_rows(w, shift=False)]
+        )  # (L, T_words, S_words)
+        for w, s, t in found
     ]
 
 

@@ -7,6 +7,8 @@ import pytest
 
 from attnlab.analysis.ibm1 import (
     IBM1,
+    DiagonalPrior,
+    alignment_prior,
     posteriors,
     train_ibm1,
     translation_table,
@@ -102,3 +104,35 @@ def test_null_absorbs_a_target_word_with_no_counterpart() -> None:
 def test_mismatched_corpus_sides_are_refused() -> None:
     with pytest.raises(ValueError, match="1 source sentences for 2"):
         train_ibm1([["a"]], [["x"], ["y"]])
+
+
+def test_diagonal_prior_by_hand() -> None:
+    # S = T = 2, lambda = 2 ln 2, p_0 = 0.1. j = 1: |1/2 - 1/2| = 0 -> 1, |2/2 - 1/2| = 1/2 ->
+    # exp(-ln 2) = 1/2, so the words share 0.9 as 2:1 -> 0.6, 0.3; j = 2 the mirror image.
+    prior = DiagonalPrior(tension=2 * np.log(2), p_null=0.1)
+    expected = np.array([[0.1, 0.6, 0.3], [0.1, 0.3, 0.6]])
+    assert alignment_prior(2, 2, prior) == pytest.approx(expected)
+    assert alignment_prior(3, 2, None) == pytest.approx(np.full((2, 4), 0.25))  # Model 1
+    assert alignment_prior(5, 7, DiagonalPrior()).sum(axis=1) == pytest.approx(np.ones(7))
+
+
+def test_diagonal_prior_breaks_ties_along_the_diagonal() -> None:
+    # "a a" / "x x": t cannot tell the two a's apart, so Model 1 gives both x the same origin
+    # (here NULL: its t(x|NULL) ties and comes first); the diagonal prior links x_j to a_j
+    src, trg = [["a", "a"]], [["x", "x"]]
+    model1 = viterbi_alignment(train_ibm1(src, trg, 3), ["a", "a"], ["x", "x"])
+    assert len({i for i, _ in model1}) <= 1
+    diagonal = train_ibm1(src, trg, 3, prior=DiagonalPrior())
+    assert viterbi_alignment(diagonal, ["a", "a"], ["x", "x"]) == {(0, 0), (1, 1)}
+    assert np.all(np.diff(diagonal.log_likelihood) >= -1e-9)
+    assert posteriors(diagonal, ["a", "a"], ["x", "x"]).sum(axis=1) == pytest.approx([1, 1])
+
+
+def test_one_em_step_with_a_prior_by_hand() -> None:
+    # pair 1 (a b | x y) under the prior of test_diagonal_prior_by_hand, pair 2 (a | x) with
+    # S = 1 (NULL 0.1, a 0.9). From uniform t every posterior equals the prior:
+    # c(x|a) = 0.6 + 0.9, c(y|a) = 0.3 -> t(x|a) = 1.5 / 1.8; c(x|b) = 0.3, c(y|b) = 0.6.
+    prior = DiagonalPrior(tension=2 * np.log(2), p_null=0.1)
+    model = train_ibm1([["a", "b"], ["a"]], [["x", "y"], ["x"]], iterations=1, prior=prior)
+    assert t_of(model, "a", "x") == pytest.approx(1.5 / 1.8)
+    assert t_of(model, "b", "x") == pytest.approx(1 / 3)

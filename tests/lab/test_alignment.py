@@ -99,12 +99,30 @@ def test_run_on_the_test_preset_writes_figures_and_documented_keys(tmp_path: Pat
     p = alignment.PRESETS["test"]
     synthetic, nt = result["metrics"]["translation"], result["metrics"]["nt-grc-en"]
     assert set(synthetic["models"]) == set(p.models)
-    assert set(nt["models"]) == set(p.nt_models)
-    assert nt["n_test"] == p.nt_test and synthetic["n_test"] == p.sizes[2]
+    assert set(nt["models"]) == set(p.nt.models)
+    assert nt["n_test"] == p.nt.test and nt["n_dev"] == p.nt.dev
+    assert synthetic["n_test"] == p.sizes[2]
     for corpus in (synthetic, nt):
         for m in corpus["models"].values():
-            assert 0.0 <= m["aer"] <= 1.0 and m["aer"] == m["aer_per_layer"][-1]
+            assert 0.0 <= m["aer"] <= 1.0
             assert 0.0 <= m["entropy"] <= m["uniform_entropy"] + 1e-6
+    for m in synthetic["models"].values():
+        assert m["aer"] == m["aer_per_layer"][-1]
+    readings = nt["models"]["GRU+Bahdanau"]["readings"]
+    assert set(readings) == {"grc-en plain", "grc-en shift", "en-grc plain", "en-grc shift",
+                             "symmetrised"}  # fmt: skip
+    best = nt["models"]["GRU+Bahdanau"]["best"]
+    assert readings[best]["dev_aer"] == min(r["dev_aer"] for r in readings.values())
+    assert nt["models"]["GRU+Bahdanau"]["aer"] == readings[best]["aer"]
+    # two training steps: below the floor, greyed, and no evidence in the verdicts
+    assert not nt["models"]["GRU+Bahdanau"]["evidence"]
+    nt_table = result["tables"][1]
+    assert nt_table["greyed"] and all(
+        nt_table["rows"][k][0].startswith("GRU+Bahdanau") for k in nt_table["greyed"])  # fmt: skip
+    real_verdicts = [v for v in result["verdicts"] if v["corpus"] == "nt-grc-en"]
+    assert real_verdicts and not any(v["evidence"] for v in real_verdicts)
+    for key in ("ibm1_gdfa_aer", "fast_align_aer", "fast_align_gdfa_aer"):
+        assert 0.0 <= nt[key] <= 1.0
     assert len(synthetic["models"]["Transformer"]["aer_per_layer"]) == 2
     assert 0.0 <= nt["ibm1_aer"] <= 1.0 and 0.0 <= nt["ibm1_transductive_aer"] <= 1.0
     # the diagonal baseline recomputed from the files the experiment wrote

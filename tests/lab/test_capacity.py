@@ -101,3 +101,16 @@ def test_reading_names_what_holds_and_what_does_not() -> None:
     reading = capacity._reading(runs, p, chance=0.25)
     assert "As expected: accuracy falls from k=1 to k=3 in 2 of 2" in reading
     assert "FIRST" not in reading
+
+
+def test_verdict_is_structured_and_counts_only_trained_encoders() -> None:
+    runs = {"gru-16": {"trained": True, "half_distance": 3},
+            "gru-128": {"trained": True, "half_distance": None},
+            "gru-16-untrained": {"trained": False, "half_distance": 1}}  # fmt: skip
+    [v] = capacity.verdicts(runs)
+    assert (v["question"], v["corpus"], v["real"], v["holds"]) == ("bottleneck", "copy", False,
+                                                                   "yes")  # fmt: skip
+    assert "untrained" not in v["measured"]
+    runs["gru-16"]["half_distance"] = None
+    assert capacity.verdicts(runs)[0]["holds"] == "unclear"
+    assert capacity.verdicts({}) == []

@@ -119,3 +119,10 @@ def test_reading_names_what_disagrees_with_the_expectation() -> None:
     )
     assert "still gains from the farthest words" in bad
     assert "shuffling hurt more than dropping at k = 10" in bad
+
+
+def test_verdict_is_structured() -> None:
+    [v] = effective_context.verdicts({"drop": 40, "shuffle": None})
+    assert (v["question"], v["corpus"], v["real"], v["holds"]) == ("bottleneck", "bible-en-fr",
+                                                                   True, "yes")  # fmt: skip
+    assert effective_context.verdicts({"drop": None, "shuffle": None})[0]["holds"] == "unclear"

@@ -72,3 +72,10 @@ def test_reading_explains_curves_that_differ_from_the_expectation_by_this_runs_n
     metrics["GRU"]["final_train_loss"] = 0.1
     text = gradient_path.reading(metrics, g_0, 40)
     assert "Against the expectation: GRU does not decay after training." in text
+
+
+def test_verdict_compares_the_transformer_with_the_recurrent_models() -> None:
+    [v] = gradient_path.verdicts({"Elman": 1e-4, "LSTM": 0.01, "Transformer": 0.9})
+    assert (v["question"], v["holds"], v["real"]) == ("transformer", "yes", False)
+    assert gradient_path.verdicts({"LSTM": 0.95, "Transformer": 0.9})[0]["holds"] == "no"
+    assert gradient_path.verdicts({"Transformer": 0.9}) == []

@@ -87,3 +87,11 @@ def test_reading_says_when_the_advantage_does_not_grow() -> None:
     assert "slower than the LSTM at every length" not in shrinking  # 2.0 at length 16
     slower = parallel_speed.reading({"cpu": {16: 0.9, 512: 0.5}}, threads=1)
     assert "slower than the LSTM at every length on the CPU" in slower and "1 thread " in slower
+
+
+def test_verdict_needs_a_lead_that_does_not_shrink_with_length() -> None:
+    assert parallel_speed.verdicts({16: 1.5, 512: 12.25})[0]["holds"] == "yes"
+    assert parallel_speed.verdicts({16: 1.5, 512: 1.2})[0]["holds"] == "unclear"
+    assert parallel_speed.verdicts({16: 1.5, 512: 0.8})[0]["holds"] == "no"
+    assert parallel_speed.verdicts({})[0:] == []
+    assert parallel_speed.verdicts({16: 2.0})[0]["question"] == "transformer"

@@ -3,8 +3,11 @@ micro run that produces the documented result keys."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
+
+import pytest
 
 from attnlab.lab import reversal
 from attnlab.lab.common import LabProgress
@@ -59,3 +62,36 @@ def test_micro_run_produces_the_documented_keys(tmp_path: Path) -> None:
     assert [f["file"] for f in result["figures"]] == ["perplexity.png", "bleu.png"]
     assert all((tmp_path / f["file"]).exists() for f in result["figures"])
     assert result["tables"][0]["columns"][1:3] == ["seed 1", "seed 2"]
+    assert "bible-en-fr" not in metrics and len(result["verdicts"]) == 1
+
+
+@pytest.mark.slow
+def test_bible_runs_both_settings_and_stay_below_the_floor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiny = dataclasses.replace(reversal.PRESETS["test"], seeds=(1,), bible_seeds=(1,))
+    monkeypatch.setitem(reversal.PRESETS, "test", tiny)
+    result = reversal.run("test", tmp_path, LabProgress(None))
+    bible = result["metrics"]["bible-en-fr"]
+    assert [r["seed"] for r in bible["runs"]["reversed"]] == [1]
+    assert all(math.isclose(r["dev_ppl"], math.exp(r["dev_loss"]))
+               for rs in bible["runs"].values() for r in rs)  # fmt: skip
+    # two steps: below the floor, greyed, and no evidence in the verdict
+    assert not bible["evidence"] and result["tables"][1]["greyed"] == [0, 1]
+    assert [(v["corpus"], v["evidence"]) for v in result["verdicts"]] == [
+        ("translation", True), ("bible-en-fr", False)]  # fmt: skip
+
+
+def _measured(forward: float, reversed_: float, spread: float) -> dict:
+    return {"runs": {"forward": [{}, {}]}, "ppl_gain": forward - reversed_,
+            "summary": {"forward": {"ppl_mean": forward, "ppl_std": spread, "bleu_mean": 1.0},
+                        "reversed": {"ppl_mean": reversed_, "ppl_std": spread,
+                                     "bleu_mean": 2.0}}}  # fmt: skip
+
+
+def test_verdict_weighs_the_gain_against_the_spread_over_seeds() -> None:
+    assert (
+        reversal.reversal_verdict("bible-en-fr", _measured(5.8, 4.7, 0.1), True)["holds"] == "yes"
+    )
+    assert reversal.reversal_verdict("x", _measured(5.8, 5.7, 0.1), True)["holds"] == "unclear"
+    assert reversal.reversal_verdict("x", _measured(4.7, 5.8, 0.1), True)["holds"] == "no"

@@ -110,10 +110,16 @@ def partial_folder(out: Path, name: str) -> Path:
 
 
 def run_experiment(
-    name: str, module: ModuleType, budget: str, out: Path, progress: LabProgress
+    name: str,
+    module: ModuleType,
+    budget: str,
+    out: Path,
+    progress: LabProgress,
+    reuse: Path | None = None,
 ) -> dict[str, Any]:
     """Run one experiment into DIR/.<name>.partial, add the runner's fields, write results.json,
-    then replace DIR/<name> with it. Returns the record written."""
+    then replace DIR/<name> with it. `reuse` (a folder of models trained by `attnlab train`,
+    `lab.real`) goes to the experiments that take it (REUSE = True). Returns the record."""
     partial = partial_folder(out, name)
     shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run of ours
     partial.mkdir()
@@ -121,7 +127,8 @@ def run_experiment(
     where = machine()  # before the experiment changes torch's thread count
     started_at, start = time.time(), time.perf_counter()
     try:
-        result = _check_result(name, module.run(budget, partial, progress))
+        extra = {"reuse": reuse} if reuse is not None and getattr(module, "REUSE", False) else {}
+        result = _check_result(name, module.run(budget, partial, progress, **extra))
         record = {
             "name": name,
             "title": module.TITLE,
@@ -159,15 +166,24 @@ def _progress_bars(console: Console) -> Progress:
     )
 
 
-def run_lab(experiments: list[str], budget: str, out: Path, jobs: int | None = None) -> Path:
+def run_lab(
+    experiments: list[str],
+    budget: str,
+    out: Path,
+    jobs: int | None = None,
+    reuse: Path | None = None,
+) -> Path:
     """`attnlab lab`: run `experiments` (all when empty) at `budget` into `out`; build and return
-    out/report.html. Experiments run side by side in `jobs` worker processes (default: one per
-    core, `lab/workers.py`), except those that time the machine (RUNS_ALONE), which run alone
-    afterwards. An experiment that fails is reported and the others still run; the command then
-    fails naming it (the report holds the rest)."""
+    out/report.html. With `reuse`, the real-language runs measure the models found there
+    (`lab.real`) instead of training them. Experiments run side by side in `jobs` worker
+    processes (default: one per core, `lab/workers.py`), except those that time the machine
+    (RUNS_ALONE), which run alone afterwards. An experiment that fails is reported and the
+    others still run; the command then fails naming it (the report holds the rest)."""
     from attnlab.report.html import build_report  # matplotlib and the report only when needed
 
     names = _check_arguments(experiments, budget)
+    if reuse is not None and not Path(reuse).is_dir():
+        raise UserError("--reuse", f"{reuse} is not a folder of trained models")
     out = Path(out)
     _claim_folder(out)
     console = Console(stderr=True)
@@ -182,7 +198,7 @@ def run_lab(experiments: list[str], budget: str, out: Path, jobs: int | None = N
         workers, worker_threads = worker_plan(len(together), jobs)
         if workers > 1:
             failed += _run_side_by_side(together, budget, out, bars, progress, overall, workers,
-                                        worker_threads)  # fmt: skip
+                                        worker_threads, reuse)  # fmt: skip
         for name, module in modules.items():
             if module is None:
                 bars.advance(overall)
@@ -190,14 +206,14 @@ def run_lab(experiments: list[str], budget: str, out: Path, jobs: int | None = N
                 torch.set_num_threads(threads)
                 bars.update(overall, description=f"[bold]lab ({budget}): {name}")
                 if not _log_outcome(
-                    progress, name, *attempt_experiment(name, module, budget, out, progress)
+                    progress, name, *attempt_experiment(name, module, budget, out, progress, reuse)
                 ):
                     failed.append(name)
                 bars.advance(overall)
     if not any(out.glob("*/results.json")):
         what = f"{', '.join(failed)} failed" if failed else "no experiment ran"
         raise AttnlabError("lab", f"{what}; no report written")
-    report = build_report(out)
+    report = build_report(out, list(EXPERIMENTS))
     console.print(f"wrote {report} ({time.perf_counter() - start:.0f} s)")
     if failed:
         raise AttnlabError("lab", f"{', '.join(failed)} failed; {report} holds the others")
@@ -205,12 +221,17 @@ def run_lab(experiments: list[str], budget: str, out: Path, jobs: int | None = N
 
 
 def attempt_experiment(
-    name: str, module: ModuleType, budget: str, out: Path, progress: LabProgress
+    name: str,
+    module: ModuleType,
+    budget: str,
+    out: Path,
+    progress: LabProgress,
+    reuse: Path | None = None,
 ) -> tuple[float | None, str | None]:
     """`run_experiment`, a failure caught so that the other experiments still run.
     -> (seconds, None), or (None, the error as `Type: message`)."""
     try:
-        record = run_experiment(name, module, budget, out, progress)
+        record = run_experiment(name, module, budget, out, progress, reuse)
     except Exception as exc:
         return None, f"{type(exc).__name__}: {exc}"
     return float(record["seconds"]), None
@@ -236,10 +257,11 @@ def _run_side_by_side(
     overall: TaskID,
     workers: int,
     threads: int,
+    reuse: Path | None = None,
 ) -> list[str]:
     """Run `names` in `workers` processes of `threads` threads; returns those that failed."""
     failed = []
-    jobs = [(name, EXPERIMENTS[name], budget, out) for name in names]
+    jobs = [(name, EXPERIMENTS[name], budget, out, reuse) for name in names]
     try:
         with worker_pool(bars, workers, threads) as pool:
             description = f"[bold]lab ({budget}): {workers} experiments at a time"

@@ -49,6 +49,7 @@ from attnlab.lab.common import (
 )
 from attnlab.models.build import build_model
 from attnlab.report.figures import line_plot
+from attnlab.report.verdicts import verdict
 from attnlab.translate import Translator
 
 NAME = "capacity"
@@ -342,6 +343,23 @@ def _record(cell: str, size: int, trained: bool, translator: Translator, run_dir
     }
 
 
+def verdicts(runs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The bottleneck: a trained encoder's probe falls halfway to chance at some distance k."""
+    trained = {k: r for k, r in runs.items() if r["trained"]}
+    if not trained:
+        return []
+    distances = [
+        f"{k} k={r['half_distance']}" if r["half_distance"] is not None
+        else f"{k} beyond the longest k" for k, r in trained.items()
+    ]  # fmt: skip
+    measured = "distance from the end at which a probe on h_S falls halfway to chance: "
+    measured += ", ".join(distances)
+    fades = any(r["half_distance"] is not None for r in trained.values())
+    return [verdict("bottleneck", "a fixed-width state keeps less of what it read longer ago",
+                    "copy", "probe accuracy falls with the distance k from the end", measured,
+                    "yes" if fades else "unclear")]  # fmt: skip
+
+
 def run(budget: str, out: Path, progress: LabProgress) -> dict[str, Any]:
     p = preset(PRESETS, budget)
     data = copy_data(out / "data", p)
@@ -380,6 +398,7 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict[str, Any]:
             "chance": chance,
             "majority": sum(majority) / len(majority),
         },
+        "verdicts": verdicts(runs),
         "expected": "A fixed-width state cannot hold an unbounded past: probe accuracy falls "
         "with the distance k from the end (the most recent tokens are the easiest to read back) "
         "and rises with the width d_h; gated cells (GRU, LSTM) keep distant tokens better than "

@@ -37,6 +37,7 @@ from attnlab.analysis.lm import (
 from attnlab.data.vocab import EOS, Vocab
 from attnlab.lab.common import SEED, LabProgress, bible_en_fr, preset
 from attnlab.report.figures import line_plot
+from attnlab.report.verdicts import verdict
 from attnlab.train import seed_everything
 from attnlab.translate import resolve_device
 
@@ -180,6 +181,18 @@ def reading(
     return f"{text} Here {'; '.join(findings)}."
 
 
+def verdicts(contexts: dict[str, int | None]) -> list[dict]:
+    """The bottleneck in a language model: the loss stops changing once far words are dropped."""
+    words = {p: f"{k} words" if k is not None else "the whole window" for p, k in contexts.items()}
+    holds = "yes" if contexts.get("drop") is not None else "unclear"
+    return [verdict("bottleneck", "a recurrent state uses only a bounded stretch of its past",
+                    "bible-en-fr", "the loss stops changing beyond some tens to hundreds of words "
+                    "(Khandelwal et al. 2018: about 200 tokens)",
+                    f"LSTM language model (French Bible): the loss stops changing once the words "
+                    f"farther than {words.get('drop')} are dropped ({words.get('shuffle')} "
+                    "when shuffled)", holds)]  # fmt: skip
+
+
 def run(budget: str, out: Path, progress: LabProgress) -> dict:
     """Train the language model, score perturbed windows, plot the increase against k."""
     s = preset(BUDGETS, budget)
@@ -225,6 +238,7 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict:
             }
         ],
         "config": {"preset": s._asdict(), "optimizer": "Adam lr 2e-3, clip 0.25"},
+        "verdicts": verdicts(contexts),
         "metrics": {
             "loss_full_window": baseline,
             "increase": {p: dict(zip(s.ks, increases[p], strict=True)) for p in PERTURBATIONS},

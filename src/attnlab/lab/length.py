@@ -1,29 +1,47 @@
 """Experiment `length`: BLEU against source length, the shape of Bahdanau et al. (2015, Fig. 2).
 
 A fixed-context encoder-decoder squeezes the whole source into one vector c (Cho et al. 2014,
-RNNencdec: c = h_S fed to every decoder step), so its BLEU falls once sources grow long; with
-attention every decoder step reads every encoder state, c_i = sum_j alpha_ij h_j (Bahdanau et al.
-2015, RNNsearch; Luong et al. 2015) and the curve stays flat; the Transformer (Vaswani et al. 2017)
-reads them in one step too. Four models at comparable parameter counts are trained on sources of
-at most 30 (and, in the full budget, 50) words, as RNNencdec/RNNsearch-30/50, on the synthetic
-`translation` task and on the embedded English->French Bible, and scored (sacreBLEU, greedy
-search) per source-length bucket up to 60 words; sources longer than 60 form an extrapolation
-bucket, reported apart because generalising past every training length is another question.
+RNNencdec: c = h_S fed to every decoder step), so its BLEU falls once sources grow long (Cho et
+al. see RNNenc fall past ~20 words, to near 0 at 70-80); with attention every decoder step reads
+every encoder state, c_i = sum_j alpha_ij h_j (Bahdanau et al. 2015, RNNsearch; Luong et al.
+2015), and RNNsearch-50 does not deteriorate up to 50 words and more; the Transformer (Vaswani
+et al. 2017) reads them in one step too. Measured on two corpora:
 
-Metrics (`results.json`): metrics["runs"][KEY] for KEY = "<corpus>/<model>-<max train length>"
-holds corpus, model, train_max, steps, params, bleu (all test sentences), buckets (rows of
-`attnlab.evaluate.bucket_scores`, the last one the extrapolation bucket), short_bleu (first
-bucket), long_bleu (last bucket up to 60), retention = long_bleu / short_bleu (None when
-short_bleu is 0), in_range_bleu (the bucket holding the longest training source) and
-in_range_retention = in_range_bleu / short_bleu, train_seconds and test_seconds.
+- the synthetic `translation` task: four models at comparable parameter counts trained on
+  sources of at most 30 words (RNNencdec/RNNsearch-30), tested per bucket up to 60 words, the
+  61+ bucket being extrapolation;
+- the embedded English->French Bible (`bible-en-fr`): the fixed GRU, GRU+Bahdanau, LSTM+Luong
+  and the Transformer trained on sources of up to 80 words, from the corpus recipes
+  (`configs/bible-en-fr/<family>.yaml`, `lab.real`) with the lab's preset as the named
+  fallback, plus the -30 variants of the fixed GRU and GRU+Bahdanau (Bahdanau's RNNencdec-30 /
+  RNNsearch-30), two seeds for those two families. Every test verse is scored.
 
-Budgets: quick trains the four -30 models on the synthetic task only, 500 steps each: 94 s on
-the project's 2-core machine (one thread per training, another experiment on the other core);
-the Bible needs thousands of steps before its curve means anything (300 steps left both GRUs
-below 1 BLEU), so it runs in the full budget only, with GRU fixed and GRU+Bahdanau. Full adds the
--50 variants: 12 trainings of 1500-2000 steps, 3,246 s on the same machine, the longest
-experiment of the full lab (its Bible runs stay below 6 BLEU: undertrained, and said so).
-Left out: beam search, the vocabularies of 30,000 words and the days of training of the paper.
+Per 10-word source bucket: the number of test sentences, BLEU and chrF (sacreBLEU, greedy
+search) and their 95% bootstrap intervals (1,000 resamples of the bucket's sentences, seeded;
+`attnlab.analysis.bootstrap`). Retention = BLEU(longest populated bucket) / BLEU(1-10), where
+a bucket is populated with at least MIN_POPULATED sentences (the open-ended extrapolation
+bucket excluded), with the interval of the ratio from resampling both buckets.
+
+Metrics (`results.json`): metrics["runs"][KEY], KEY = "<corpus>/<model>-<train max>" (and
+"/seed<N>" for a seed other than the first), holds corpus, model, train_max, seed, steps,
+recipe, source ("trained" or the reused checkpoint), params, bleu, chrf (all test sentences),
+buckets (rows {range, n, bleu, bleu_low, bleu_high, chrf, chrf_low, chrf_high}, the last the
+open-ended bucket), short_bleu (1-10), long_range and long_bleu (the longest populated bucket),
+retention with retention_low and retention_high, in_range_bleu (the bucket of the longest
+training source) and in_range_retention, evidence (False: below the floor, not a measurement),
+train_seconds, test_seconds. result["verdicts"]: one per run (`lab.verdicts`).
+
+Budgets. quick: the four synthetic -30 models, 500 steps each (about 1.5 minutes on one core);
+the Bible only from models given with `--reuse DIR` (in a trial, 300 Bible steps left both
+GRUs below 1 BLEU: nothing to read a curve from). full: the synthetic models for 1,500 steps
+and the ten Bible runs for BIBLE_STEPS steps each on one thread, estimated from the step times
+of the previous full preset (20,000 steps in 3,246 s: about 0.15 s a step on the synthetic
+task, 0.2-0.25 s on the Bible with its 8,000-word vocabularies) at about 15 + 10 x 6 = 75
+minutes with the test sets, not measured; the lab runs the other experiments beside it on the
+second core. At this budget the fallback presets reached BLEU below 6 on the Bible before, so
+their rows may well stay under the floor; `--reuse DIR` with models trained by the corpus
+recipes fills them. Left out: beam search, the vocabularies of 30,000 words and the days of
+training of the papers.
 """
 
 from __future__ import annotations
@@ -33,8 +51,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from attnlab.config import load_config
-from attnlab.evaluate import Bucket, bucket_label, bucket_scores, corpus_scores
+import numpy as np
+
+from attnlab.analysis.bootstrap import (
+    RESAMPLES,
+    interval,
+    ratio_interval,
+    score_of,
+    sentence_stats,
+)
+from attnlab.config import Config, load_config
+from attnlab.evaluate import Bucket, bucket_label
+from attnlab.lab import real
 from attnlab.lab.common import (
     SEED,
     LabProgress,
@@ -49,12 +77,19 @@ from attnlab.lab.common import (
     write_split,
 )
 from attnlab.report.figures import line_plot
+from attnlab.report.verdicts import compare, verdict
+from attnlab.translate import Translator
 
 NAME = "length"
 TITLE = "A fixed context loses long sentences; attention keeps them (Bahdanau et al. 2015, Fig. 2)"
+REUSE = True  # run() takes reuse=DIR (`attnlab lab --reuse DIR`)
 
-BUCKETS: list[Bucket] = [(1, 10), (11, 20), (21, 30), (31, 40), (41, 50), (51, 60), (61, None)]
+SYNTHETIC_BUCKETS: list[Bucket] = [(1, 10), (11, 20), (21, 30), (31, 40), (41, 50), (51, 60),
+                                   (61, None)]  # fmt: skip
+BIBLE_BUCKETS: list[Bucket] = [*SYNTHETIC_BUCKETS[:-1], (61, 70), (71, 80), (81, None)]
+BUCKETS = {"translation": SYNTHETIC_BUCKETS, "bible-en-fr": BIBLE_BUCKETS}
 TEST_MAX_LEN = 70  # synthetic test sources are 1..70 words; 61..70 is the extrapolation bucket
+MIN_POPULATED = 5  # sentences a bucket needs to be the "longest populated" one of a retention
 
 # Architectures at comparable parameter counts (about 0.3 M on the synthetic task; the
 # vocabularies dominate on the Bible). The fixed-context model is Cho et al.'s RNNencdec: a
@@ -78,29 +113,56 @@ LEARNING_RATES = {"Transformer": 0.002}
 
 
 @dataclass(frozen=True)
+class RealRun:
+    """One Bible training: a model, its longest training source, its seed."""
+
+    model: str
+    train_max: int
+    seed: int = 1
+
+
+BIBLE_MAX = 80  # the Bible models' longest training source (the -30 variants: 30)
+BIBLE_RUNS = tuple(
+    [RealRun(m, BIBLE_MAX, s) for m in ("GRU fixed", "GRU+Bahdanau") for s in (1, 2)]
+    + [RealRun("LSTM+Luong", BIBLE_MAX), RealRun("Transformer", BIBLE_MAX)]
+    + [RealRun(m, 30, s) for m in ("GRU fixed", "GRU+Bahdanau") for s in (1, 2)]
+)
+BIBLE_STEPS = 1500
+
+
+@dataclass(frozen=True)
 class Preset:
     sizes: tuple[int, int, int]  # synthetic train/dev/test pairs, sources 1..TEST_MAX_LEN words
-    train_max: tuple[int, ...]  # the -30 / -50 variants: longest training source
-    models: tuple[str, ...]  # on the synthetic task
-    bible_models: tuple[str, ...]  # on the Bible (its training is slower: a larger vocabulary)
+    models: tuple[str, ...]  # trained on the synthetic task, sources of at most 30 words
     steps: int
-    bible_steps: int
+    bible_runs: tuple[RealRun, ...]
+    bible_steps: int  # 0: the Bible runs are measured only when --reuse holds them
     batch_tokens: int
     dropout: float
-    bible_per_bucket: int  # Bible test sentences per length bucket (first ones in file order)
-    bible_vocab: int
+    bible_per_bucket: int | None  # Bible test sentences per bucket (None: every test verse)
+    bible_vocab: int  # the fallback preset's vocabulary (a corpus recipe sets its own)
+    resamples: int
 
 
 PRESETS: dict[str, Preset] = {
-    "test": Preset((300, 20, 14), (30,), ("GRU fixed", "Transformer"), ("GRU fixed",), 3, 2,
-                   200, 0.0, 1, 500),
-    "quick": Preset((20000, 200, 280), (30,), tuple(MODELS), (), 500, 0, 1200, 0.0, 25, 4000),
-    "full": Preset((30000, 500, 700), (30, 50), tuple(MODELS), ("GRU fixed", "GRU+Bahdanau"),
-                   1500, 2000, 1500, 0.1, 100, 8000),
+    "test": Preset((300, 20, 14), ("GRU fixed", "Transformer"), 3,
+                   (RealRun("GRU fixed", 80), RealRun("GRU+Bahdanau", 30, 2)), 2, 200, 0.0, 2,
+                   500, RESAMPLES),
+    "quick": Preset((20000, 200, 280), tuple(MODELS), 500,
+                    tuple(RealRun(m, BIBLE_MAX) for m in MODELS), 0, 1200, 0.0, None, 8000,
+                    RESAMPLES),
+    "full": Preset((30000, 500, 700), tuple(MODELS), 1500, BIBLE_RUNS, BIBLE_STEPS, 1500, 0.1,
+                   None, 8000, RESAMPLES),
 }  # fmt: skip
+SYNTHETIC_MAX = 30
 
 
 # --- data ---------------------------------------------------------------------------------------
+
+
+def _bucket_index(length: int, buckets: list[Bucket]) -> int:
+    """The bucket holding `length` (lengths below the first bucket count in the first)."""
+    return next(b for b, (_, high) in enumerate(buckets) if high is None or length <= high)
 
 
 def _shorter(split: Split, max_len: int) -> Split:
@@ -108,13 +170,14 @@ def _shorter(split: Split, max_len: int) -> Split:
     return Split([split.src[k] for k in keep], [split.ref[k] for k in keep])
 
 
-def _per_bucket(split: Split, n: int) -> Split:
-    """The first `n` pairs of each length bucket, so long sentences are not drowned out."""
-    counts = [0] * len(BUCKETS)
+def _per_bucket(split: Split, n: int | None, buckets: list[Bucket] = SYNTHETIC_BUCKETS) -> Split:
+    """The first `n` pairs of each length bucket (all with None), so long sentences are not
+    drowned out; empty sources are left out."""
+    counts = [0] * len(buckets)
     keep = []
     for k, length in enumerate(split.src_lengths):
-        b = next(i for i, (_, high) in enumerate(BUCKETS) if high is None or length <= high)
-        if length and counts[b] < n:
+        b = _bucket_index(length, buckets)
+        if length and (n is None or counts[b] < n):
             counts[b] += 1
             keep.append(k)
     return Split([split.src[k] for k in keep], [split.ref[k] for k in keep])
@@ -128,276 +191,382 @@ def _variant(full: Path, out: Path, max_len: int, test: Split) -> Path:
     return out
 
 
+# --- scoring ------------------------------------------------------------------------------------
+
+
+def bucket_rows(
+    lengths: list[int],
+    hyps: list[str],
+    refs: list[str],
+    buckets: list[Bucket],
+    seed: int,
+    resamples: int = RESAMPLES,
+) -> tuple[list[dict[str, Any]], dict[int, np.ndarray]]:
+    """Per bucket: n, BLEU and chrF with their 95% bootstrap intervals (None for an empty
+    bucket); also the BLEU statistics (n, K) of each non-empty bucket, for ratios."""
+    bleu, chrf = sentence_stats("bleu", hyps, refs), sentence_stats("chrf", hyps, refs)
+    members: list[list[int]] = [[] for _ in buckets]
+    for k, length in enumerate(lengths):
+        members[_bucket_index(length, buckets)].append(k)
+    rows, stats = [], {}
+    for b, (bucket, indices) in enumerate(zip(buckets, members, strict=True)):
+        row: dict[str, Any] = {"range": bucket_label(bucket), "n": len(indices)}
+        for name, metric in (("bleu", bleu), ("chrf", chrf)):
+            if indices:
+                found = interval(metric[indices], score_of(name), seed + b, resamples)
+                row.update({name: found["score"], f"{name}_low": found["low"],
+                            f"{name}_high": found["high"]})  # fmt: skip
+            else:
+                row.update({name: None, f"{name}_low": None, f"{name}_high": None})
+        if indices:
+            stats[b] = bleu[indices]
+        rows.append(row)
+    return rows, stats
+
+
+def summarise(
+    rows: list[dict[str, Any]],
+    stats: dict[int, np.ndarray],
+    train_max: int,
+    buckets: list[Bucket],
+    seed: int,
+    resamples: int = RESAMPLES,
+) -> dict[str, Any]:
+    """short_bleu (first bucket), the longest populated bucket (>= MIN_POPULATED sentences, the
+    open-ended one excluded) with its BLEU, the retention BLEU(longest) / BLEU(1-10) and its
+    interval, and in_range_bleu (the bucket of the longest training source)."""
+    closed = [b for b, (_, high) in enumerate(buckets) if high is not None]
+    populated = [b for b in closed if rows[b]["n"] >= MIN_POPULATED and b > 0]
+    longest = populated[-1] if populated else None
+    summary: dict[str, Any] = {"short_bleu": rows[0]["bleu"], "long_range": None,
+                               "long_bleu": None, "retention": None, "retention_low": None,
+                               "retention_high": None}  # fmt: skip
+    if longest is not None and 0 in stats:
+        ratio = ratio_interval(stats[longest], stats[0], score_of("bleu"), seed, resamples)
+        summary.update(long_range=rows[longest]["range"], long_bleu=rows[longest]["bleu"],
+                       retention=ratio["ratio"], retention_low=ratio["low"],
+                       retention_high=ratio["high"])  # fmt: skip
+    in_range = rows[_bucket_index(train_max, buckets)]["bleu"]
+    short = summary["short_bleu"]
+    summary["in_range_bleu"] = in_range
+    summary["in_range_retention"] = in_range / short if short and in_range is not None else None
+    return summary
+
+
 # --- one model ----------------------------------------------------------------------------------
 
 
-def _overrides(model: str, data: Path, steps: int, p: Preset, bible: bool) -> list[str]:
-    training = [
+def _synthetic_config(model: str, data: Path, p: Preset) -> Config:
+    return load_config(None, [*MODELS[model], *_preset_training(model, p),
+                              *_lab_training(data, p.steps, SEED)])  # fmt: skip
+
+
+def _preset_training(model: str, p: Preset) -> list[str]:
+    """The lab's own training settings (the fallback for a corpus without a recipe)."""
+    return [
+        f"training.batch_tokens={p.batch_tokens}",
+        f"training.lr={LEARNING_RATES.get(model, 0.003)}",
+        f"training.warmup_steps={p.steps // 10 if model == 'Transformer' else 0}",
+        f"model.dropout={p.dropout}",
+    ]
+
+
+def _lab_training(data: Path, steps: int, seed: int) -> list[str]:
+    """What the lab sets on every recipe: its data, seed, step budget and one thread."""
+    return [
         f"data.dir={data}",
         "data.max_len=1000",  # the variant folder already holds only the allowed lengths
-        f"training.seed={SEED}",
+        f"training.seed={seed}",
         f"training.max_steps={steps}",
         f"training.eval_every={steps}",
         "training.eval_bleu=false",
         f"training.log_every={max(1, steps // 20)}",
-        f"training.batch_tokens={p.batch_tokens}",
-        f"training.lr={LEARNING_RATES.get(model, 0.003)}",
-        "training.num_threads=1",  # these models are tiny: a second thread costs more than it gives
-        f"training.warmup_steps={steps // 10 if model == 'Transformer' else 0}",
-        f"model.dropout={p.dropout}",
+        "training.num_threads=1",  # small models: a second thread costs more than it gives
         "decoding.beam_size=1",
     ]
-    if bible:
-        training += ["data.lowercase=true", f"data.max_vocab={p.bible_vocab}"]
-    return [*MODELS[model], *training]
 
 
-def _bucket_index(length: int) -> int:
-    return next(i for i, (_, high) in enumerate(BUCKETS) if high is None or length <= high)
+def _bible_recipe(model: str, p: Preset) -> real.Recipe:
+    fallback = [*MODELS[model], *_preset_training(model, p), "data.lowercase=true",
+                f"data.max_vocab={p.bible_vocab}"]  # fmt: skip
+    return real.recipe("bible-en-fr", model, fallback)
 
 
-def _ratio(numerator: float | None, denominator: float | None) -> float | None:
-    return numerator / denominator if denominator and numerator is not None else None
-
-
-def _measure(
-    model: str, data: Path, run: Path, steps: int, p: Preset, bible: bool, progress: LabProgress
+def _score(
+    translator: Translator, test: Split, buckets: list[Bucket], train_max: int, p: Preset
 ) -> dict[str, Any]:
-    config = load_config(None, _overrides(model, data, steps, p, bible))
+    """Scores of one trained model on `test`: overall, per bucket, retention."""
     start = time.perf_counter()
-    translator = train_model(config, run, progress, f"{model} on {run.name}")
-    trained = time.perf_counter()
-    test = read_split(data, "test")
     hyps = translate_lines(translator, test.src)
-    rows = bucket_scores(test.src_lengths, hyps, test.ref, BUCKETS)
+    rows, stats = bucket_rows(test.src_lengths, hyps, test.ref, buckets, SEED, p.resamples)
+    every = sentence_stats("bleu", hyps, test.ref).sum(axis=0)
+    chrf = sentence_stats("chrf", hyps, test.ref).sum(axis=0)
     return {
         "params": parameter_count(translator),
-        "bleu": corpus_scores(hyps, test.ref)["bleu"],
+        "bleu": score_of("bleu")(every),
+        "chrf": score_of("chrf")(chrf),
         "buckets": rows,
-        "train_seconds": trained - start,
-        "test_seconds": time.perf_counter() - trained,
+        **summarise(rows, stats, train_max, buckets, SEED, p.resamples),
+        "test_seconds": time.perf_counter() - start,
     }
 
 
-def _summarise(run: dict[str, Any]) -> dict[str, Any]:
-    """short_bleu (1-10 words), long_bleu (51-60), in_range_bleu (the bucket of the longest
-    training source) and their ratios to short_bleu."""
-    rows = run["buckets"]
-    short, long = rows[0]["bleu"], rows[-2]["bleu"]
-    in_range = rows[_bucket_index(run["train_max"])]["bleu"]
+def _train(config: Config, run_dir: Path, progress: LabProgress, what: str) -> Translator:
+    return train_model(config, run_dir, progress, f"length: {what}")
+
+
+def _bible_run(
+    spec: RealRun,
+    data: Path,
+    out: Path,
+    p: Preset,
+    reuse: Path | None,
+    progress: LabProgress,
+) -> dict[str, Any] | None:
+    """Train (or reuse) and score one Bible model; None when the budget trains no Bible model
+    and --reuse does not hold it."""
+    name = real.run_name(spec.model, spec.train_max if spec.train_max != BIBLE_MAX else None,
+                         spec.seed)  # fmt: skip
+    recipe = _bible_recipe(spec.model, p)
+    reused = real.reused_checkpoint(reuse, "bible-en-fr", name)
+    start = time.perf_counter()
+    if reused is not None:
+        translator, source = Translator.from_checkpoint(reused, device="auto"), str(reused)
+    elif p.bible_steps:
+        config = recipe.config(_lab_training(data, p.bible_steps, spec.seed))
+        translator = _train(config, out / "runs" / f"bible-en-fr-{name}", progress, name)
+        source = "trained"
+    else:
+        return None
+    trained = time.perf_counter() - start
+    scores = _score(translator, read_split(data, "test"), BIBLE_BUCKETS, spec.train_max, p)
     return {
-        "short_bleu": short,
-        "long_bleu": long,
-        "retention": _ratio(long, short),
-        "in_range_bleu": in_range,
-        "in_range_retention": _ratio(in_range, short),
+        "corpus": "bible-en-fr",
+        "model": spec.model,
+        "train_max": spec.train_max,
+        "seed": spec.seed,
+        "steps": p.bible_steps if reused is None else None,
+        "recipe": recipe.describe() if reused is None else "reused",
+        "source": source,
+        **scores,
+        "evidence": real.evidence(scores["bleu"]),
+        "train_seconds": trained,
     }
 
 
-# --- reading ------------------------------------------------------------------------------------
+# --- reading, verdicts ----------------------------------------------------------------------------
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def _verdict(run: dict[str, Any]) -> str:
-    """Agreement with the literature: fixed <= 0.5 of its short-sentence BLEU, attention >= 0.9."""
-    retention, short = run["retention"], run["short_bleu"]
-    if short is None or short < 5:
-        return (
-            "has not learned the task yet (short-sentence BLEU below 5), so its curve says little"
-        )
-    if run["model"] in ATTENTION_MODELS:
-        ok = retention is not None and retention >= 0.9
-        return "keeps its quality as expected" if ok else "loses more than the expected 10 %"
-    ok = retention is not None and retention <= 0.5
-    return "falls to half or less as expected" if ok else "falls less than the expected half"
+def run_label(run: dict[str, Any]) -> str:
+    seed = f" seed {run['seed']}" if run.get("seed", 1) != 1 else ""
+    return f"{run['model']}-{run['train_max']}{seed}"
 
 
-def _listed(runs: list[dict[str, Any]], key: str) -> str:
-    return ", ".join(f"{r['model']}-{r['train_max']} {_fmt(r[key], 2)}" for r in runs)
-
-
-CORPUS_NAMES = {"translation": "the synthetic task", "bible": "the Bible"}
-
-
-def _comparison(runs: dict[str, dict[str, Any]]) -> str:
-    """The claim tested on this run's ratios, on each corpus apart."""
-    corpora = dict.fromkeys(r["corpus"] for r in runs.values())
-    return "".join(
-        _corpus_comparison(corpus, [r for r in runs.values() if r["corpus"] == corpus])
-        for corpus in corpora
+def _retention_text(run: dict[str, Any]) -> str:
+    if run["retention"] is None:
+        return "no retention (BLEU 0 on 1-10 words or no long bucket)"
+    band = ""
+    if run["retention_low"] is not None:
+        band = f" [{run['retention_low']:.2f}, {run['retention_high']:.2f}]"
+    return (
+        f"retention {run['retention']:.2f}{band}: BLEU {_fmt(run['long_bleu'])} on "
+        f"{run['long_range']} words against {_fmt(run['short_bleu'])} on 1-10"
     )
 
 
-def _corpus_comparison(corpus: str, runs: list[dict[str, Any]]) -> str:
-    """The claim on one corpus: its ratios on 51-60 words and within the training lengths."""
-    learned = [r for r in runs if (r["short_bleu"] or 0) >= 5]
-    fixed = [r for r in learned if r["model"] not in ATTENTION_MODELS]
-    attention = [r for r in learned if r["model"] in ATTENTION_MODELS]
-    if not fixed or not attention:
-        return ""
-    text = (
-        f" On {CORPUS_NAMES.get(corpus, corpus)}, on 51-60 words the fixed context kept "
-        f"{_listed(fixed, 'retention')} of its 1-10 word BLEU (expected at most 0.5), the "
-        f"attention models {_listed(attention, 'retention')} (expected at least 0.9)."
-    )
-    text += (
-        f" Within the training lengths (the bucket of the longest training source) the ratios "
-        f"were {_listed(fixed, 'in_range_retention')} for the fixed context and "
-        f"{_listed(attention, 'in_range_retention')} with attention."
-    )
-    held = all((r["in_range_retention"] or 0) >= 0.9 for r in attention)
-    fell = all((r["in_range_retention"] or 1) <= 0.5 for r in fixed)
-    if held and fell:
-        text += (
-            " So the fixed vector already loses long sentences it was trained on, while "
-            "attention does not: the bottleneck is measured."
-        )
-    if held and any((r["retention"] or 0) < 0.9 for r in attention):
-        text += (
-            " The attention models' drop comes past their longest training source: this is "
-            "length extrapolation, which they were never shown, not the bottleneck; Bahdanau et "
-            "al.'s RNNsearch-30 held up to 60 words after days of training on far more data"
-            + (
-                "; the -50 variants here saw sources of up to 50 words."
-                if any(r["train_max"] == 50 for r in runs)
-                else ", and --budget full adds the -50 variants."
-            )
-        )
-    dips = [f"{r['model']}-{r['train_max']}" for r in learned
-            if (r["buckets"][1]["bleu"] or 0) > (r["short_bleu"] or 0) + 5]  # fmt: skip
-    if dips:
-        text += (
-            f" BLEU on 1-10 words is below that on 11-20 for {', '.join(dips)}: that bucket "
-            "holds one- and two-word fragments with few 3- and 4-grams, which BLEU punishes."
-        )
-    return text
+def run_verdict(run: dict[str, Any]) -> dict[str, Any]:
+    """The run's verdict on the claim its family carries: a fixed context keeps at most half
+    of its 1-10 word BLEU on the longest populated bucket; attention (and the Transformer) at
+    least 0.9 of it. Judged on the 95% interval of the retention (`verdicts.compare`)."""
+    low, high = run["retention_low"], run["retention_high"]
+    measured = f"{run_label(run)}: {_retention_text(run)}"
+    if run["model"] not in ATTENTION_MODELS:
+        holds = compare(run["retention"], low, high, at_most=0.5)
+        return verdict("bottleneck", "a fixed context loses long sentences", run["corpus"],
+                       "retention at most 0.5 (Cho et al. 2014: RNNenc falls past ~20 words, "
+                       "to near 0 at 70-80)", measured, holds, run["evidence"])  # fmt: skip
+    question = "transformer" if run["model"] == "Transformer" else "attention"
+    holds = compare(run["retention"], low, high, at_least=0.9)
+    return verdict(question, "attention keeps long sentences", run["corpus"],
+                   "retention at least 0.9 (Bahdanau et al. 2015: RNNsearch-50 does not "
+                   "deteriorate up to 50+ words)", measured, holds, run["evidence"])  # fmt: skip
 
 
-def _reading(runs: dict[str, dict[str, Any]], p: Preset, steps: dict[str, int]) -> str:
+def _reading(runs: dict[str, dict[str, Any]], p: Preset) -> str:
     parts = [
-        f"{key}: BLEU {_fmt(run['short_bleu'])} on 1-10 words, {_fmt(run['in_range_bleu'])} at "
-        f"the longest training length, {_fmt(run['long_bleu'])} on 51-60 (ratio "
-        f"{_fmt(run['retention'], 2)}; {_verdict(run)}); {_fmt(run['buckets'][-1]['bleu'])} "
-        "beyond 60 words."
-        for key, run in runs.items()
+        f"Each synthetic model trained for {p.steps} steps"
+        + (f", each Bible model for {p.bible_steps}" if p.bible_steps else "")
+        + " (greedy search; intervals: 95% bootstrap over the bucket's sentences)."
     ]
-    summary = (
-        f"Each model trained for {steps['translation']} steps on the synthetic task"
-        + (f" and {steps['bible']} on the Bible" if "bible" in steps else "")
-        + f" (batches of about {p.batch_tokens} target tokens; greedy search)."
-    )
-    summary += _comparison(runs)
-    if not p.bible_models:
-        summary += (
-            " The Bible runs belong to --budget full only: in a trial at this budget (300 steps) "
-            "both GRUs stayed below 1 BLEU, too little to read a curve from."
+    for corpus in BUCKETS:
+        chosen = [r for r in runs.values() if r["corpus"] == corpus]
+        if not chosen:
+            continue
+        shown = [r for r in chosen if r["evidence"]]
+        text = f"On {real.CORPUS_NAMES[corpus]}: " + (
+            "; ".join(f"{run_label(r)} {_retention_text(r)}" for r in shown) + "."
+            if shown
+            else "no model learned enough to read a curve from."
         )
-    undertrained = [k for k, r in runs.items() if (r["short_bleu"] or 0) < 5]
-    if undertrained:
-        summary += (
-            f" {', '.join(undertrained)} had too little training for the comparison to mean much"
-            + (
-                " (a short budget on 2 CPU cores); --budget full trains them for longer."
-                if not p.bible_models  # only the full budget trains on the Bible
-                else "; training longer than this budget does is the next thing to try."
+        below = [run_label(r) for r in chosen if not r["evidence"]]
+        if below:
+            text += (
+                f" Not counted ({', '.join(below)}): BLEU below {real.FLOOR_BLEU:.0f}, "
+                f"{real.NOT_TRAINED_ENOUGH}."
             )
+        parts.append(text)
+    if not p.bible_steps and not any(r["corpus"] == "bible-en-fr" for r in runs.values()):
+        parts.append(
+            "The Bible runs belong to --budget full (or to models given with --reuse DIR): in a "
+            "trial at this budget (300 steps) both GRUs stayed below 1 BLEU."
         )
-    return " ".join([summary, *parts])
+    return " ".join(parts)
+
+
+# --- figures and tables -------------------------------------------------------------------------
+
+
+def _between(length: int, buckets: list[Bucket] = SYNTHETIC_BUCKETS) -> float:
+    """The x position (bucket indices) just after the bucket that ends at `length` words."""
+    return _bucket_index(length, buckets) + 0.5
+
+
+def _figure(out: Path, corpus: str, runs: list[dict[str, Any]]) -> dict[str, str] | None:
+    """BLEU per bucket with its intervals, for the runs that count as evidence (None if none)."""
+    shown = [r for r in runs if r["evidence"]]
+    if not shown:
+        return None
+    buckets = BUCKETS[corpus]
+    max_train = max(r["train_max"] for r in shown)  # shorter training limits: dashed
+    file = f"bleu_by_length_{corpus}.png"
+    line_plot(
+        out / file,
+        list(range(len(buckets))),
+        {run_label(r): [row["bleu"] for row in r["buckets"]] for r in shown},
+        "source length (words)",
+        "BLEU",
+        f"BLEU by source length, {corpus} (test set, 95% intervals)",
+        x_ticklabels=[bucket_label(b) for b in buckets],
+        shade_from=len(buckets) - 1.5,
+        shade_label=f"beyond {buckets[-2][1]} words",
+        styles={run_label(r): "s--" for r in shown if r["train_max"] < max_train},
+        marks={f"longest training source ({m})": _between(m, buckets)
+               for m in sorted({r["train_max"] for r in shown})},
+        bands={run_label(r): ([row["bleu_low"] for row in r["buckets"]],
+                              [row["bleu_high"] for row in r["buckets"]]) for r in shown},
+    )  # fmt: skip
+    left_out = [run_label(r) for r in runs if not r["evidence"]]
+    caption = (
+        f"BLEU against source length on {real.CORPUS_NAMES[corpus]}, with 95% bootstrap "
+        "intervals; the grey bucket is open-ended."
+        + (f" Left out, {real.NOT_TRAINED_ENOUGH}: {', '.join(left_out)}." if left_out else "")
+    )
+    return {"file": file, "caption": caption}
+
+
+def _cell(value: float | None, low: float | None, high: float | None, n: int) -> str:
+    if value is None:
+        return "– (0)"
+    return f"{value:.1f} [{low:.1f}, {high:.1f}] ({n})"
+
+
+def _table(corpus: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    labels = [bucket_label(b) for b in BUCKETS[corpus]]
+    rows, greyed = [], []
+    for k, r in enumerate(runs):
+        cells = [_cell(row["bleu"], row["bleu_low"], row["bleu_high"], row["n"])
+                 for row in r["buckets"]]  # fmt: skip
+        retention = _fmt(r["retention"], 2)
+        if r["retention_low"] is not None:
+            retention += f" [{r['retention_low']:.2f}, {r['retention_high']:.2f}]"
+        rows.append([run_label(r), r["recipe"], f"{r['params']:,}", _fmt(r["bleu"]),
+                     _fmt(r["chrf"]), *cells, retention])  # fmt: skip
+        if not r["evidence"]:
+            greyed.append(k)
+    return {
+        "caption": f"{real.CORPUS_NAMES[corpus]}: BLEU per source-length bucket with its 95% "
+        "bootstrap interval (sentences in brackets); retention = BLEU(longest bucket with at "
+        f"least {MIN_POPULATED} sentences) / BLEU(1-10), with its interval.",
+        "columns": ["model", "recipe", "parameters", "BLEU", "chrF", *labels, "retention"],
+        "rows": rows,
+        "greyed": greyed,
+        "greyed_note": real.NOT_TRAINED_ENOUGH,
+    }
 
 
 # --- the experiment -----------------------------------------------------------------------------
 
 
-def _between(length: int) -> float:
-    """The x position (bucket indices) just after the bucket that ends at `length` words."""
-    return _bucket_index(length) + 0.5
-
-
-def _figure(out: Path, corpus: str, runs: dict[str, dict[str, Any]]) -> dict[str, str]:
-    chosen = {k: r for k, r in runs.items() if r["corpus"] == corpus}
-    file = f"bleu_by_length_{corpus}.png"
-    labels = [bucket_label(b) for b in BUCKETS]
-    line_plot(
-        out / file,
-        list(range(len(BUCKETS))),
-        {f"{r['model']}-{r['train_max']}": [row["bleu"] for row in r["buckets"]]
-         for r in chosen.values()},
-        "source length (words)",
-        "BLEU",
-        f"BLEU by source length, {corpus} (test set)",
-        x_ticklabels=labels,
-        shade_from=len(BUCKETS) - 1.5,
-        shade_label="extrapolation (> 60)",
-        styles={f"{r['model']}-50": "s--" for r in chosen.values()},
-        marks={f"longest training source ({m})": _between(m)
-               for m in sorted({r["train_max"] for r in chosen.values()})},
-    )  # fmt: skip
-    caption = (
-        f"BLEU against source length on {corpus}; models trained on sources up to 30 (solid) or "
-        "50 (dashed) words; the grey bucket is extrapolation."
-    )
-    return {"file": file, "caption": caption}
-
-
-def _table(corpus: str, runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    labels = [bucket_label(b) for b in BUCKETS]
-    rows = []
-    for r in runs.values():
-        if r["corpus"] == corpus:
-            cells = [_fmt(row["bleu"]) + f" ({row['n']})" for row in r["buckets"]]
-            rows.append([f"{r['model']}-{r['train_max']}", f"{r['params']:,}", *cells,
-                         _fmt(r["retention"], 2)])  # fmt: skip
-    return {
-        "caption": f"{corpus}: BLEU per source-length bucket (sentences in brackets); the last "
-        "bucket is extrapolation; ratio = BLEU(51-60) / BLEU(1-10).",
-        "columns": ["model", "parameters", *labels[:-1], f"{labels[-1]} (extrap.)", "ratio"],
-        "rows": rows,
-    }
-
-
-def _data(out: Path, p: Preset) -> dict[str, dict[int, Path]]:
-    """corpus -> train_max -> data folder."""
+def _data(out: Path, p: Preset, bible: bool) -> dict[str, Path]:
+    """Data folders: "translation" (sources <= 30 words) and, with `bible`, "bible-en-fr-80"
+    and "bible-en-fr-30"."""
     synthetic = synthetic_translation(out / "translation-all", p.sizes, TEST_MAX_LEN)
-    synthetic_test = read_split(synthetic, "test")
-    folders: dict[str, dict[int, Path]] = {"translation": {}, "bible": {}}
-    for m in p.train_max:
-        folders["translation"][m] = _variant(synthetic, out / f"translation-{m}", m, synthetic_test)
-    if p.bible_models:
-        bible = bible_en_fr(out / "bible-all")
-        bible_test = _per_bucket(read_split(bible, "test"), p.bible_per_bucket)
-        for m in p.train_max:
-            folders["bible"][m] = _variant(bible, out / f"bible-{m}", m, bible_test)
+    test = read_split(synthetic, "test")
+    folders = {"translation": _variant(synthetic, out / "translation-30", SYNTHETIC_MAX, test)}
+    if bible:
+        full = bible_en_fr(out / "bible-all")
+        bible_test = _per_bucket(read_split(full, "test"), p.bible_per_bucket, BIBLE_BUCKETS)
+        for m in sorted({r.train_max for r in p.bible_runs}):
+            folders[f"bible-en-fr-{m}"] = _variant(full, out / f"bible-{m}", m, bible_test)
     return folders
 
 
-def run(budget: str, out: Path, progress: LabProgress) -> dict[str, Any]:
+def _synthetic_run(model: str, data: Path, out: Path, p: Preset, progress: LabProgress) -> dict:
+    start = time.perf_counter()
+    translator = _train(_synthetic_config(model, data, p), out / "runs" / f"translation-"
+                        f"{real.run_name(model)}", progress, f"{model} (synthetic)")  # fmt: skip
+    trained = time.perf_counter() - start
+    scores = _score(translator, read_split(data, "test"), SYNTHETIC_BUCKETS, SYNTHETIC_MAX, p)
+    return {"corpus": "translation", "model": model, "train_max": SYNTHETIC_MAX, "seed": SEED,
+            "steps": p.steps, "recipe": "lab preset", "source": "trained", **scores,
+            "evidence": real.evidence(scores["bleu"]),
+            "train_seconds": trained}  # fmt: skip
+
+
+def run_key(run: dict[str, Any]) -> str:
+    seed = f"/seed{run['seed']}" if run["seed"] != 1 else ""
+    return f"{run['corpus']}/{run['model']}-{run['train_max']}{seed}"
+
+
+def run(budget: str, out: Path, progress: LabProgress, reuse: Path | None = None) -> dict[str, Any]:
     p = preset(PRESETS, budget)
-    folders = _data(out / "data", p)
-    plan = [("translation", m, model, p.steps) for m in p.train_max for model in p.models]
-    plan += [("bible", m, model, p.bible_steps) for m in p.train_max for model in p.bible_models]
-    bar = progress.task("length: models trained and scored", len(plan))
-    runs: dict[str, dict[str, Any]] = {}
-    for corpus, m, model, steps in plan:
-        slug = model.lower().replace("+", "-").replace(" ", "-")
-        run_dir = out / "runs" / f"{corpus}-{slug}-{m}"
-        measured = _measure(model, folders[corpus][m], run_dir, steps, p, corpus == "bible",
-                            progress)  # fmt: skip
-        run = {"corpus": corpus, "model": model, "train_max": m, "steps": steps, **measured}
-        runs[f"{corpus}/{model}-{m}"] = {**run, **_summarise(run)}
+    bible_runs = p.bible_runs if p.bible_steps or reuse is not None else ()
+    folders = _data(out / "data", p, bool(bible_runs))
+    bar = progress.task("length: models trained and scored", len(p.models) + len(bible_runs))
+    found = []
+    for model in p.models:
+        found.append(_synthetic_run(model, folders["translation"], out, p, progress))
         bar.advance(1)
-    corpora = [c for c in ("translation", "bible") if any(r["corpus"] == c for r in runs.values())]
-    steps = {"translation": p.steps, **({"bible": p.bible_steps} if p.bible_models else {})}
+    for spec in bible_runs:
+        data = folders[f"bible-en-fr-{spec.train_max}"]
+        measured = _bible_run(spec, data, out, p, reuse, progress)
+        if measured is not None:
+            found.append(measured)
+        bar.advance(1)
+    runs = {run_key(r): r for r in found}
+    corpora = [c for c in BUCKETS if any(r["corpus"] == c for r in found)]
+    by_corpus = {c: [r for r in found if r["corpus"] == c] for c in corpora}
+    figures = [f for c in corpora if (f := _figure(out, c, by_corpus[c])) is not None]
     return {
-        "figures": [_figure(out, c, runs) for c in corpora],
-        "tables": [_table(c, runs) for c in corpora],
-        "metrics": {"runs": runs, "buckets": [bucket_label(b) for b in BUCKETS]},
+        "figures": figures,
+        "tables": [_table(c, by_corpus[c]) for c in corpora],
+        "metrics": {
+            "runs": runs,
+            "buckets": {c: [bucket_label(b) for b in BUCKETS[c]] for c in corpora},
+        },
+        "verdicts": [run_verdict(r) for r in found],
         "expected": "Bahdanau et al. (2015, Fig. 2): the fixed-context RNNencdec's BLEU falls "
-        "steadily once sources pass about 20 words (here: the 51-60 bucket at most half of the "
-        "1-10 bucket), while RNNsearch's stays nearly flat (at least 0.9 of it); RNNsearch-30 "
-        "even beats RNNencdec-50.",
-        "reading": _reading(runs, p, steps),
-        "config": {"preset": asdict(p), "models": MODELS, "buckets": [list(b) for b in BUCKETS]},
+        "steadily once sources pass about 20 words (Cho et al. 2014: near 0 at 70-80 words; here: "
+        "the longest populated bucket at most half of the 1-10 bucket), while RNNsearch's stays "
+        "nearly flat (at least 0.9 of it); RNNsearch-30 even beats RNNencdec-50.",
+        "reading": _reading(runs, p),
+        "config": {
+            "preset": asdict(p),
+            "models": MODELS,
+            "buckets": {c: [list(b) for b in BUCKETS[c]] for c in BUCKETS},
+        },
     }

@@ -36,6 +36,7 @@ from attnlab.config import load_config
 from attnlab.lab.common import SEED, LabProgress, preset
 from attnlab.models.build import build_model
 from attnlab.report.figures import line_plot
+from attnlab.report.verdicts import verdict
 from attnlab.train import seed_everything
 
 NAME = "parallel-speed"
@@ -161,6 +162,21 @@ def reading(ratios: dict[str, dict[int, float]], threads: int) -> str:
     return f"{text} Against the expectation, the advantage does not grow on the {where}.{cpu_note}"
 
 
+def verdicts(ratios: dict[int, float]) -> list[dict]:
+    """Parallelism: the Transformer faster per token than the LSTM at the longest length, and
+    its lead no smaller than at the shortest."""
+    if not ratios:
+        return []
+    lengths = sorted(ratios)
+    short, long = ratios[lengths[0]], ratios[lengths[-1]]
+    holds = "yes" if long > 1.0 and long >= short else "no" if long < 1.0 else "unclear"
+    measured = "Transformer / LSTM training tokens per second by length (CPU): " + ", ".join(
+        f"{n} {ratios[n]:.2f}" for n in lengths)  # fmt: skip
+    return [verdict("transformer", "self-attention computes all positions at once",
+                    "random tokens", "above 1, growing with the sequence length", measured,
+                    holds)]  # fmt: skip
+
+
 def run(budget: str, out: Path, progress: LabProgress) -> dict:
     """Time both models at every length on every device; plot tokens/s and the ratio."""
     s = preset(BUDGETS, budget)
@@ -219,6 +235,7 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict:
             }
         ],
         "config": {"preset": s._asdict(), "models": configs, "torch_threads": threads},
+        "verdicts": verdicts(ratios["cpu"]),
         "metrics": {
             "speedup": ratios["cpu"],  # the report's key: CPU ratio by length
             "speedup_by_device": ratios,

@@ -11,15 +11,27 @@ quick (sources of 1-15 words, 400 steps) in 80 s, perplexity 16.3 -> 8.1 and BLE
 (short of learning to translate; perplexity speaks louder); full (1-20 words, 2,000 steps) in
 631 s, perplexity 3.00 -> 2.27 and BLEU 27.0 -> 35.0, each beyond the spread over seeds.
 
+On real language (Sutskever et al.'s own setting is English->French): in --budget full the
+same comparison on the embedded English->French Bible, two seeds, with the corpus recipe
+`configs/bible-en-fr/lstm-fixed.yaml` where it exists (`lab.real`; the lab sets only
+`model.reverse_source`, its data, seed and step budget), else the preset above with a 8,000-word
+vocabulary; BIBLE_STEPS steps each, about 4 x 1,500 x 0.25 s = 25 minutes on one core
+(estimated from the presets' step times, not measured). --budget quick measures the Bible only
+from models given with --reuse DIR (DIR/bible-en-fr/lstm-fixed[-reversed][-seedN]/best.pt).
+
 Metrics (`results.json`): metrics["runs"][SETTING] (SETTING "forward" or "reversed") is a list of
 {seed, dev_loss, dev_ppl, bleu}; metrics["summary"][SETTING] holds ppl_mean, ppl_std, bleu_mean,
 bleu_std; metrics["ppl_gain"] = forward - reversed perplexity and metrics["bleu_gain"] = reversed
-- forward BLEU (positive: reversal helped). Left out: deep LSTMs, beam search and ensembles of
-the paper.
+- forward BLEU (positive: reversal helped); metrics["bible-en-fr"], when measured, the same keys
+(runs, summary, ppl_gain, bleu_gain) plus evidence (the better BLEU at least the lab's floor).
+A reused model's dev perplexity comes from the log.jsonl beside its checkpoint (None without
+one). result["verdicts"]: one per corpus (`report.verdicts`). Left out: deep LSTMs, beam search
+and ensembles of the paper.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,8 +39,11 @@ from typing import Any
 
 from attnlab.config import load_config
 from attnlab.evaluate import corpus_scores
+from attnlab.lab import real
 from attnlab.lab.common import (
     LabProgress,
+    Split,
+    bible_en_fr,
     dev_metrics,
     preset,
     read_split,
@@ -37,8 +52,11 @@ from attnlab.lab.common import (
     translate_lines,
 )
 from attnlab.report.figures import bar_chart
+from attnlab.report.verdicts import verdict
+from attnlab.translate import Translator
 
 NAME = "reversal"
+REUSE = True  # run() takes reuse=DIR (`attnlab lab --reuse DIR`)
 TITLE = "Reversing the source helps a fixed-context model (Sutskever et al. 2014)"
 
 MIN_LEARNED_BLEU = 5.0  # below this the model has not learned to translate; BLEU says nothing
@@ -62,31 +80,47 @@ class Preset:
     steps: int
     batch_tokens: int
     dropout: float
+    bible_seeds: tuple[int, ...]  # the Bible runs (none: no Bible at this budget)
+    bible_steps: int  # 0: the Bible runs only from --reuse
+    bible_test: int | None  # the first n Bible test verses (None: all 790)
 
 
+BIBLE_STEPS = 1500
 PRESETS: dict[str, Preset] = {
-    "test": Preset((200, 20, 20), 10, (1, 2), 2, 200, 0.0),
-    "quick": Preset((15000, 200, 200), 15, (1, 2, 3), 400, 1200, 0.0),
-    "full": Preset((20000, 500, 500), 20, (1, 2, 3), 2000, 1500, 0.1),
+    "test": Preset((200, 20, 20), 10, (1, 2), 2, 200, 0.0, (), 2, 20),  # Bible: a slow test
+    "quick": Preset((15000, 200, 200), 15, (1, 2, 3), 400, 1200, 0.0, (1, 2), 0, None),
+    "full": Preset((20000, 500, 500), 20, (1, 2, 3), 2000, 1500, 0.1, (1, 2), BIBLE_STEPS, None),
 }
 
 
-def _overrides(setting: str, data: Path, seed: int, p: Preset) -> list[str]:
+def _preset(p: Preset) -> list[str]:
+    """The lab's own model and optimiser settings (on the Bible: the fallback recipe)."""
     return [
         *MODEL,
-        SETTINGS[setting],
         f"model.dropout={p.dropout}",
-        f"data.dir={data}",
-        f"training.seed={seed}",
-        f"training.max_steps={p.steps}",
-        f"training.eval_every={p.steps}",
-        "training.eval_bleu=false",
-        f"training.log_every={max(1, p.steps // 20)}",
         f"training.batch_tokens={p.batch_tokens}",
         "training.lr=0.003",  # learns within a few hundred steps (see lab/length.py)
-        "training.num_threads=1",  # a tiny model: a second thread costs more than it gives
+    ]
+
+
+def _lab(setting: str, data: Path, seed: int, steps: int) -> list[str]:
+    """What the lab sets on every recipe: the setting, its data, seed, steps and one thread."""
+    return [
+        SETTINGS[setting],
+        f"data.dir={data}",
+        f"training.seed={seed}",
+        f"training.max_steps={steps}",
+        f"training.eval_every={steps}",
+        "training.eval_bleu=false",
+        "training.early_stopping_metric=loss",
+        f"training.log_every={max(1, steps // 20)}",
+        "training.num_threads=1",  # a small model: a second thread costs more than it gives
         "decoding.beam_size=1",
     ]
+
+
+def _overrides(setting: str, data: Path, seed: int, p: Preset) -> list[str]:
+    return [*_preset(p), *_lab(setting, data, seed, p.steps)]
 
 
 def _summary(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -158,7 +192,96 @@ def _reading(summary: dict[str, dict[str, float]], p: Preset, budget: str) -> st
     return text
 
 
-def run(budget: str, out: Path, progress: LabProgress) -> dict[str, Any]:
+def _gains(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    summary = {setting: _summary(values) for setting, values in runs.items()}
+    return {
+        "runs": runs,
+        "summary": summary,
+        "ppl_gain": summary["forward"]["ppl_mean"] - summary["reversed"]["ppl_mean"],
+        "bleu_gain": summary["reversed"]["bleu_mean"] - summary["forward"]["bleu_mean"],
+    }
+
+
+def reversal_verdict(corpus: str, measured: dict[str, Any], evidence: bool) -> dict[str, Any]:
+    """Reversal helps when the perplexity gain exceeds the two spreads over seeds, hurts when
+    the loss does, and is unclear in between."""
+    f, r = measured["summary"]["forward"], measured["summary"]["reversed"]
+    spread = f["ppl_std"] + r["ppl_std"]
+    gain = measured["ppl_gain"]
+    holds = "yes" if gain > spread else "no" if gain < -spread else "unclear"
+    return verdict(
+        "bottleneck", "reading the source backwards helps a fixed context (shorter lags)", corpus,
+        "lower perplexity and higher BLEU reversed (Sutskever et al. 2014: 5.8 -> 4.7, BLEU "
+        "25.9 -> 30.6)",
+        f"fixed-context LSTM, {len(measured['runs']['forward'])} seeds: dev perplexity "
+        f"{f['ppl_mean']:.2f} -> {r['ppl_mean']:.2f}, BLEU {f['bleu_mean']:.1f} -> "
+        f"{r['bleu_mean']:.1f}", holds, evidence,
+    )  # fmt: skip
+
+
+def _bible_table(measured: dict[str, Any], p: Preset, evidence: bool) -> dict[str, Any]:
+    runs, summary = measured["runs"], measured["summary"]
+    rows = [
+        [s, *(f"{r['dev_ppl']:.2f} / {r['bleu']:.1f}" for r in runs[s]),
+         f"{summary[s]['ppl_mean']:.2f} ± {summary[s]['ppl_std']:.2f}",
+         f"{summary[s]['bleu_mean']:.1f} ± {summary[s]['bleu_std']:.1f}"]
+        for s in SETTINGS
+    ]  # fmt: skip
+    return {
+        "caption": "English->French Bible: dev perplexity / test BLEU per seed, then mean ± "
+        "standard deviation.",
+        "columns": ["source", *(f"seed {s}" for s in p.bible_seeds), "perplexity", "BLEU"],
+        "rows": rows,
+        "greyed": [] if evidence else [0, 1],
+        "greyed_note": real.NOT_TRAINED_ENOUGH,
+    }
+
+
+def _bible_runs(
+    out: Path, p: Preset, reuse: Path | None, progress: LabProgress
+) -> dict[str, list[dict[str, Any]]] | None:
+    """Both settings on the English->French Bible, each seed trained or reused; None when the
+    budget trains none and --reuse holds none of them (all or nothing: a comparison needs
+    both settings)."""
+    if not p.bible_seeds or (not p.bible_steps and reuse is None):
+        return None
+    data = bible_en_fr(out / "data-bible")
+    test = read_split(data, "test")
+    test = Split(test.src[: p.bible_test], test.ref[: p.bible_test])
+    fallback = [*_preset(p), "data.lowercase=true", "data.max_vocab=8000"]
+    recipe = real.recipe("bible-en-fr", "LSTM fixed", fallback)
+    runs: dict[str, list[dict[str, Any]]] = {setting: [] for setting in SETTINGS}
+    for seed in p.bible_seeds:
+        for setting in SETTINGS:
+            name = real.run_name("LSTM fixed", seed=seed).replace(
+                "lstm-fixed", "lstm-fixed-reversed" if setting == "reversed" else "lstm-fixed"
+            )
+            reused = real.reused_checkpoint(reuse, "bible-en-fr", name)
+            if reused is not None:
+                translator, run_dir = (
+                    Translator.from_checkpoint(reused, device="auto"),
+                    reused.parent,
+                )
+            elif p.bible_steps:
+                run_dir = out / "runs" / f"bible-{setting}-seed{seed}"
+                config = recipe.config(_lab(setting, data, seed, p.bible_steps))
+                translator = train_model(config, run_dir, progress, f"LSTM {setting} (Bible)")
+            else:
+                return None
+            try:
+                dev = dev_metrics(run_dir)
+            except (OSError, ValueError):  # a reused run without its training log: unknown
+                dev = {"dev_loss": math.nan, "dev_ppl": math.nan}
+            hyps = translate_lines(translator, test.src)
+            source = str(reused) if reused else recipe.describe()
+            runs[setting].append({"seed": seed, "dev_loss": dev["dev_loss"],
+                                  "dev_ppl": dev["dev_ppl"],
+                                  "bleu": corpus_scores(hyps, test.ref)["bleu"],
+                                  "source": source})  # fmt: skip
+    return runs
+
+
+def run(budget: str, out: Path, progress: LabProgress, reuse: Path | None = None) -> dict[str, Any]:
     p = preset(PRESETS, budget)
     data = synthetic_translation(out / "data", p.sizes, p.max_len)
     test = read_split(data, "test")
@@ -191,6 +314,32 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict[str, Any]:
         for s in labels
     ]  # fmt: skip
     caption = "bars: mean over seeds; error bars: sample standard deviation; dots: each seed."
+    synthetic = _gains(runs)
+    metrics: dict[str, Any] = dict(synthetic)
+    verdicts = [reversal_verdict("translation", synthetic, True)]  # perplexity speaks either way
+    tables = [
+        {
+            "caption": "Synthetic task: dev perplexity / test BLEU per seed, then mean ± "
+            "standard deviation.",
+            "columns": ["source", *(f"seed {s}" for s in p.seeds), "perplexity", "BLEU"],
+            "rows": rows,
+        }
+    ]
+    reading = _reading(summary, p, budget)
+    bible = _bible_runs(out, p, reuse, progress)
+    if bible is not None:
+        measured = _gains(bible)
+        evidence = real.evidence(max(r["bleu"] for rs in bible.values() for r in rs))
+        metrics["bible-en-fr"] = {**measured, "evidence": evidence}
+        verdicts.append(reversal_verdict("bible-en-fr", measured, evidence))
+        tables.append(_bible_table(measured, p, evidence))
+        f, r = measured["summary"]["forward"], measured["summary"]["reversed"]
+        reading += (
+            f" On the English->French Bible ({len(p.bible_seeds)} seeds): dev perplexity "
+            f"{f['ppl_mean']:.2f} -> {r['ppl_mean']:.2f}, BLEU {f['bleu_mean']:.1f} -> "
+            f"{r['bleu_mean']:.1f}"
+            + ("." if evidence else f"; not counted, {real.NOT_TRAINED_ENOUGH}.")
+        )
     return {
         "figures": [
             {
@@ -199,21 +348,11 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict[str, Any]:
             },
             {"file": "bleu.png", "caption": f"Test BLEU with and without reversal; {caption}"},
         ],
-        "tables": [
-            {
-                "caption": "Dev perplexity / test BLEU per seed, then mean ± standard deviation.",
-                "columns": ["source", *(f"seed {s}" for s in p.seeds), "perplexity", "BLEU"],
-                "rows": rows,
-            }
-        ],
-        "metrics": {
-            "runs": runs,
-            "summary": summary,
-            "ppl_gain": summary["forward"]["ppl_mean"] - summary["reversed"]["ppl_mean"],
-            "bleu_gain": summary["reversed"]["bleu_mean"] - summary["forward"]["bleu_mean"],
-        },
+        "tables": tables,
+        "metrics": metrics,
+        "verdicts": verdicts,
         "expected": "Sutskever et al. (2014): reversing the source lowered test perplexity from "
         "5.8 to 4.7 and raised BLEU from 25.9 to 30.6 for their deep LSTM on English-French.",
-        "reading": _reading(summary, p, budget),
+        "reading": reading,
         "config": {"preset": asdict(p), "model": MODEL},
     }

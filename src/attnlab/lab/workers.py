@@ -83,17 +83,19 @@ def _start_worker(sink: Any, threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def run_in_worker(job: tuple[str, str, str, Path]) -> tuple[str, float | None, str | None]:
-    """Run one experiment (name, module path, budget, lab folder) in a worker of
-    `worker_pool`. -> (name, seconds, None) or (name, None, the error)."""
+def run_in_worker(
+    job: tuple[str, str, str, Path, Path | None],
+) -> tuple[str, float | None, str | None]:
+    """Run one experiment (name, module path, budget, lab folder, reuse folder or None) in a
+    worker of `worker_pool`. -> (name, seconds, None) or (name, None, the error)."""
     import importlib
 
     from attnlab.lab import attempt_experiment  # the runner's own bookkeeping, in this process
 
-    name, module_path, budget, out = job
+    name, module_path, budget, out, reuse = job
     progress = LabProgress(QueueProgress(_QUEUE, name))  # type: ignore[arg-type]
     module = importlib.import_module(module_path)
-    return name, *attempt_experiment(name, module, budget, out, progress)
+    return name, *attempt_experiment(name, module, budget, out, progress, reuse)
 
 
 def _replay(sink: Any, bars: Progress, stop: threading.Event) -> None:

@@ -47,15 +47,22 @@ def line_plot(
     styles: dict[str, str] | None = None,
     log_y: bool = False,
     marks: dict[str, float] | None = None,
+    bands: dict[str, tuple[Sequence[Number], Sequence[Number]]] | None = None,
 ) -> Path:
     """One line per series over the shared `x` (None values are gaps). `shade_from` greys the
     region x >= shade_from (e.g. lengths never seen in training); `styles` maps a series to a
     Matplotlib format string such as "o--"; `marks` draws a labelled dotted vertical line at
-    each x given (e.g. the longest training source)."""
+    each x given (e.g. the longest training source); `bands` maps a series to the (low, high)
+    ends of an interval at each x, drawn as error bars in the line's colour."""
     crowded = len(series) > 4  # the legend goes beside the axes, where it hides no line
     fig, ax = plt.subplots(figsize=(SIZE[0] + 1.8, SIZE[1]) if crowded else SIZE)
     for label, ys in series.items():
-        ax.plot(x, _values(ys), (styles or {}).get(label, "o-"), label=label, markersize=4)
+        y = _values(ys)
+        [line] = ax.plot(x, y, (styles or {}).get(label, "o-"), label=label, markersize=4)
+        if bands and label in bands:
+            low, high = (_values(v) for v in bands[label])
+            ax.errorbar(x, y, yerr=[y - low, high - y], fmt="none", ecolor=line.get_color(),
+                        elinewidth=1, capsize=2, alpha=0.7)  # fmt: skip
     if shade_from is not None:
         ax.axvspan(shade_from, max(x) + 0.5 * (x[-1] - x[-2] if len(x) > 1 else 1), alpha=0.12,
                    color="grey", label=shade_label or None)  # fmt: skip

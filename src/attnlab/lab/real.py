@@ -1,0 +1,113 @@
+"""What the lab's real-language runs share: the corpus recipes, models reused from
+`attnlab train`, and the floor below which a figure is not evidence.
+
+Recipes. A real-language model of family F on corpus C is configured by the repository's
+`configs/<C>/<F>.yaml` (the tuned recipe) when that file exists; the lab then only points it at
+its own data folder and sets the seed, the step budget and one thread. Without the file the lab
+falls back to its own small preset for that model, and every result names which of the two
+trained it (`Recipe.describe`).
+
+Reuse (`attnlab lab --reuse DIR`). A model already trained with `attnlab train` into
+DIR/<C>/<run>/ (best.pt, else last.pt) is measured instead of being trained again, where <run>
+is the family, then `-30` for a model trained on sources of at most 30 words, then `-seed2`
+etc. for a seed other than the first: e.g. DIR/bible-en-fr/gru-bahdanau/best.pt,
+DIR/bible-en-fr/gru-fixed-30-seed2/best.pt, DIR/nt-en-grc/transformer/best.pt (the reverse
+direction of nt-grc-en). A run without a checkpoint there is trained as usual.
+
+The floor. A real-language row whose BLEU is below FLOOR_BLEU comes from a model that has not
+learned to translate; its figures are kept in results.json with "evidence": false, and the
+report shows them greyed, never as evidence for or against a claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import attnlab
+from attnlab.config import Config, apply_overrides, load_config, read_yaml, validate
+from attnlab.errors import UserError
+
+FLOOR_BLEU = 5.0  # test (or dev) BLEU below this: "not trained enough: run `--budget full`"
+NOT_TRAINED_ENOUGH = "not trained enough: run `--budget full` (or `--reuse DIR`)"
+CORPUS_NAMES = {
+    "translation": "the synthetic translation task",
+    "bible-en-fr": "the English->French Bible",
+    "nt-grc-en": "the Greek->English New Testament",
+    "nt-en-grc": "the English->Greek New Testament",
+}
+REAL_CORPORA = ("bible-en-fr", "nt-grc-en", "nt-en-grc")
+# lab model name -> the file stem of its recipe in configs/<corpus>/ and of its reuse folder
+FAMILIES = {
+    "GRU fixed": "gru-fixed",
+    "GRU+Bahdanau": "gru-bahdanau",
+    "LSTM+Luong": "lstm-luong",
+    "LSTM fixed": "lstm-fixed",
+    "Transformer": "transformer",
+}
+
+
+def evidence(bleu: float | None) -> bool:
+    """Whether a real-language figure of a model with this BLEU may count as a measurement."""
+    return bleu is not None and bleu >= FLOOR_BLEU
+
+
+def repository_configs() -> Path:
+    """The configs/ folder of the installed repository (src/attnlab -> ../../configs)."""
+    return Path(attnlab.__file__).resolve().parents[2] / "configs"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one real-language model is configured: a corpus config file, or (None) the lab's
+    preset overrides alone."""
+
+    corpus: str  # the corpus whose recipes apply (nt-grc-en for both NT directions)
+    model: str
+    file: Path | None
+    preset: tuple[str, ...]
+
+    def describe(self) -> str:
+        if self.file is not None:
+            return f"configs/{self.corpus}/{self.file.name}"
+        return f"lab preset (configs/{self.corpus}/{FAMILIES[self.model]}.yaml not found)"
+
+    def config(self, lab_overrides: list[str]) -> Config:
+        """The recipe with the lab's data folder (`data.dir` in `lab_overrides`), seed and
+        budget on top; the recipe's own data paths are dropped."""
+        if self.file is None:
+            return load_config(None, [*self.preset, *lab_overrides])
+        raw = read_yaml(self.file)
+        if not isinstance(raw, dict):
+            raise UserError(str(self.file), "a config must be a mapping of sections")
+        data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+        raw["data"] = {k: v for k, v in data.items() if k not in ("dir", "train", "dev", "test")}
+        return validate(apply_overrides(raw, lab_overrides), str(self.file))
+
+
+def recipe(corpus: str, model: str, preset: list[str], configs: Path | None = None) -> Recipe:
+    """The corpus config of `model` if the repository has one, else the lab's `preset`."""
+    recipe_corpus = "nt-grc-en" if corpus == "nt-en-grc" else corpus  # one recipe, two directions
+    file = (configs or repository_configs()) / recipe_corpus / f"{FAMILIES[model]}.yaml"
+    return Recipe(recipe_corpus, model, file if file.is_file() else None, tuple(preset))
+
+
+def run_name(model: str, train_max: int | None = None, seed: int = 1) -> str:
+    """The folder name of one run: family[-train_max][-seedN] (see the module docstring)."""
+    name = FAMILIES[model]
+    if train_max is not None:
+        name += f"-{train_max}"
+    if seed != 1:
+        name += f"-seed{seed}"
+    return name
+
+
+def reused_checkpoint(reuse: Path | None, corpus: str, run: str) -> Path | None:
+    """DIR/<corpus>/<run>/best.pt (else last.pt) when `--reuse DIR` holds it, else None."""
+    if reuse is None:
+        return None
+    for file in ("best.pt", "last.pt"):
+        path = reuse / corpus / run / file
+        if path.is_file():
+            return path
+    return None

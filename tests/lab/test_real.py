@@ -1,0 +1,56 @@
+"""lab.real: the corpus recipe or the named fallback, run folder names, reused checkpoints, and
+the floor; `attnlab lab --reuse` refuses a folder that does not exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from attnlab.lab import real
+from tests.conftest import assert_one_line_error
+
+
+def test_recipe_reads_the_corpus_config_and_keeps_the_labs_data(tmp_path: Path) -> None:
+    configs = tmp_path / "configs"
+    (configs / "bible-en-fr").mkdir(parents=True)
+    (configs / "bible-en-fr" / "gru-bahdanau.yaml").write_text(
+        "data:\n  train: somewhere/train\n  dev: somewhere/dev\n  lowercase: true\n"
+        "model:\n  context: bahdanau\n  hidden_size: 48\ntraining:\n  lr: 0.0007\n"
+    )
+    found = real.recipe("bible-en-fr", "GRU+Bahdanau", ["model.hidden_size=8"], configs)
+    assert found.describe() == "configs/bible-en-fr/gru-bahdanau.yaml"
+    config = found.config([f"data.dir={tmp_path / 'lab-data'}", "training.seed=2"])
+    assert config.data.dir == tmp_path / "lab-data" and config.data.train is None
+    assert config.data.lowercase and config.model.hidden_size == 48  # the recipe, not the preset
+    assert config.training.lr == 0.0007 and config.training.seed == 2
+    # no recipe: the preset, and the description says so
+    fallback = real.recipe("bible-en-fr", "GRU fixed", ["model.hidden_size=8"], configs)
+    assert fallback.file is None and "gru-fixed.yaml not found" in fallback.describe()
+    assert fallback.config([f"data.dir={tmp_path}"]).model.hidden_size == 8
+    # the reverse direction of the NT shares the nt-grc-en recipe
+    (configs / "nt-grc-en").mkdir()
+    (configs / "nt-grc-en" / "transformer.yaml").write_text("model:\n  type: transformer\n")
+    reverse = real.recipe("nt-en-grc", "Transformer", [], configs)
+    assert reverse.describe() == "configs/nt-grc-en/transformer.yaml"
+
+
+def test_run_names_and_reused_checkpoints(tmp_path: Path) -> None:
+    assert real.run_name("GRU fixed") == "gru-fixed"
+    assert real.run_name("GRU+Bahdanau", 30, 2) == "gru-bahdanau-30-seed2"
+    assert real.reused_checkpoint(None, "bible-en-fr", "gru-fixed") is None
+    run = tmp_path / "bible-en-fr" / "gru-fixed"
+    run.mkdir(parents=True)
+    assert real.reused_checkpoint(tmp_path, "bible-en-fr", "gru-fixed") is None
+    (run / "last.pt").write_bytes(b"x")
+    assert real.reused_checkpoint(tmp_path, "bible-en-fr", "gru-fixed") == run / "last.pt"
+    (run / "best.pt").write_bytes(b"x")
+    assert real.reused_checkpoint(tmp_path, "bible-en-fr", "gru-fixed") == run / "best.pt"
+
+
+def test_floor() -> None:
+    assert not real.evidence(None) and not real.evidence(real.FLOOR_BLEU - 0.01)
+    assert real.evidence(real.FLOOR_BLEU) and real.evidence(30.0)
+
+
+def test_cli_reuse_must_be_a_folder(tmp_path: Path, cli) -> None:
+    result = cli("lab", "length", "--out", tmp_path / "out", "--reuse", tmp_path / "nowhere")
+    assert_one_line_error(result, "--reuse", "nowhere")
