@@ -58,7 +58,9 @@ def test_before_its_data_exists_a_shipped_config_says_which_command_makes_it(
 
 def test_after_data_make_the_summary_works(tmp_path: Path, cli, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    config = next(p for p in CONFIGS if p.name == "gru-bahdanau.yaml")
+    config = next(
+        p for p in CONFIGS if p.name == "gru-bahdanau.yaml" and p.parent.name == "configs"
+    )
     made = cli("data", "make", "reverse", "--out", "data/reverse", "--n-train", "50")
     assert made.code == 0, made.err
     result = cli("model", "summary", config)
