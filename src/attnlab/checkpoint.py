@@ -185,11 +185,11 @@ def _load_failure(exc: Exception) -> str:
     return f"{_UNREADABLE}: {first}"
 
 
-def average_checkpoints(paths: list[Path], out: Path) -> None:
+def average_checkpoints(paths: list[Path], out: Path) -> dict[str, torch.Tensor]:
     """Average the model parameters of checkpoints of one architecture (Vaswani et al. 2017, §6.1).
 
     The result keeps the first checkpoint's config, vocabularies and tokenizers and drops the
-    optimizer state: it is for decoding, not for resuming.
+    optimizer state: it is for decoding, not for resuming. Returns the averaged weights.
     """
     if not paths:
         raise UserError("average", "give at least one checkpoint")
@@ -214,3 +214,4 @@ def average_checkpoints(paths: list[Path], out: Path) -> None:
     resume_only = ("optimizer", "scheduler", "rng", "progress")
     result = {k: v for k, v in first.items() if k not in resume_only}
     save_atomic({**result, "model": averaged, "averaged_from": [str(p) for p in paths]}, out)
+    return averaged

@@ -303,8 +303,7 @@ class Trainer:
         if len(paths) < 2:
             return None
         averaged = self.out / "averaged.pt"
-        average_checkpoints(paths, averaged)
-        self.model.load_state_dict(load_checkpoint(averaged)["model"])
+        self.model.load_state_dict(average_checkpoints(paths, averaged))
         metrics = self.evaluate()
         score = metrics["dev_bleu"] if self.higher_is_better else metrics["dev_loss"]
         best = self.progress.best_score

@@ -136,6 +136,21 @@ def _follow(log_path: Path, bar: ProgressTask, every_s: float = 0.5) -> Iterator
         thread.join()
 
 
+def lab_training(data: Path, steps: int, seed: int) -> list[str]:
+    """What the lab sets on every recipe it trains: its data, seed, step budget (one evaluation,
+    at the end, by dev loss) and one thread."""
+    return [
+        f"data.dir={data}",
+        f"training.seed={seed}",
+        f"training.max_steps={steps}",
+        f"training.eval_every={steps}",
+        "training.eval_bleu=false",
+        f"training.log_every={max(1, steps // 20)}",
+        "training.num_threads=1",  # small models: a second thread costs more than it gives
+        "decoding.beam_size=1",
+    ]
+
+
 def train_model(
     config: Config, out: Path, progress: LabProgress | None = None, description: str = "train"
 ) -> Translator:

@@ -68,6 +68,7 @@ from attnlab.lab.common import (
     LabProgress,
     Split,
     bible_en_fr,
+    lab_training,
     parameter_count,
     preset,
     read_split,
@@ -272,18 +273,8 @@ def _preset_training(model: str, p: Preset) -> list[str]:
 
 
 def _lab_training(data: Path, steps: int, seed: int) -> list[str]:
-    """What the lab sets on every recipe: its data, seed, step budget and one thread."""
-    return [
-        f"data.dir={data}",
-        "data.max_len=1000",  # the variant folder already holds only the allowed lengths
-        f"training.seed={seed}",
-        f"training.max_steps={steps}",
-        f"training.eval_every={steps}",
-        "training.eval_bleu=false",
-        f"training.log_every={max(1, steps // 20)}",
-        "training.num_threads=1",  # small models: a second thread costs more than it gives
-        "decoding.beam_size=1",
-    ]
+    # the variant folder already holds only the allowed lengths
+    return [*lab_training(data, steps, seed), "data.max_len=1000"]
 
 
 def _bible_recipe(model: str, p: Preset) -> real.Recipe:

@@ -51,7 +51,15 @@ from attnlab.evaluate import (
     teacher_forced_attention,
 )
 from attnlab.lab import real
-from attnlab.lab.common import SEED, LabProgress, Split, read_split, train_model, write_split
+from attnlab.lab.common import (
+    SEED,
+    LabProgress,
+    Split,
+    lab_training,
+    read_split,
+    train_model,
+    write_split,
+)
 from attnlab.translate import Translator
 
 FORWARD, REVERSE = "nt-grc-en", "nt-en-grc"
@@ -208,17 +216,7 @@ def readings(
 
 
 def _lab_training(data: Path, steps: int) -> list[str]:
-    return [
-        f"data.dir={data}",
-        f"training.seed={SEED}",
-        f"training.max_steps={steps}",
-        f"training.eval_every={steps}",
-        "training.eval_bleu=false",
-        "training.early_stopping_metric=loss",
-        f"training.log_every={max(1, steps // 20)}",
-        "training.num_threads=1",  # small models: a second thread costs more than it gives
-        "decoding.beam_size=1",
-    ]
+    return [*lab_training(data, steps, SEED), "training.early_stopping_metric=loss"]
 
 
 def model_for(

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -219,14 +220,21 @@ def reversal_verdict(corpus: str, measured: dict[str, Any], evidence: bool) -> d
     )  # fmt: skip
 
 
-def _bible_table(measured: dict[str, Any], p: Preset, evidence: bool) -> dict[str, Any]:
-    runs, summary = measured["runs"], measured["summary"]
-    rows = [
+def _seed_rows(
+    runs: dict[str, list[dict[str, Any]]], summary: dict[str, Any], settings: Iterable[str]
+) -> list[list[str]]:
+    """One table row per setting: dev perplexity / test BLEU per seed, then mean ± std of each."""
+    return [
         [s, *(f"{r['dev_ppl']:.2f} / {r['bleu']:.1f}" for r in runs[s]),
          f"{summary[s]['ppl_mean']:.2f} ± {summary[s]['ppl_std']:.2f}",
          f"{summary[s]['bleu_mean']:.1f} ± {summary[s]['bleu_std']:.1f}"]
-        for s in SETTINGS
+        for s in settings
     ]  # fmt: skip
+
+
+def _bible_table(measured: dict[str, Any], p: Preset, evidence: bool) -> dict[str, Any]:
+    runs, summary = measured["runs"], measured["summary"]
+    rows = _seed_rows(runs, summary, SETTINGS)
     return {
         "caption": "English->French Bible: dev perplexity / test BLEU per seed, then mean ± "
         "standard deviation.",
@@ -307,12 +315,7 @@ def run(budget: str, out: Path, progress: LabProgress, reuse: Path | None = None
               [summary[s]["bleu_std"] for s in labels], "test BLEU",
               "Fixed-context LSTM: test BLEU (higher is better)",
               points=[[r["bleu"] for r in runs[s]] for s in labels])  # fmt: skip
-    rows = [
-        [s, *(f"{r['dev_ppl']:.2f} / {r['bleu']:.1f}" for r in runs[s]),
-         f"{summary[s]['ppl_mean']:.2f} ± {summary[s]['ppl_std']:.2f}",
-         f"{summary[s]['bleu_mean']:.1f} ± {summary[s]['bleu_std']:.1f}"]
-        for s in labels
-    ]  # fmt: skip
+    rows = _seed_rows(runs, summary, labels)
     caption = "bars: mean over seeds; error bars: sample standard deviation; dots: each seed."
     synthetic = _gains(runs)
     metrics: dict[str, Any] = dict(synthetic)
