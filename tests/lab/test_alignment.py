@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from attnlab.config import DecodingConfig, load_config
 from attnlab.data.tokenize import WordTokenizer
 from attnlab.data.vocab import Vocab
 from attnlab.evaluate import aer, read_pharaoh
-from attnlab.lab import alignment
+from attnlab.lab import alignment, nt_alignment
 from attnlab.lab.common import LabProgress, read_split
 from attnlab.models.build import build_model
 from attnlab.translate import Translator
@@ -157,3 +159,29 @@ def test_bleu_is_sacrebleus_corpus_bleu() -> None:
 
     hyps, refs = ["the cat sat on the mat .", "a dog ."], ["the cat sat on a mat .", "a dog ."]
     assert alignment.bleu(hyps, refs) == pytest.approx(corpus_scores(hyps, refs)["bleu"])
+
+
+def test_nt_models_without_steps_come_only_from_reuse(tmp_path: Path, monkeypatch) -> None:
+    trained = alignment.run("test", tmp_path / "first", LabProgress(None))["metrics"]["nt-grc-en"]
+    reuse = tmp_path / "models"
+    for direction in (nt_alignment.FORWARD, nt_alignment.REVERSE):
+        (reuse / direction / "gru-bahdanau").mkdir(parents=True)
+        shutil.copy(tmp_path / "first" / "runs" / f"{direction}-gru-bahdanau" / "best.pt",
+                    reuse / direction / "gru-bahdanau" / "best.pt")  # fmt: skip
+    p = alignment.PRESETS["test"]
+    monkeypatch.setitem(alignment.PRESETS, "test", replace(p, nt=replace(p.nt, steps=0)))
+
+    untrained = alignment.run("test", tmp_path / "second", LabProgress(None))
+    nt = untrained["metrics"]["nt-grc-en"]
+    assert nt["models"] == {} and "not_trained" in nt
+    assert not (tmp_path / "second" / "runs" / "nt-grc-en-gru-bahdanau").exists()
+    assert not [v for v in untrained["verdicts"] if v["corpus"] == "nt-grc-en"]
+    assert 0.0 <= nt["ibm1_aer"] <= 1.0  # the baselines still run
+
+    reused = alignment.run("test", tmp_path / "third", LabProgress(None), reuse=reuse)
+    model = reused["metrics"]["nt-grc-en"]["models"]["GRU+Bahdanau"]
+    assert model["sources"][nt_alignment.FORWARD] == str(
+        reuse / nt_alignment.FORWARD / "gru-bahdanau" / "best.pt"
+    )
+    assert model["aer"] == pytest.approx(trained["models"]["GRU+Bahdanau"]["aer"])
+    assert "not_trained" not in reused["metrics"]["nt-grc-en"]

@@ -70,7 +70,7 @@ READINGS = {"plain": False, "shift": True}
 @dataclass(frozen=True)
 class NTPreset:
     models: tuple[str, ...]  # trained in both directions
-    steps: int
+    steps: int  # 0: the models are measured only when --reuse holds both directions
     batch_tokens: int
     train: int | None  # the first n training pairs (None: all ~7k)
     dev: int | None  # the first n gold dev pairs, for the choices (None: all ~440)
@@ -217,6 +217,12 @@ def readings(
 
 def _lab_training(data: Path, steps: int) -> list[str]:
     return [*lab_training(data, steps, SEED), "training.early_stopping_metric=loss"]
+
+
+def reused_both(reuse: Path | None, model: str) -> bool:
+    """Whether --reuse DIR holds `model` trained in both directions."""
+    name = real.run_name(model)
+    return all(real.reused_checkpoint(reuse, d, name) is not None for d in (FORWARD, REVERSE))
 
 
 def model_for(
