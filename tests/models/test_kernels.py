@@ -4,6 +4,7 @@ the setting existed translating as they did under both."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from attnlab.checkpoint import load_checkpoint
-from attnlab.config import Config, ModelConfig
+from attnlab.config import Config, ModelConfig, load_config
 from attnlab.data.batching import Batch, collate
 from attnlab.models.attention import AdditiveScore, MultiHeadAttention
 from attnlab.models.build import build_model
@@ -22,8 +23,9 @@ from attnlab.models.fast.attention import FastAdditiveScore, FastMultiHeadAttent
 from attnlab.models.fast.bahdanau_gru import FusedBahdanauDecoder
 from attnlab.models.fast.gru import PackedGRUEncoder
 from attnlab.models.fast.transformer import RealTokenTransformer
+from attnlab.train import run_training
 from attnlab.translate import Translator
-from tests.conftest import CliResult, assert_one_line_error
+from tests.conftest import CliResult, assert_one_line_error, write_reverse_task
 from tests.models.kernels import build_pair
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -175,3 +177,41 @@ def test_the_setting_is_validated_like_every_other(cli: Callable[..., CliResult]
     config = Path(__file__).resolve().parents[2] / "configs" / "gru-bahdanau.yaml"
     result = cli("config", "check", config, "--set", "model.kernels=slow")
     assert_one_line_error(result, "model.kernels", "reference")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "model", [["model.context=bahdanau", "model.cell=gru"], ["model.type=transformer"]]
+)
+def test_attnlab_train_with_reference_kernels_matches_fast(
+    tmp_path: Path, model: list[str]
+) -> None:
+    """The trainer end to end (float32, dropout 0): the same logged losses and final weights to
+    float32 rounding after 20 steps."""
+    data = write_reverse_task(tmp_path / "data", n_train=60, n_eval=5, vocab=8, max_len=6)
+    config = tmp_path / "tiny.yaml"
+    config.write_text(f"data:\n  dir: {data}\n", encoding="utf-8")
+    settings = [
+        *model,
+        *("model.embedding_size=16", "model.hidden_size=16", "model.heads=2", "model.ff_size=32"),
+        *("model.dropout=0.0", "training.max_steps=20", "training.eval_every=20"),
+        *("training.log_every=5", "training.batch_tokens=60", "training.eval_bleu=false"),
+        *("training.num_threads=1", "training.device=cpu"),
+    ]
+    runs = {}
+    for kernels in ("reference", "fast"):
+        out = tmp_path / kernels
+        run_training(load_config(config, [*settings, f"model.kernels={kernels}"]), out)
+        lines = (out / "log.jsonl").read_text().splitlines()
+        losses = [entry["loss"] for entry in map(json.loads, lines) if entry["kind"] == "train"]
+        runs[kernels] = (losses, load_checkpoint(out / "last.pt")["model"])
+    (reference_losses, reference_weights), (fast_losses, fast_weights) = runs.values()
+    assert len(reference_losses) == 4
+    assert reference_losses == pytest.approx(fast_losses, rel=1e-4)
+    for name, value in reference_weights.items():
+        theirs = fast_weights[name]
+        # b^K (the first half of kv_proj.bias) adds one constant to every score of a query, which
+        # softmax ignores: its gradient is rounding noise, and Adam scales noise to steps of lr
+        if name.endswith("kv_proj.bias"):
+            value, theirs = value.chunk(2)[1], theirs.chunk(2)[1]  # b^V only
+        torch.testing.assert_close(value, theirs, rtol=1e-3, atol=1e-4)
