@@ -112,6 +112,12 @@ class ModelConfig(_Section):
         "an RNN decoder reads out through tanh(W_t x) of the embedding size first",
     )
     max_positions: int = Field(default=1024, gt=0)
+    kernels: Literal["reference", "fast"] = Field(
+        default="fast",
+        description="reference: the readable implementation of the equations (models/); fast: "
+        "the tested speed twins (models/fast/), the same numbers up to rounding and the same "
+        "parameters, with other dropout draws",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:

@@ -17,7 +17,6 @@ from attnlab.models.attention import (
     LocalAttention,
     MonotonicPosition,
     PredictivePosition,
-    additive_scores,
     context,
     local_window,
     masked_softmax,
@@ -162,14 +161,3 @@ def test_additive_score_by_hand() -> None:
     # e_j = tanh(0.5 + h_j) + 3 tanh(1.0 - h_j)
     expected = [math.tanh(0.5 + h) + 3 * math.tanh(1.0 - h) for h in (0.25, 1.0)]
     assert torch.allclose(e, torch.tensor([[expected]]), atol=1e-12)
-
-
-def test_additive_scores_match_the_tanh_form_with_its_gradients() -> None:
-    """The sigmoid route of additive_scores equals v^T tanh(q + k) and passes gradcheck."""
-    gen = torch.Generator().manual_seed(0)
-    q = torch.randn(2, 3, 4, dtype=torch.float64, generator=gen, requires_grad=True)
-    k = torch.randn(2, 5, 4, dtype=torch.float64, generator=gen, requires_grad=True)
-    v = torch.randn(4, dtype=torch.float64, generator=gen, requires_grad=True)
-    reference = torch.tanh(q.unsqueeze(2) + k.unsqueeze(1)) @ v  # (B, T, S)
-    assert torch.allclose(additive_scores(q, k, v), reference, atol=1e-12)
-    assert torch.autograd.gradcheck(additive_scores, (q, k, v))

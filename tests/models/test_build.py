@@ -27,9 +27,14 @@ from tests.conftest import CliResult, assert_one_line_error
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 RNN_CONFIGS = [
-    "elman-fixed", "gru-fixed", "lstm-fixed", "lstm-fixed-reversed", "gru-bahdanau",
-    "lstm-luong-dot", "lstm-luong-general-local-p",
-]  # fmt: skip
+    "elman-fixed",
+    "gru-fixed",
+    "lstm-fixed",
+    "lstm-fixed-reversed",
+    "gru-bahdanau",
+    "lstm-luong-dot",
+    "lstm-luong-general-local-p",
+]
 
 
 def _gru_params(input_size: int, hidden: int) -> int:
@@ -37,29 +42,45 @@ def _gru_params(input_size: int, hidden: int) -> int:
 
 
 def test_fixed_gru_parameter_count_by_hand() -> None:
-    cfg = ModelConfig(cell="gru", context="fixed", embedding_size=4, hidden_size=6,
-                      bidirectional=False, feed_context=False)  # fmt: skip
+    cfg = ModelConfig(
+        cell="gru",
+        context="fixed",
+        embedding_size=4,
+        hidden_size=6,
+        bidirectional=False,
+        feed_context=False,
+    )
     model = build_model(cfg, 10, 11)
-    expected = (
-        10 * 4 + _gru_params(4, 6)  # encoder: embedding, GRU
-        + 11 * 4 + _gru_params(4, 6)  # decoder: embedding, GRU
-        + 6 * 6 + 6  # bridge W_s c
-        + 6 * 11 + 11  # output layer W_o s_i
-    )  # fmt: skip
+    expected = sum(
+        [
+            10 * 4 + _gru_params(4, 6),  # encoder: embedding, GRU
+            11 * 4 + _gru_params(4, 6),  # decoder: embedding, GRU
+            6 * 6 + 6,  # bridge W_s c
+            6 * 11 + 11,  # output layer W_o s_i
+        ]
+    )
     assert sum(p.numel() for p in model.parameters()) == expected
 
 
 def test_bahdanau_bidirectional_parameter_count_by_hand() -> None:
-    cfg = ModelConfig(cell="gru", context="bahdanau", embedding_size=4, hidden_size=6,
-                      bidirectional=True, attention_size=5)  # fmt: skip
+    cfg = ModelConfig(
+        cell="gru",
+        context="bahdanau",
+        embedding_size=4,
+        hidden_size=6,
+        bidirectional=True,
+        attention_size=5,
+    )
     model = build_model(cfg, 10, 11)
-    expected = (
-        10 * 4 + 2 * _gru_params(4, 6)  # encoder, two directions: h_j has size 12
-        + 11 * 4 + _gru_params(4 + 12, 6)  # decoder input [y; c]
-        + 12 * 6 + 6  # bridge from both directions' finals
-        + 6 * 5 + 12 * 5 + 5 + 5  # W_a, U_a (with bias), v_a
-        + (6 + 12 + 4) * 11 + 11  # output from [s; c; y]
-    )  # fmt: skip
+    expected = sum(
+        [
+            10 * 4 + 2 * _gru_params(4, 6),  # encoder, two directions: h_j has size 12
+            11 * 4 + _gru_params(4 + 12, 6),  # decoder input [y; c]
+            12 * 6 + 6,  # bridge from both directions' finals
+            6 * 5 + 12 * 5 + 5 + 5,  # W_a, U_a (with bias), v_a
+            (6 + 12 + 4) * 11 + 11,  # output from [s; c; y]
+        ]
+    )
     assert sum(p.numel() for p in model.parameters()) == expected
 
 
@@ -78,8 +99,9 @@ def test_build_model_assembles_the_named_parts() -> None:
         ("concat", "local-p", LocalAttention, AdditiveScore, PredictivePosition),
     ]
     for score, mode, attention_type, score_type, position_type in cases:
-        cfg = ModelConfig(context="luong", luong_score=score, luong_mode=mode,
-                          bidirectional=False, luong_window=3)  # fmt: skip
+        cfg = ModelConfig(
+            context="luong", luong_score=score, luong_mode=mode, bidirectional=False, luong_window=3
+        )
         decoder = build_model(cfg, 9, 9).decoder
         assert isinstance(decoder, LuongDecoder)
         assert isinstance(decoder.attention, attention_type)
@@ -105,8 +127,10 @@ def test_describe_model_lists_parts_and_the_total() -> None:
     total = sum(p.numel() for p in model.parameters())
     assert text.splitlines()[-1].split() == ["total", f"{total:,}"]
     bridge = sum(p.numel() for p in model.decoder.bridge.parameters())
-    assert any(line.startswith("decoder.bridge") and line.endswith(f"{bridge:,}")
-               for line in text.splitlines())  # fmt: skip
+    assert any(
+        line.startswith("decoder.bridge") and line.endswith(f"{bridge:,}")
+        for line in text.splitlines()
+    )
 
 
 @pytest.mark.parametrize("name", RNN_CONFIGS)
@@ -121,13 +145,35 @@ def test_shipped_configs_validate_and_build(name: str) -> None:
 
 def test_model_summary_cli(cli: Callable[..., CliResult], tmp_path: Path) -> None:
     data = tmp_path / "rev"
-    made = cli("data", "make", "reverse", "--out", data, "--n-train", "30", "--n-dev", "3",
-               "--n-test", "3", "--max-len", "8")  # fmt: skip
+    made = cli(
+        "data",
+        "make",
+        "reverse",
+        "--out",
+        data,
+        "--n-train",
+        "30",
+        "--n-dev",
+        "3",
+        "--n-test",
+        "3",
+        "--max-len",
+        "8",
+    )
     assert made.code == 0, made.err
     config = CONFIGS / "gru-bahdanau.yaml"
     result = cli("model", "summary", config, "--set", f"data.dir={data}")
     assert result.code == 0, result.err
     assert "decoder.attention" in result.out and "total" in result.out
-    bad = cli("model", "summary", config, "--set", f"data.dir={data}",
-              "--set", "model.context=luong", "--set", "model.luong_score=dot")  # fmt: skip
+    bad = cli(
+        "model",
+        "summary",
+        config,
+        "--set",
+        f"data.dir={data}",
+        "--set",
+        "model.context=luong",
+        "--set",
+        "model.luong_score=dot",
+    )
     assert_one_line_error(bad, "model.luong_score", "bidirectional")

@@ -41,20 +41,36 @@ def _decoder_variants() -> list[dict[str, Any]]:
         variant["bidirectional"] = i % 2 == 0 and variant.get("luong_score") != "dot"
         variant["reverse_source"] = i % 4 >= 2
         variant["num_layers"] = 2 if i % 5 == 0 else 1
-    decoders.append(  # the written-out GRU loop (models/bahdanau_gru.py), bidirectional encoder
-        {"context": "bahdanau", "cell": "gru", "bidirectional": True, "reverse_source": True,
-         "num_layers": 1}
-    )  # fmt: skip
+    gru_bahdanau = {
+        "context": "bahdanau",
+        "cell": "gru",
+        "bidirectional": True,
+        "reverse_source": True,
+        "num_layers": 1,
+    }
+    decoders.append(gru_bahdanau)  # models/fast: the written-out encoder and decoder loops
+    decoders.append({**gru_bahdanau, "kernels": "reference"})  # the same, readable
+    decoders.append(
+        {"context": "luong", "luong_score": "concat", "cell": "gru", "kernels": "reference"}
+    )
     return decoders
 
 
 def _encoder_variants() -> list[dict[str, Any]]:
     """Every cell x direction x reversal, behind a Luong local-p decoder with input feeding."""
     return [
-        {"context": "luong", "luong_mode": "local-p", "cell": cell, "bidirectional": bi,
-         "reverse_source": rev, "elman_activation": "relu" if rev else "tanh"}
-        for cell in CELLS for bi in [False, True] for rev in [False, True]
-    ]  # fmt: skip
+        {
+            "context": "luong",
+            "luong_mode": "local-p",
+            "cell": cell,
+            "bidirectional": bi,
+            "reverse_source": rev,
+            "elman_activation": "relu" if rev else "tanh",
+        }
+        for cell in CELLS
+        for bi in [False, True]
+        for rev in [False, True]
+    ]
 
 
 VARIANTS = _decoder_variants() + _encoder_variants()
@@ -79,9 +95,14 @@ def _float64_one_thread() -> Iterator[None]:
 def make_model(variant: dict[str, Any], size: int = 8, seed: int = 0) -> RNNSeq2Seq:
     torch.manual_seed(seed)
     cfg = ModelConfig(
-        type="rnn", embedding_size=size - 2, hidden_size=size, dropout=0.0, luong_window=2,
-        attention_size=size - 3, **variant,
-    )  # fmt: skip
+        type="rnn",
+        embedding_size=size - 2,
+        hidden_size=size,
+        dropout=0.0,
+        luong_window=2,
+        attention_size=size - 3,
+        **variant,
+    )
     model = build_model(cfg, V, V)
     assert isinstance(model, RNNSeq2Seq)
     return model.eval()
@@ -166,10 +187,11 @@ def test_select_batch_reorders_memory_and_state_for_beams() -> None:
 def reverse_pairs(n: int = 20, seed: int = 0) -> tuple[list[list[int]], list[list[int]]]:
     generator = torch.Generator().manual_seed(seed)
     sources = [
-        torch.randint(4, V, (int(torch.randint(3, 7, (1,), generator=generator)),),
-                      generator=generator).tolist()
+        torch.randint(
+            4, V, (int(torch.randint(3, 7, (1,), generator=generator)),), generator=generator
+        ).tolist()
         for _ in range(n)
-    ]  # fmt: skip
+    ]
     return sources, [s[::-1] for s in sources]
 
 
@@ -212,8 +234,16 @@ def test_every_kind_of_model_overfits_twenty_pairs(variant: dict[str, Any]) -> N
 
 def test_an_lstm_decoder_starts_from_the_encoders_state_and_memory_cell() -> None:
     """s_0 = tanh(W_s h_T), m_0 = W_m c_T (Sutskever et al. hand on the whole LSTM state)."""
-    cfg = ModelConfig(type="rnn", cell="lstm", context="fixed", bidirectional=True,
-                      embedding_size=6, hidden_size=5, num_layers=2, dropout=0.0)  # fmt: skip
+    cfg = ModelConfig(
+        type="rnn",
+        cell="lstm",
+        context="fixed",
+        bidirectional=True,
+        embedding_size=6,
+        hidden_size=5,
+        num_layers=2,
+        dropout=0.0,
+    )
     model = build_model(cfg, V, V).eval()
     src = torch.tensor([[4, 5, 6, 7], [8, 9, 0, 0]])
     memory = model.encode(src, src != PAD_ID)

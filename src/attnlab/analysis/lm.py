@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from attnlab.models.dropout import Dropout
+from attnlab.models.fast.dropout import Dropout
 from attnlab.train import descend
 
 LSTMState = tuple[Tensor, Tensor]  # h, c, each (layers, B, H): torch's layout for nn.LSTM

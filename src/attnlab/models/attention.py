@@ -29,8 +29,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from attnlab.models.real_tokens import RealTokens
-
 # --- Recurrent attention: Bahdanau et al. (2015), Luong et al. (2015) -----------------------------
 
 
@@ -57,44 +55,12 @@ def dot_scores(query: Tensor, keys: Tensor) -> Tensor:
     return query @ keys.transpose(1, 2)
 
 
-class _AdditiveScore(torch.autograd.Function):
-    """e = v^T tanh(q + k) through tanh(x) = 2 sigmoid(2x) - 1, i.e.
-
-        e = (2 v)^T sigmoid(2 q + 2 k) - sum(v),   de/dx = v (1 - tanh(x)^2) = 4 v s (1 - s)
-
-    with s = sigmoid(2 q + 2 k) the one (B, T, S, A) tensor kept for backward. Equal to the
-    tanh form up to rounding (about 1e-7 in float32). Why: on CPUs torch's tanh kernel is about
-    7x slower than its sigmoid (3 against 0.4 ns a number, one AVX-512 thread), and the score
-    runs over B*S*A numbers at every decoder step; folding the affine parts into the small
-    tensors leaves 3 passes over (B, T, S, A) forward (add, sigmoid, matvec) instead of 6.
-    """
-
-    @staticmethod
-    def forward(
-        ctx: torch.autograd.function.FunctionCtx, query_proj: Tensor, keys: Tensor, v: Tensor
-    ) -> Tensor:
-        x2 = torch.add((query_proj * 2.0).unsqueeze(2), keys.unsqueeze(1), alpha=2.0)  # (B,T,S,A)
-        s = x2.sigmoid_()  # (B, T, S, A)
-        ctx.save_for_backward(s, v)
-        return s @ (v * 2.0) - v.sum()  # (B, T, S)
-
-    @staticmethod
-    def backward(
-        ctx: torch.autograd.function.FunctionCtx, grad: Tensor
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        s, v = ctx.saved_tensors
-        grad_x = torch.ops.aten.sigmoid_backward(grad.unsqueeze(-1) * (v * 4.0), s)  # (B,T,S,A)
-        grad_v = (s.flatten(0, 2).t() @ grad.flatten()) * 2.0 - grad.sum()  # (A,)
-        return grad_x.sum(2), grad_x.sum(1), grad_v  # (B, T, A), (B, S, A), (A,)
-
-
 def additive_scores(query_proj: Tensor, keys: Tensor, v: Tensor) -> Tensor:
     """e_ij = v^T tanh(W s_i + U h_j), given W s_i and U h_j (Bahdanau eq. 6; Luong concat).
 
-    Computed by `_AdditiveScore` (the same numbers, a faster route on CPUs).
     query_proj (B, T, A), keys (B, S, A), v (A,) -> scores (B, T, S)
     """
-    return _AdditiveScore.apply(query_proj, keys, v)
+    return torch.tanh(query_proj.unsqueeze(2) + keys.unsqueeze(1)) @ v  # (B, T, S, A) @ (A,)
 
 
 class DotScore(nn.Module):
@@ -260,21 +226,6 @@ Attention = GlobalAttention | LocalAttention
 # Left out: attention dropout (the Transformer applies dropout to sub-layer outputs only).
 
 
-def attention_weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:
-    """Scaled dot-product weights (Vaswani et al. 2017, eq. 1), real keys only.
-
-        alpha = softmax(Q K^T / sqrt(d_k) + M),   M_ij = 0 where mask_ij is True, else -inf
-
-    so alpha_ij = 0 exactly where mask_ij is False; every row must see at least one key.
-    q (..., T, D), k (..., S, D), mask broadcastable to (..., T, S) or None -> alpha (..., T, S)
-    """
-    scores = torch.matmul(q, k.transpose(-2, -1)).mul_(q.size(-1) ** -0.5)  # (..., T, S)
-    if mask is not None:
-        bias = torch.zeros(mask.shape, dtype=scores.dtype, device=scores.device)
-        scores = scores + bias.masked_fill_(~mask, float("-inf"))
-    return torch.softmax(scores, dim=-1)
-
-
 def causal_mask(t_query: int, t_key: int, device: torch.device) -> Tensor:
     """Bool (T, S) mask: the T queries are the last T of the S positions; query i sees keys
     0 .. S - T + i (itself and its past). (T, S)"""
@@ -282,53 +233,43 @@ def causal_mask(t_query: int, t_key: int, device: torch.device) -> Tensor:
 
 
 def scaled_dot_product_attention(
-    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool, need_weights: bool
-) -> tuple[Tensor, Tensor | None]:
-    """softmax(Q K^T / sqrt(d_k)) V, optionally restricted to the past (`causal`).
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    """Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k) + M) V   (Vaswani et al. 2017, eq. 1),
 
-    On CUDA without `need_weights` torch's fused kernel runs. Otherwise plain ops do,
-    softmax(Q K^T / sqrt(d_k) + M) V with M = 0 where a key may be attended and -inf elsewhere
-    (attention_weights), and the weights come at no extra cost: on a CPU torch's kernel (flash
-    attention) is 1.4-2.3x slower than they are at this library's sizes (heads of 32, up to a
-    few hundred positions), training and decoding (benchmarks/README.md). Every path gives the
-    same context; every query row must see at least one key (sources are never empty).
-    q (B, heads, T, D), k and v (B, heads, S, D), mask broadcastable to (B, heads, T, S) or None
-    -> context (B, heads, T, D), weights (B, heads, T, S) | None
+    M = 0 where `mask` is True and -inf elsewhere, so alpha is exactly 0 on masked keys; every
+    query row must see at least one key.
+    q (..., T, D), k and v (..., S, D), mask broadcastable to (..., T, S) or None
+    -> context (..., T, D), weights alpha (..., T, S)
     """
-    t_query, t_key = q.size(-2), k.size(-2)
-    fused = not need_weights and q.device.type != "cpu"
-    causal = causal and t_query > 1  # a single query placed last sees every key
-    if causal and (not fused or mask is not None or t_query != t_key):
-        past = causal_mask(t_query, t_key, q.device)  # (T, S)
-        mask = past if mask is None else mask & past
-        causal = False
-    if fused:
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal), None
-    alpha = attention_weights(q, k, mask)  # (B, heads, T, S)
-    return context(alpha, v), alpha if need_weights else None  # c_i = sum_j alpha_ij v_j
+    scores = q @ k.transpose(-2, -1) * q.size(-1) ** -0.5  # (..., T, S)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    alpha = torch.softmax(scores, dim=-1)  # (..., T, S)
+    return alpha @ v, alpha
 
 
 class MultiHeadAttention(nn.Module):
-    """Multi-head scaled dot-product attention (Vaswani et al. 2017, sec. 3.2.2).
+    """Multi-head attention (Vaswani et al. 2017, sec. 3.2.2).
 
-        head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V),   MultiHead = Concat(head_1..head_h) W^O
+        head_i    = Attention(Q W_i^Q, K W_i^K, V W_i^V)
+        MultiHead = Concat(head_1 .. head_h) W^O
 
     `causal` (decoder self-attention): the T queries are the last T of the S key positions and
-    each attends only to itself and earlier keys. Keys and values can be projected once with
-    `project_kv` and reused (the cross-attention memory and the decoder's key/value cache).
+    each attends only to itself and earlier keys. W^K and W^V are stored as one Linear
+    (`kv_proj`, W^K above W^V). `project_kv` gives the keys and values of the heads once, so
+    that they can be kept (the cross-attention memory, the decoder's key/value cache), and
+    `attend` uses them.
 
-    Inputs come padded (B, T, H), or as the real tokens only (N, H) with their `RealTokens`
-    (`tokens`), which the projections then run on: only the attention itself sees padding.
-
-    forward(query (B, T, H), keys (B, S, H), values (B, S, H), mask (B, 1, S) | (B, T, S) | None,
-            need_weights, tokens) -> context (B, T, H), weights (B, heads, T, S) | None
+    forward(query (B, T, H), keys (B, S, H), values (B, S, H), mask (B, 1 | T, S) | None,
+            need_weights) -> context (B, T, H), weights (B, heads, T, S) | None
     """
 
     def __init__(self, size: int, heads: int, causal: bool) -> None:
         super().__init__()
         self.heads, self.causal = heads, causal
         self.q_proj = nn.Linear(size, size)
-        self.kv_proj = nn.Linear(size, 2 * size)  # W^K and W^V in one matmul
+        self.kv_proj = nn.Linear(size, 2 * size)
         self.out_proj = nn.Linear(size, size)
         for layer in (self.q_proj, self.kv_proj, self.out_proj):
             nn.init.xavier_uniform_(layer.weight)
@@ -339,58 +280,30 @@ class MultiHeadAttention(nn.Module):
         batch, length, size = x.shape
         return x.view(batch, length, self.heads, size // self.heads).transpose(1, 2)
 
-    def unpack_heads(self, x: Tensor, tokens: RealTokens) -> Tensor:
-        """(N, H) real tokens -> (B, heads, L, D), zeros at the padding"""
-        return tokens.unpack_heads(x.view(x.size(0), self.heads, -1))
-
-    def project_kv(
-        self, keys: Tensor, values: Tensor, tokens: RealTokens | None = None
-    ) -> tuple[Tensor, Tensor]:
-        """K W^K and V W^V split into heads.
-
-        keys, values (B, S, H), or (N, H) with their `tokens` -> k, v (B, heads, S, D)
-        """
-        if keys is values:
-            kv = self.kv_proj(keys)  # (B, S, 2H) | (N, 2H)
-            if tokens is not None:  # k, v straight into (B, heads, S, D)
-                k, v = tokens.unpack_heads(kv.view(kv.size(0), 2, self.heads, -1))
-                return k, v  # (B, heads, S, D) each
-            k, v = kv.chunk(2, dim=-1)  # (B, S, H) each
-        else:
-            w_k, w_v = self.kv_proj.weight.chunk(2, dim=0)  # (H, H) each
-            b_k, b_v = self.kv_proj.bias.chunk(2, dim=0)  # (H,) each
-            k, v = F.linear(keys, w_k, b_k), F.linear(values, w_v, b_v)  # (B, S, H) | (N, H)
-            if tokens is not None:
-                return self.unpack_heads(k, tokens), self.unpack_heads(v, tokens)
+    def project_kv(self, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
+        """K W^K and V W^V, split into heads.  keys, values (B, S, H) -> k, v (B, heads, S, D)"""
+        w_k, w_v = self.kv_proj.weight.chunk(2, dim=0)  # (H, H) each
+        b_k, b_v = self.kv_proj.bias.chunk(2, dim=0)  # (H,) each
+        k, v = F.linear(keys, w_k, b_k), F.linear(values, w_v, b_v)  # (B, S, H) each
         return self.split_heads(k), self.split_heads(v)
 
     def attend(
-        self,
-        query: Tensor,
-        k: Tensor,
-        v: Tensor,
-        mask: Tensor | None,
-        need_weights: bool,
-        tokens: RealTokens | None = None,
+        self, query: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, need_weights: bool
     ) -> tuple[Tensor, Tensor | None]:
-        """Attention over keys/values already projected by `project_kv`.
+        """Attention of `query` (B, T, H) over k, v (B, heads, S, D) from `project_kv`.
 
-        query (B, T, H), or (N, H) with its `tokens`; k and v (B, heads, S, D),
-        mask (B, 1, S) | (B, T, S) | None
-        -> context shaped like `query`, weights (B, heads, T, S) | None
+        -> context (B, T, H), weights (B, heads, T, S) | None
         """
-        q = self.q_proj(query)  # (B, T, H) | (N, H)
-        q = self.split_heads(q) if tokens is None else self.unpack_heads(q, tokens)
+        q = self.split_heads(self.q_proj(query))  # (B, heads, T, D)
         if mask is not None:
-            mask = mask.unsqueeze(1)  # (B, 1, 1|T, S), broadcast over heads
-        context, alpha = scaled_dot_product_attention(
-            q, k, v, mask, causal=self.causal, need_weights=need_weights
-        )  # (B, heads, T, D)
-        if tokens is not None:
-            return self.out_proj(tokens.pack_heads(context)), alpha  # (N, H)
+            mask = mask.unsqueeze(1)  # (B, 1, 1 | T, S), the same for every head
+        if self.causal:
+            past = causal_mask(q.size(2), k.size(2), q.device)  # (T, S)
+            mask = past if mask is None else mask & past
+        context, alpha = scaled_dot_product_attention(q, k, v, mask)  # (B, heads, T, D)
         batch, _, length, _ = context.shape
         context = context.transpose(1, 2).reshape(batch, length, -1)  # (B, T, H)
-        return self.out_proj(context), alpha
+        return self.out_proj(context), alpha if need_weights else None
 
     def forward(
         self,
@@ -399,7 +312,6 @@ class MultiHeadAttention(nn.Module):
         values: Tensor,
         mask: Tensor | None,
         need_weights: bool = False,
-        tokens: RealTokens | None = None,
     ) -> tuple[Tensor, Tensor | None]:
-        k, v = self.project_kv(keys, values, tokens)  # (B, heads, S, D) each
-        return self.attend(query, k, v, mask, need_weights, tokens)
+        k, v = self.project_kv(keys, values)  # (B, heads, S, D) each
+        return self.attend(query, k, v, mask, need_weights)

@@ -1,13 +1,17 @@
 """Config -> model. The dict literals below are the registry of architectures: one line each.
 
 Parts are built here and handed in (encoder, attention, decoder); model classes never read the
-config. `describe_model` prints the architecture and parameter counts (`attnlab model summary`).
+config. `model.kernels` picks the classes (`KERNELS`): `reference`, the readable implementation
+of the equations in models/, or `fast`, their speed twins in models/fast/ (the same parameters,
+the numbers up to rounding, other dropout draws), where a part has one.
+`describe_model` prints the architecture and parameter counts (`attnlab model summary`).
 Left out: weight initialisation schemes other than torch's defaults, pretrained embeddings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -23,9 +27,15 @@ from attnlab.models.attention import (
     GlobalAttention,
     LocalAttention,
     MonotonicPosition,
+    MultiHeadAttention,
     PredictivePosition,
     Score,
 )
+from attnlab.models.fast.attention import FastAdditiveScore, FastMultiHeadAttention
+from attnlab.models.fast.bahdanau_gru import FusedBahdanauDecoder
+from attnlab.models.fast.dropout import use_fast_dropout
+from attnlab.models.fast.gru import PackedGRUEncoder
+from attnlab.models.fast.transformer import RealTokenTransformer
 from attnlab.models.rnn import RNNEncoder, make_rnn
 from attnlab.models.seq2seq import (
     BahdanauDecoder,
@@ -39,6 +49,7 @@ from attnlab.models.transformer import (
     DecoderLayer,
     Embeddings,
     EncoderLayer,
+    FeedForward,
     LearnedPositions,
     SinusoidalPositions,
     Transformer,
@@ -47,13 +58,38 @@ from attnlab.models.transformer import (
 )
 
 
+class Kernels(NamedTuple):
+    """The classes that `model.kernels` picks; a fast one subclasses the reference one."""
+
+    additive_score: type[AdditiveScore]  # Bahdanau's score and Luong's concat
+    gru_encoder: type[RNNEncoder]  # the encoder of a GRU
+    gru_bahdanau: type[BahdanauDecoder]  # the Bahdanau decoder of a one-layer GRU
+    multi_head_attention: type[MultiHeadAttention]
+    transformer: type[Transformer]
+
+
+KERNELS: dict[str, Kernels] = {
+    "reference": Kernels(
+        AdditiveScore, RNNEncoder, BahdanauDecoder, MultiHeadAttention, Transformer
+    ),
+    "fast": Kernels(
+        FastAdditiveScore,
+        PackedGRUEncoder,
+        FusedBahdanauDecoder,
+        FastMultiHeadAttention,
+        RealTokenTransformer,
+    ),
+}
+
+
 def build_model(
     cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: int, shared_vocab: bool = False
 ) -> nn.Module:
     """The model that `cfg` describes, for the given vocabulary sizes.
 
     `shared_vocab` (data.joint_vocab: one vocabulary for both sides) with `cfg.tie_embeddings`
-    ties three ways: source embeddings = target embeddings = output weights.
+    ties three ways: source embeddings = target embeddings = output weights. With
+    `cfg.kernels` fast, every nn.Dropout is the fast one (models/fast/dropout.py).
     """
     if shared_vocab and src_vocab_size != trg_vocab_size:
         raise ValueError("a shared vocabulary has one size on both sides")
@@ -65,6 +101,8 @@ def build_model(
     if shared_vocab and cfg.tie_embeddings:
         source, target = _embedding_tables(model)
         source.weight = target.weight
+    if cfg.kernels == "fast":
+        use_fast_dropout(model)
     return model
 
 
@@ -94,7 +132,8 @@ def _check_rnn(cfg: ModelConfig) -> None:
 
 def _build_rnn(cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: int) -> RNNSeq2Seq:
     _check_rnn(cfg)
-    encoder = RNNEncoder(
+    encoder_class = KERNELS[cfg.kernels].gru_encoder if cfg.cell == "gru" else RNNEncoder
+    encoder = encoder_class(
         embedding=nn.Embedding(src_vocab_size, cfg.embedding_size, padding_idx=PAD_ID),
         rnn=make_rnn(
             cell=cfg.cell,
@@ -177,9 +216,14 @@ def _bahdanau_decoder(cfg: ModelConfig, context_size: int, trg_vocab_size: int) 
     embedding, rnn, bridge = _decoder_parts(
         cfg, cfg.embedding_size + context_size, context_size, trg_vocab_size
     )
-    score = AdditiveScore(cfg.hidden_size, context_size, cfg.attention_size or cfg.hidden_size)
+    kernels = KERNELS[cfg.kernels]
+    score = kernels.additive_score(
+        cfg.hidden_size, context_size, cfg.attention_size or cfg.hidden_size
+    )
     output_size = cfg.hidden_size + context_size + cfg.embedding_size
-    return BahdanauDecoder(
+    one_layer_gru = cfg.cell == "gru" and cfg.num_layers == 1
+    decoder_class = kernels.gru_bahdanau if one_layer_gru else BahdanauDecoder
+    return decoder_class(
         embedding=embedding,
         rnn=rnn,
         bridge=bridge,
@@ -194,7 +238,7 @@ def _luong_attention(cfg: ModelConfig, context_size: int) -> Attention:
     scores: dict[str, Callable[[], Score]] = {
         "dot": DotScore,
         "general": lambda: GeneralScore(cfg.hidden_size, context_size),
-        "concat": lambda: AdditiveScore(
+        "concat": lambda: KERNELS[cfg.kernels].additive_score(
             cfg.hidden_size, context_size, cfg.attention_size or cfg.hidden_size
         ),
     }
@@ -244,18 +288,33 @@ def _build_transformer(cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: in
     def final_norm() -> nn.Module:
         return nn.LayerNorm(size) if pre_norm else nn.Identity()
 
-    layer_args = (size, cfg.heads, cfg.ff_size, cfg.dropout, pre_norm)
-    encoder = TransformerEncoder(
-        [EncoderLayer(*layer_args) for _ in range(cfg.num_layers)], final_norm()
-    )
-    decoder = TransformerDecoder(
-        [DecoderLayer(*layer_args) for _ in range(cfg.num_layers)], final_norm()
-    )
+    kernels = KERNELS[cfg.kernels]
+
+    def attention(causal: bool) -> MultiHeadAttention:
+        return kernels.multi_head_attention(size, cfg.heads, causal=causal)
+
+    def encoder_layer() -> EncoderLayer:
+        return EncoderLayer(
+            attention(causal=False), FeedForward(size, cfg.ff_size), size, cfg.dropout, pre_norm
+        )
+
+    def decoder_layer() -> DecoderLayer:
+        return DecoderLayer(
+            attention(causal=True),
+            attention(causal=False),
+            FeedForward(size, cfg.ff_size),
+            size,
+            cfg.dropout,
+            pre_norm,
+        )
+
+    encoder = TransformerEncoder([encoder_layer() for _ in range(cfg.num_layers)], final_norm())
+    decoder = TransformerDecoder([decoder_layer() for _ in range(cfg.num_layers)], final_norm())
     trg_embed = embeddings(trg_vocab_size)
     generator = nn.Linear(size, trg_vocab_size)
     if cfg.tie_embeddings:
         generator.weight = trg_embed.tokens.weight  # Press & Wolf (2017)
-    return Transformer(
+    return kernels.transformer(
         embeddings(src_vocab_size), trg_embed, encoder, decoder, generator, cfg.word_dropout
     )
 

@@ -7,9 +7,10 @@ Papers:
   Sutskever, Vinyals & Le (2014), "Sequence to Sequence Learning with Neural Networks", sec. 3.3:
   reading the source sentence backwards.
 
-Speed: every model runs torch's fused nn.RNN (Elman, nonlinearity tanh | relu), nn.GRU and
-nn.LSTM. The Elman update written from its equation (`elman_step`, `ElmanRNN`) is the reference
-that the tests hold the fused nn.RNN to.
+The recurrent layers are torch's nn.RNN (Elman, nonlinearity tanh | relu), nn.GRU and nn.LSTM,
+whose equations their documentation states. The Elman update written from its equation
+(`elman_step`, `ElmanRNN`) is the reference that the tests hold nn.RNN to. models/fast/gru.py
+holds a GRU encoder with its backward pass written out.
 
 Letters beyond DESIGN's: E embedding size, L layers, D directions (1 or 2).
 Left out: layer normalisation, residual connections between layers, variational dropout.
@@ -23,9 +24,6 @@ from typing import Literal, NamedTuple
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-
-from attnlab.models.dropout import Dropout, dropout
-from attnlab.models.gru_bptt import PackedGRU
 
 Cell = Literal["elman", "gru", "lstm"]
 Activation = Literal["tanh", "relu"]
@@ -131,9 +129,8 @@ class RNNEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.embedding, self.rnn = embedding, rnn
-        self.dropout = Dropout(dropout)
+        self.dropout = nn.Dropout(dropout)
         self.reverse_source = reverse_source
-        self.fused = isinstance(rnn, nn.GRU)
 
     @property
     def output_size(self) -> int:
@@ -143,34 +140,13 @@ class RNNEncoder(nn.Module):
         if self.reverse_source:
             src = reverse_padded(src, src_mask)
         x = self.dropout(self.embedding(src))  # (B, S, E)
-        if self.fused:  # not in lower precision under autocast: its matmuls are small
-            with torch.autocast(x.device.type, enabled=False):
-                states, final, final_cell = *self.packed_gru(x, src_mask), None
-        else:
-            states, final, final_cell = self.packed_rnn(x, src_mask)
+        states, final, final_cell = self.read(x, src_mask)
         if self.reverse_source:
             states = reverse_padded(states, src_mask)
         return EncoderOutput(states, final, final_cell)
 
-    def packed_gru(self, x: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
-        """GRU layers through `gru_bptt.PackedGRU`, dropout between layers as in nn.GRU.
-
-        x (B, S, E) -> states (B, S, D*H), final (B, D*H)
-        """
-        rnn = self.rnn
-        suffixes = ["", "_reverse"] if rnn.bidirectional else [""]
-        for layer in range(rnn.num_layers):
-            if layer > 0:
-                x = dropout(x, rnn.dropout, self.training)
-            weights = [
-                torch.stack([getattr(rnn, f"{name}_l{layer}{suffix}") for suffix in suffixes])
-                for name in ("weight_ih", "bias_ih", "weight_hh", "bias_hh")
-            ]  # (D, 3H, I), (D, 3H), (D, 3H, H), (D, 3H)
-            x, final = PackedGRU.apply(x, src_mask, *weights)  # (B, S, D*H), (D, B, H)
-        return x, final.transpose(0, 1).reshape(x.size(0), -1)
-
-    def packed_rnn(self, x: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        """Any cell through torch's RNN over packed sequences.
+    def read(self, x: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """The RNN over the packed sequences of x.
 
         x (B, S, E) -> states (B, S, D*H), final (B, D*H), final_cell (B, D*H) | None (LSTM: c_T)
         """

@@ -19,13 +19,14 @@ with the batch on dimension 0 of every tensor (RNN states stored (B, L, H), tran
 (L, B, H) only when an RNN is called).
 
 Decoders take forward(memory, state, y (B, T), y_mask (B, T) | None): y_mask marks the real
-target positions (None: all are). Outputs at the others are unspecified, and the fused GRU loop
-skips them.
+target positions (None: all are). Outputs at the others are unspecified (models/fast's loop
+skips them).
 
-Speed: the fixed decoder runs as one fused RNN call over all T steps (with `feed_context` too,
-since c does not change), and so does Luong without input feeding (attention then runs on all T
-at once). Bahdanau and Luong with input feeding loop over steps; keys (U_a h_j), embeddings
-and the output layer are computed outside the loop.
+The fixed decoder runs one RNN call over all T steps (with `feed_context` too, since c does not
+change), and so does Luong without input feeding (attention then runs on all T at once).
+Bahdanau and Luong with input feeding loop over steps; keys (U_a h_j), embeddings and the output
+layer are computed outside the loop. models/fast/bahdanau_gru.py holds the Bahdanau loop of a
+one-layer GRU with its backward pass written out.
 
 Letters beyond DESIGN's: E embedding size, L decoder layers, He encoder state size (D*H).
 Left out: Bahdanau's maxout deep output (a linear layer over [s_i; c_i; y_{i-1}] instead), beam
@@ -40,10 +41,8 @@ import torch
 from torch import Tensor, nn
 
 from attnlab.data.batching import Batch
-from attnlab.models.attention import AdditiveScore, Attention, GlobalAttention
-from attnlab.models.bahdanau_gru import BahdanauGRULoop
-from attnlab.models.dropout import Dropout, WordDropout
-from attnlab.models.packing import Packing
+from attnlab.models.attention import Attention
+from attnlab.models.dropout import WordDropout
 from attnlab.models.rnn import RNNEncoder
 
 
@@ -149,7 +148,7 @@ class FixedDecoder(nn.Module):
     ) -> None:
         super().__init__()
         self.embedding, self.rnn, self.bridge, self.output = embedding, rnn, bridge, output
-        self.dropout, self.embedding_dropout = Dropout(dropout), Dropout(embedding_dropout)
+        self.dropout, self.embedding_dropout = nn.Dropout(dropout), nn.Dropout(embedding_dropout)
         self.feed_context = feed_context
 
     def project_keys(self, values: Tensor) -> None:
@@ -182,11 +181,6 @@ class BahdanauDecoder(nn.Module):
         s_i          = RNN([y_{i-1}; c_i], s_{i-1})
         p(y_i)       = softmax(W_o [s_i; c_i; y_{i-1}])
 
-    A one-layer GRU runs the loop as one autograd Function with its backward written out
-    (`bahdanau_gru.BahdanauGRULoop`, the same numbers, much faster; in float32 under autocast
-    too, the layers around it in the lower precision); `fused = False`, other cells and
-    several layers take the step-by-step loop below.
-
     forward(memory, state, y (B, T), y_mask) -> logits (B, T, V), State, weights (B, T, S)
     """
 
@@ -203,13 +197,7 @@ class BahdanauDecoder(nn.Module):
         super().__init__()
         self.embedding, self.rnn, self.bridge = embedding, rnn, bridge
         self.attention, self.output = attention, output
-        self.dropout, self.embedding_dropout = Dropout(dropout), Dropout(embedding_dropout)
-        self.fused = (
-            isinstance(rnn, nn.GRU)
-            and rnn.num_layers == 1
-            and isinstance(attention, GlobalAttention)
-            and isinstance(attention.score, AdditiveScore)
-        )
+        self.dropout, self.embedding_dropout = nn.Dropout(dropout), nn.Dropout(embedding_dropout)
 
     def project_keys(self, values: Tensor) -> Tensor:
         return self.attention.project_keys(values)
@@ -220,44 +208,11 @@ class BahdanauDecoder(nn.Module):
     def forward(
         self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
     ) -> tuple[Tensor, State, Tensor]:
-        if self.fused:
-            return self.fused_forward(memory, state, y, y_mask)
         e = self.embedding_dropout(self.embedding(y))  # (B, T, E)
         s, c, alpha, h, cell = self.step_by_step_loop(memory, state, e)
         features = torch.cat([s, c, e], dim=-1)  # (B, T, H + He + E)
         logits = self.output(self.dropout(features))  # (B, T, V)
         return logits, State(h, cell, None, state.t + y.size(1)), alpha
-
-    def fused_forward(
-        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None
-    ) -> tuple[Tensor, State, Tensor]:
-        """`forward` for a 1-layer GRU: the embeddings, the loop and the output layer run on
-        the N real target positions only, packed (models/packing.py); logits (B, T, V) and
-        weights (B, T, S) are 0 at the padding."""
-        batch, steps = y.shape
-        packing = Packing.every(batch, steps, y.device) if y_mask is None else Packing.of(y_mask)
-        e = self.embedding(packing.gather(y.unsqueeze(2)).squeeze(1))  # (N, E)
-        e = self.embedding_dropout(e)
-        rnn, score = self.rnn, self.attention.score
-        dtype = rnn.weight_hh_l0.dtype  # autocast may have made the inputs lower precision
-        with torch.autocast(y.device.type, enabled=False):
-            s, c, alpha = BahdanauGRULoop.apply(
-                e.to(dtype),
-                state.h[:, 0].to(dtype),
-                memory.keys.to(dtype),
-                memory.values.to(dtype),
-                memory.mask,
-                packing,
-                rnn.weight_ih_l0,
-                rnn.bias_ih_l0,
-                rnn.weight_hh_l0,
-                rnn.bias_hh_l0,
-                score.w_a.weight,
-                score.v_a.weight[0],
-            )  # (N, H), (N, He), (B, T, S)
-        logits = self.output(self.dropout(torch.cat([s, c, e], dim=-1)))  # (N, V)
-        h = packing.last(s).unsqueeze(1)  # (B, 1, H)
-        return packing.pad(logits), State(h, None, None, state.t + steps), alpha
 
     def step_by_step_loop(
         self, memory: Memory, state: State, e: Tensor
@@ -309,7 +264,7 @@ class LuongDecoder(nn.Module):
         super().__init__()
         self.embedding, self.rnn, self.bridge = embedding, rnn, bridge
         self.attention, self.combine, self.output = attention, combine, output
-        self.dropout, self.embedding_dropout = Dropout(dropout), Dropout(embedding_dropout)
+        self.dropout, self.embedding_dropout = nn.Dropout(dropout), nn.Dropout(embedding_dropout)
         self.input_feeding = input_feeding
 
     def project_keys(self, values: Tensor) -> Tensor:
@@ -333,7 +288,7 @@ class LuongDecoder(nn.Module):
     ) -> tuple[Tensor, State, Tensor]:
         e = self.embedding_dropout(self.embedding(y))  # (B, T, E)
         t = target_positions(state, y.size(1))  # (B, T)
-        if not self.input_feeding:  # all T steps in one fused RNN call, attention on all at once
+        if not self.input_feeding:  # all T steps in one RNN call, attention on all at once
             h_top, h, cell = run_rnn(self.rnn, e, state.h, state.cell)  # (B, T, H)
             h_tilde, alpha = self.attend(memory, h_top, t)  # (B, T, H), (B, T, S)
             feed = None

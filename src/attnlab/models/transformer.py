@@ -11,9 +11,7 @@ V vocabulary, L decoder layers, heads attention heads, D = H / heads head size.
 `encode` projects the cross-attention keys and values of every decoder layer once; `step` feeds
 one token, whose self-attention reads the cached keys/values of the prefix (O(t) per step, no
 recomputation of the prefix). Memory and state are NamedTuples with the batch on dim 0.
-`encode` and the teacher-forced decoder run every position-wise part (projections, feed-forward
-networks, layer norms, the output projection) on the real tokens only (`RealTokens`), so a batch
-of mixed lengths pays for its padding only inside attention; the logits of padding are 0.
+models/fast/transformer.py runs the same layers on the real tokens of a padded batch only.
 
 Left out: attention dropout, label smoothing (the loss's business), relative positions, sharing
 the source and target embeddings.
@@ -30,12 +28,7 @@ from torch import Tensor, nn
 from attnlab.data.batching import Batch
 from attnlab.errors import UserError
 from attnlab.models.attention import MultiHeadAttention
-from attnlab.models.dropout import Dropout, WordDropout
-from attnlab.models.real_tokens import RealTokens
-
-# The real tokens are packed into a multiple of this many rows: a few matmul shapes recur from
-# batch to batch, and oneDNN (bf16 on CPU) builds a kernel per new shape (1.3x slower without).
-ROWS_MULTIPLE = 64
+from attnlab.models.dropout import WordDropout
 
 
 def sinusoidal_positions(length: int, size: int) -> Tensor:
@@ -95,7 +88,7 @@ class Embeddings(nn.Module):
         nn.init.normal_(self.tokens.weight, std=size**-0.5)
         self.positions, self.max_positions = positions, max_positions
         self.scale = math.sqrt(size)
-        self.dropout = Dropout(dropout)
+        self.dropout = nn.Dropout(dropout)
 
     def forward(self, ids: Tensor, start: int) -> Tensor:
         end = start + ids.size(1)
@@ -120,7 +113,7 @@ class Residual(nn.Module):
     def __init__(self, size: int, dropout: float, pre_norm: bool) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(size)
-        self.dropout = Dropout(dropout)
+        self.dropout = nn.Dropout(dropout)
         self.pre_norm = pre_norm
 
     def inner(self, x: Tensor) -> Tensor:
@@ -148,20 +141,25 @@ class FeedForward(nn.Module):
 class EncoderLayer(nn.Module):
     """Self-attention over the source, then the feed-forward network, each inside a Residual.
 
-    forward(x (B, S, H), src_mask (B, 1, S), tokens) -> (B, S, H); with `tokens` (RealTokens)
-    x is the real source tokens only, (N, H), and so is the output.
+    forward(x (B, S, H), src_mask (B, 1, S)) -> (B, S, H)
     """
 
-    def __init__(self, size: int, heads: int, ff_size: int, dropout: float, pre_norm: bool) -> None:
+    def __init__(
+        self,
+        self_attn: MultiHeadAttention,
+        feed_forward: FeedForward,
+        size: int,
+        dropout: float,
+        pre_norm: bool,
+    ) -> None:
         super().__init__()
-        self.self_attn = MultiHeadAttention(size, heads, causal=False)
-        self.feed_forward = FeedForward(size, ff_size)
+        self.self_attn, self.feed_forward = self_attn, feed_forward
         self.attn_res = Residual(size, dropout, pre_norm)
         self.ff_res = Residual(size, dropout, pre_norm)
 
-    def forward(self, x: Tensor, src_mask: Tensor, tokens: RealTokens | None = None) -> Tensor:
+    def forward(self, x: Tensor, src_mask: Tensor) -> Tensor:
         h = self.attn_res.inner(x)
-        x = self.attn_res.outer(x, self.self_attn(h, h, h, src_mask, tokens=tokens)[0])
+        x = self.attn_res.outer(x, self.self_attn(h, h, h, src_mask)[0])
         return self.ff_res.outer(x, self.feed_forward(self.ff_res.inner(x)))
 
 
@@ -169,19 +167,23 @@ class DecoderLayer(nn.Module):
     """Causal self-attention, cross-attention over the encoder output, feed-forward network.
 
     forward(x (B, T, H), cache (k, v) (B, heads, t, D) | None, cross_k, cross_v (B, heads, S, D),
-            src_mask (B, 1, S), need_weights, tokens)
+            src_mask (B, 1, S), need_weights)
         -> x (B, T, H), cache (k, v) (B, heads, t + T, D), cross weights (B, heads, T, S) | None
 
     The T new positions follow the t cached ones and attend to the cache and to their own past.
-    With `tokens` (RealTokens of the T positions) x is the real target tokens only, (N, H), and
-    so is the output.
     """
 
-    def __init__(self, size: int, heads: int, ff_size: int, dropout: float, pre_norm: bool) -> None:
+    def __init__(
+        self,
+        self_attn: MultiHeadAttention,
+        cross_attn: MultiHeadAttention,
+        feed_forward: FeedForward,
+        size: int,
+        dropout: float,
+        pre_norm: bool,
+    ) -> None:
         super().__init__()
-        self.self_attn = MultiHeadAttention(size, heads, causal=True)
-        self.cross_attn = MultiHeadAttention(size, heads, causal=False)
-        self.feed_forward = FeedForward(size, ff_size)
+        self.self_attn, self.cross_attn, self.feed_forward = self_attn, cross_attn, feed_forward
         self.self_res = Residual(size, dropout, pre_norm)
         self.cross_res = Residual(size, dropout, pre_norm)
         self.ff_res = Residual(size, dropout, pre_norm)
@@ -194,17 +196,15 @@ class DecoderLayer(nn.Module):
         cross_v: Tensor,
         src_mask: Tensor,
         need_weights: bool,
-        tokens: RealTokens | None = None,
     ) -> tuple[Tensor, tuple[Tensor, Tensor], Tensor | None]:
         h = self.self_res.inner(x)
-        k, v = self.self_attn.project_kv(h, h, tokens)  # (B, heads, T, D) each
+        k, v = self.self_attn.project_kv(h, h)  # (B, heads, T, D) each
         if cache is not None:
             k = torch.cat([cache[0], k], dim=2)  # (B, heads, t + T, D)
             v = torch.cat([cache[1], v], dim=2)  # (B, heads, t + T, D)
-        attended = self.self_attn.attend(h, k, v, None, need_weights=False, tokens=tokens)[0]
-        x = self.self_res.outer(x, attended)
+        x = self.self_res.outer(x, self.self_attn.attend(h, k, v, None, need_weights=False)[0])
         h = self.cross_res.inner(x)
-        context, alpha = self.cross_attn.attend(h, cross_k, cross_v, src_mask, need_weights, tokens)
+        context, alpha = self.cross_attn.attend(h, cross_k, cross_v, src_mask, need_weights)
         x = self.cross_res.outer(x, context)
         x = self.ff_res.outer(x, self.feed_forward(self.ff_res.inner(x)))
         return x, (k, v), alpha
@@ -213,25 +213,25 @@ class DecoderLayer(nn.Module):
 class TransformerEncoder(nn.Module):
     """A stack of EncoderLayers; pre-LN ends with a final layer norm (`final_norm`).
 
-    forward(x (B, S, H) | (N, H), src_mask (B, 1, S), tokens) -> encoder output h, shaped like x
+    forward(x (B, S, H), src_mask (B, 1, S)) -> encoder output h (B, S, H)
     """
 
     def __init__(self, layers: list[EncoderLayer], final_norm: nn.Module) -> None:
         super().__init__()
         self.layers, self.final_norm = nn.ModuleList(layers), final_norm
 
-    def forward(self, x: Tensor, src_mask: Tensor, tokens: RealTokens | None = None) -> Tensor:
+    def forward(self, x: Tensor, src_mask: Tensor) -> Tensor:
         for layer in self.layers:
-            x = layer(x, src_mask, tokens)
+            x = layer(x, src_mask)
         return self.final_norm(x)
 
 
 class TransformerDecoder(nn.Module):
     """A stack of DecoderLayers; pre-LN ends with a final layer norm (`final_norm`).
 
-    forward(x (B, T, H) | (N, H), caches L x (k, v) | None, cross_keys, cross_values
-            L x (B, heads, S, D), src_mask (B, 1, S), all_weights, tokens)
-        -> output shaped like x, caches L x (k, v) (B, heads, t + T, D),
+    forward(x (B, T, H), caches L x (k, v) | None, cross_keys, cross_values L x (B, heads, S, D),
+            src_mask (B, 1, S), all_weights)
+        -> output (B, T, H), caches L x (k, v) (B, heads, t + T, D),
            cross weights L x (B, heads, T, S) (only the last layer's unless `all_weights`)
     """
 
@@ -247,14 +247,13 @@ class TransformerDecoder(nn.Module):
         cross_values: tuple[Tensor, ...],
         src_mask: Tensor,
         all_weights: bool,
-        tokens: RealTokens | None = None,
     ) -> tuple[Tensor, list[tuple[Tensor, Tensor]], list[Tensor | None]]:
         last = len(self.layers) - 1
         new_caches, weights = [], []
         for i, layer in enumerate(self.layers):
             cache = None if caches is None else caches[i]
             x, kv, alpha = layer(
-                x, cache, cross_keys[i], cross_values[i], src_mask, all_weights or i == last, tokens
+                x, cache, cross_keys[i], cross_values[i], src_mask, all_weights or i == last
             )
             new_caches.append(kv)
             weights.append(alpha)
@@ -305,48 +304,39 @@ class Transformer(nn.Module):
         self.word_dropout = WordDropout(word_dropout)
 
     def encode(self, src: Tensor, src_mask: Tensor) -> TransformerMemory:
-        # the layers run on the real tokens only
-        tokens = RealTokens.of(src_mask, self.heads, ROWS_MULTIPLE)
-        x = self.src_embed(src, 0)  # (B, S, H)
-        h = self.encoder(x if tokens is None else tokens.pack(x), src_mask[:, None, :], tokens)
-        kvs = [layer.cross_attn.project_kv(h, h, tokens) for layer in self.decoder.layers]
-        h = h if tokens is None else tokens.unpack(h)  # (B, S, H)
+        h = self.encoder(self.src_embed(src, 0), src_mask[:, None, :])  # (B, S, H)
+        kvs = [layer.cross_attn.project_kv(h, h) for layer in self.decoder.layers]
         # contiguous once here, so that no step copies them again for its matmuls
         keys = tuple(k.contiguous() for k, _ in kvs)  # L x (B, heads, S, D)
         values = tuple(v.contiguous() for _, v in kvs)  # L x (B, heads, S, D)
         return TransformerMemory(h, src_mask, keys, values)
 
-    def _decode(
+    def decode(
         self, memory: TransformerMemory, trg_in: Tensor, trg_mask: Tensor, all_weights: bool
     ) -> tuple[Tensor, list[Tensor | None]]:
-        """Teacher-forced decoder; the layers and the output projection run on the real target
-        tokens only, and the logits of padding are 0.
+        """The teacher-forced decoder.
 
         trg_in, trg_mask (B, T) -> logits (B, T, V), cross weights L x (B, heads, T, S) | None
         """
-        tokens = RealTokens.of(trg_mask, self.heads, ROWS_MULTIPLE)
-        x = self.trg_embed(trg_in, 0)  # (B, T, H)
         x, _, weights = self.decoder(
-            x if tokens is None else tokens.pack(x),
+            self.trg_embed(trg_in, 0),  # (B, T, H)
             None,
             memory.cross_keys,
             memory.cross_values,
             memory.src_mask[:, None, :],  # (B, 1, S)
             all_weights,
-            tokens,
         )
-        logits = self.generator(x)  # (B, T, V) | (N, V)
-        return logits if tokens is None else tokens.unpack(logits), weights
+        return self.generator(x), weights  # (B, T, V)
 
     def forward(self, batch: Batch) -> tuple[Tensor, Tensor]:
         memory = self.encode(self.word_dropout(batch.src), batch.src_mask)
         trg_in = self.word_dropout(batch.trg_in)
-        logits, weights = self._decode(memory, trg_in, batch.trg_mask, all_weights=False)
+        logits, weights = self.decode(memory, trg_in, batch.trg_mask, all_weights=False)
         return logits, weights[-1].mean(dim=1)  # (B, T, V), (B, T, S)
 
     def cross_attention(self, batch: Batch) -> Tensor:
         memory = self.encode(batch.src, batch.src_mask)
-        _, weights = self._decode(memory, batch.trg_in, batch.trg_mask, all_weights=True)
+        _, weights = self.decode(memory, batch.trg_in, batch.trg_mask, all_weights=True)
         return torch.stack(weights, dim=1)  # (B, L, heads, T, S)
 
     def step(

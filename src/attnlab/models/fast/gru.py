@@ -1,5 +1,6 @@
-"""A GRU layer over padded sequences with its backward pass written out (BPTT), and the GRU
-update's forward and backward shared with the Bahdanau decoder loop (models/bahdanau_gru.py).
+"""A GRU layer over padded sequences with its backward pass written out (BPTT), the encoder
+that runs it (`PackedGRUEncoder`), and the GRU update's forward and backward shared with the
+Bahdanau decoder loop (models/fast/bahdanau_gru.py).
 
 Cho et al. (2014), in torch.nn.GRU's form (gate order r, z, n; weights stacked the same way):
 
@@ -9,13 +10,13 @@ Cho et al. (2014), in torch.nn.GRU's form (gate order r, z, n; weights stacked t
     h_t = (1 - z_t) * n_t + z_t * h_{t-1}
 
 Why: torch's CPU GRU runs its backward through autograd one time step at a time, a dozen
-small kernels per step and direction; with packed sequences it was 70% of the encoder's
-forward+backward time. Here W_i x_t is one matmul for all t and both directions before the
-loop; the loop runs both directions together (one batched matmul per step); and after the
-backward loop every weight gradient is one matmul over all N real positions.
+small kernels per step and direction. Here W_i x_t is one matmul for all t and both directions
+before the loop; the loop runs both directions together (one batched matmul per step); and
+after the backward loop every weight gradient is one matmul over all N real positions.
 
-Padding: the loop runs over packed sequences (models/packing.py), so step k updates only the
-sentences longer than k, and the backward direction reads each sentence from its own last word.
+Padding: the loop runs over packed sequences (models/fast/packing.py), so step k updates only
+the sentences longer than k, and the backward direction reads each sentence from its own last
+word.
 The numbers are a packed torch GRU's; a batch of mixed lengths costs its real words only.
 
 Letters beyond DESIGN's: I input size, D directions (1 or 2).
@@ -28,7 +29,9 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from attnlab.models.packing import Packing
+from attnlab.models.fast.dropout import dropout
+from attnlab.models.fast.packing import Packing
+from attnlab.models.rnn import RNNEncoder
 
 
 class Gates(NamedTuple):
@@ -147,3 +150,24 @@ class PackedGRU(torch.autograd.Function):
             dgh.transpose(1, 2) @ h_prev,  # w_hh (D, 3H, H)
             dgh.sum(1),  # b_hh
         )
+
+
+class PackedGRUEncoder(RNNEncoder):
+    """RNNEncoder of a GRU (any depth, one or two directions) whose layers run as `PackedGRU`;
+    dropout between layers as nn.GRU applies it. Not in lower precision under autocast: its
+    matmuls are small. The same parameters, interface and numbers (up to rounding)."""
+
+    def read(self, x: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor, None]:
+        """x (B, S, E) -> states (B, S, D*H), final (B, D*H), None (a GRU has no memory cell)"""
+        rnn = self.rnn
+        suffixes = ["", "_reverse"] if rnn.bidirectional else [""]
+        with torch.autocast(x.device.type, enabled=False):
+            for layer in range(rnn.num_layers):
+                if layer > 0:
+                    x = dropout(x, rnn.dropout, self.training)
+                weights = [
+                    torch.stack([getattr(rnn, f"{name}_l{layer}{suffix}") for suffix in suffixes])
+                    for name in ("weight_ih", "bias_ih", "weight_hh", "bias_hh")
+                ]  # (D, 3H, I), (D, 3H), (D, 3H, H), (D, 3H)
+                x, final = PackedGRU.apply(x, src_mask, *weights)  # (B, S, D*H), (D, B, H)
+        return x, final.transpose(0, 1).reshape(x.size(0), -1), None

@@ -1,10 +1,10 @@
-"""models/packing.py: the packed layout worked out by hand, and its inverse."""
+"""models/fast/packing.py: the packed layout worked out by hand, and its inverse."""
 
 from __future__ import annotations
 
 import torch
 
-from attnlab.models.packing import Packing
+from attnlab.models.fast.packing import Packing
 
 # rows of lengths 2, 3, 1 (T = 3): ranked longest first, rows 1, 0, 2
 MASK = torch.tensor([[1, 1, 0], [1, 1, 1], [1, 0, 0]], dtype=torch.bool)

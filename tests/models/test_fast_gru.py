@@ -1,5 +1,6 @@
-"""The hand-written GRU (models/gru_bptt.py) against torch's: the update, PackedGRU against a
-packed nn.GRU (states, final states, every gradient), and the encoder's two paths."""
+"""The hand-written GRU (models/fast/gru.py) against torch's: the update, PackedGRU against a
+packed nn.GRU (states, final states, every gradient), and PackedGRUEncoder against the
+reference RNNEncoder."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attnlab.config import ModelConfig
-from attnlab.models.build import build_model
-from attnlab.models.gru_bptt import Gates, PackedGRU, gru_update
+from attnlab.models.fast.gru import Gates, PackedGRU, PackedGRUEncoder, gru_update
+from attnlab.models.rnn import RNNEncoder
+from tests.models.kernels import build_pair
 
 LENGTHS = [5, 3, 1, 4]
 
@@ -68,20 +70,29 @@ def test_packed_gru_passes_gradcheck() -> None:
 
 
 @pytest.mark.parametrize("reverse_source", [False, True])
-def test_encoder_paths_agree_two_layers_bidirectional(reverse_source: bool) -> None:
-    """The encoder's PackedGRU path and its packed nn.GRU path: same states, same gradients."""
-    torch.manual_seed(3)
-    cfg = ModelConfig(type="rnn", cell="gru", embedding_size=5, hidden_size=6, num_layers=2,
-                      bidirectional=True, reverse_source=reverse_source, dropout=0.0)  # fmt: skip
-    encoder = build_model(cfg, 11, 11).encoder
+def test_packed_gru_encoder_equals_the_reference_two_layers_bidirectional(
+    reverse_source: bool,
+) -> None:
+    """PackedGRUEncoder and RNNEncoder (a packed nn.GRU): same states, same gradients."""
+    cfg = ModelConfig(
+        type="rnn",
+        cell="gru",
+        embedding_size=5,
+        hidden_size=6,
+        num_layers=2,
+        bidirectional=True,
+        reverse_source=reverse_source,
+        dropout=0.0,
+    )
+    reference, fast = (model.encoder for model in build_pair(cfg, 11, 11, seed=3))
+    assert type(reference) is RNNEncoder and isinstance(fast, PackedGRUEncoder)
     src = torch.tensor([[4, 5, 6, 7, 8], [9, 10, 4, 0, 0], [5, 0, 0, 0, 0]])
     mask = src != 0
     results = []
-    for fused in (True, False):
-        encoder.fused = fused
-        encoder.zero_grad()
-        states, final, _ = encoder(src, mask)  # a GRU has no memory cell
+    for encoder in (fast, reference):
+        states, final, final_cell = encoder(src, mask)
+        assert final_cell is None  # a GRU has no memory cell
         (states.sin().sum() + final.cos().sum()).backward()
-        results.append([states, final, *(p.grad.clone() for p in encoder.parameters())])
+        results.append([states, final, *(p.grad for p in encoder.parameters())])
     for a, b in zip(*results, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)

@@ -1,7 +1,8 @@
-"""The Bahdanau decoder loop of a one-layer GRU, with its backward pass written out (BPTT).
+"""The Bahdanau decoder loop of a one-layer GRU, with its backward pass written out (BPTT), and
+the decoder that runs it (`FusedBahdanauDecoder`).
 
 The same function as BahdanauDecoder's step-by-step loop (attnlab.models.seq2seq), for
-i = 1 .. T, with x_i = [y_{i-1}; c_i] and the GRU update of models/gru_bptt.py:
+i = 1 .. T, with x_i = [y_{i-1}; c_i] and the GRU update of models/fast/gru.py:
 
     e_ij     = v^T tanh(W_a s_{i-1} + k_j)        k_j = U_a h_j + b_a, the memory's keys
     alpha_ij = softmax over real j of e_ij
@@ -14,9 +15,9 @@ the loop holds only what is sequential. What is not is done for all steps at onc
 before the forward loop; after the backward loop each weight gradient is one matmul over all
 steps (dW = sum_i delta_i x_i^T) and dL/dh_j = sum_i alpha_ij dL/dc_i one batched matmul.
 
-tanh in the score is computed as 2 sigmoid(2x) - 1 (attention._AdditiveScore says why), so
+tanh in the score is computed as 2 sigmoid(2x) - 1 (models/fast/attention.py says why), so
 e_ij = (2 v)^T sigmoid(2 W_a s_{i-1} + 2 k_j) - sum(v); that sigmoid, (n_i, S_i, A) at each
-step, is the one large tensor kept for backward. The buffers are packed (models/packing.py):
+step, is the one large tensor kept for backward. The buffers are packed (models/fast/packing.py):
 step i holds only the sentences whose target is longer than i, and attends over the source
 positions up to the longest of their sources (S_i), so a batch of mixed lengths costs its
 real words, not B * T steps over S positions.
@@ -35,8 +36,9 @@ import torch
 from torch import Tensor
 
 from attnlab.models.attention import masked_softmax
-from attnlab.models.gru_bptt import Gates, gru_update, gru_update_backward
-from attnlab.models.packing import Packing
+from attnlab.models.fast.gru import Gates, gru_update, gru_update_backward
+from attnlab.models.fast.packing import Packing
+from attnlab.models.seq2seq import BahdanauDecoder, Memory, State
 
 
 class DecoderWeights(NamedTuple):
@@ -52,11 +54,11 @@ class DecoderWeights(NamedTuple):
 
 
 class Trace(NamedTuple):
-    """What backward needs of the forward loop, packed step by step (models/packing.py).
+    """What backward needs of the forward loop, packed step by step (models/fast/packing.py).
 
     s (B + N, H) the states: s_0 by rank, then s_1 .. of each packed row; contexts (N, He);
     alpha (N, S) (0 beyond the step's source limit); rz, n, gh the GRU gates
-    (models/gru_bptt.Gates), (N, 2H | H | 3H), gh the first 3H columns of (N, 3H + A)
+    (models/fast/gru.Gates), (N, 2H | H | 3H), gh the first 3H columns of (N, 3H + A)
     [W_h s_{i-1} + b_h; 2 W_a s_{i-1}] (one matmul a step); sig, flat, each step's
     (n_k, S_k, A) in turn: the score's sigmoid(2 W_a s_{i-1} + 2 k_j).
     """
@@ -174,7 +176,7 @@ def backward_loop(
     packing, hidden = steps.packing, trace.n.size(1)
     w_ic = w.w_ih[:, w.w_ih.size(1) - steps.values.size(2) :]  # (3H, He)
     v2, (w_s, _) = w.v * 2.0, state_projection(w)
-    values_t = steps.values.transpose(1, 2)  # (B, He, S): (1, He) @ (He, S) is 10x faster
+    values_t = steps.values.transpose(1, 2)  # (B, He, S): (1, He) @ (He, S) per step
     out = Gradients(
         dgi=torch.empty_like(trace.gh),
         dproj=trace.gh.new_empty(packing.n, w_s.size(0)),
@@ -213,7 +215,7 @@ class BahdanauGRULoop(torch.autograd.Function):
 
     apply(e (N, E), s0 (B, H), keys, values, mask, packing, w_ih, b_ih, w_hh, b_hh, w_a, v)
         -> states s_1 .. (N, H), contexts (N, He), packed as the target positions' `packing`
-           (models/packing.py) packs them, and alpha (B, T, S) (not differentiable, 0 at the
+           (models/fast/packing.py) packs them, and alpha (B, T, S) (not differentiable, 0 at the
            target padding)
     """
 
@@ -266,3 +268,39 @@ class BahdanauGRULoop(torch.autograd.Function):
             grad_w_s[3 * hidden :] * 2.0,  # w_a (A, H)
             g.dv2 * 2.0,  # v
         )
+
+
+class FusedBahdanauDecoder(BahdanauDecoder):
+    """BahdanauDecoder of a one-layer GRU with global additive attention, whose loop runs as
+    `BahdanauGRULoop`: the embeddings, the loop and the output layer run on the N real target
+    positions only, packed; logits (B, T, V) and weights (B, T, S) are 0 at the padding. In
+    float32 under autocast, the layers around it in the lower precision. The same parameters,
+    interface and numbers (up to rounding)."""
+
+    def forward(
+        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
+    ) -> tuple[Tensor, State, Tensor]:
+        batch, steps = y.shape
+        packing = Packing.every(batch, steps, y.device) if y_mask is None else Packing.of(y_mask)
+        e = self.embedding(packing.gather(y.unsqueeze(2)).squeeze(1))  # (N, E)
+        e = self.embedding_dropout(e)
+        rnn, score = self.rnn, self.attention.score
+        dtype = rnn.weight_hh_l0.dtype  # autocast may have made the inputs lower precision
+        with torch.autocast(y.device.type, enabled=False):
+            s, c, alpha = BahdanauGRULoop.apply(
+                e.to(dtype),
+                state.h[:, 0].to(dtype),
+                memory.keys.to(dtype),
+                memory.values.to(dtype),
+                memory.mask,
+                packing,
+                rnn.weight_ih_l0,
+                rnn.bias_ih_l0,
+                rnn.weight_hh_l0,
+                rnn.bias_hh_l0,
+                score.w_a.weight,
+                score.v_a.weight[0],
+            )  # (N, H), (N, He), (B, T, S)
+        logits = self.output(self.dropout(torch.cat([s, c, e], dim=-1)))  # (N, V)
+        h = packing.last(s).unsqueeze(1)  # (B, 1, H)
+        return packing.pad(logits), State(h, None, None, state.t + steps), alpha

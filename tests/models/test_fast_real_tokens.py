@@ -1,6 +1,6 @@
 import torch
 
-from attnlab.models.real_tokens import RealTokens
+from attnlab.models.fast.real_tokens import RealTokens
 
 
 def test_pack_keeps_the_real_tokens_in_row_major_order_and_unpack_restores_them() -> None:

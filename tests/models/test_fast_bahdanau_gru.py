@@ -1,5 +1,6 @@
-"""The Bahdanau GRU decoder loop with its written-out backward (models/bahdanau_gru.py):
-gradcheck, and the same logits, attention and gradients as the step-by-step loop."""
+"""The Bahdanau GRU decoder loop with its written-out backward (models/fast/bahdanau_gru.py):
+gradcheck, and FusedBahdanauDecoder against the reference BahdanauDecoder (logits, attention,
+every gradient)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import torch
 from attnlab.config import ModelConfig
 from attnlab.data.batching import Batch
 from attnlab.data.vocab import BOS_ID, EOS_ID, PAD_ID
-from attnlab.models.bahdanau_gru import BahdanauGRULoop
 from attnlab.models.build import build_model
-from attnlab.models.packing import Packing
+from attnlab.models.fast.bahdanau_gru import BahdanauGRULoop, FusedBahdanauDecoder
+from attnlab.models.fast.packing import Packing
+from attnlab.models.seq2seq import BahdanauDecoder
+from tests.models.kernels import build_pair
 
 pytestmark = pytest.mark.usefixtures("float64")
 
@@ -21,8 +24,9 @@ def test_loop_passes_gradcheck_with_padding(target_lengths: list[int] | None) ->
     """Source padding; target lengths out of order and tied, or every target as long (None)."""
     torch.manual_seed(0)
     batch, steps, length, emb, hidden, value, attn = 4, 4, 5, 3, 4, 6, 5
-    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0], [1, 1, 1, 0, 0]],
-                        dtype=torch.bool)  # fmt: skip
+    mask = torch.tensor(
+        [[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0], [1, 1, 1, 0, 0]], dtype=torch.bool
+    )
     if target_lengths is None:
         packing = Packing.every(batch, steps, torch.device("cpu"))
     else:
@@ -50,32 +54,37 @@ def test_loop_passes_gradcheck_with_padding(target_lengths: list[int] | None) ->
     assert torch.autograd.gradcheck(loop, tensors)
 
 
-def test_fused_forward_equals_step_by_step_loop() -> None:
+def test_fused_decoder_equals_the_reference_decoder() -> None:
     """Logits and attention at the real target positions, and every parameter's gradient, on a
     batch padded on both sides."""
-    torch.manual_seed(1)
-    cfg = ModelConfig(type="rnn", cell="gru", context="bahdanau", bidirectional=True,
-                      embedding_size=5, hidden_size=6, attention_size=7, dropout=0.0)  # fmt: skip
-    model = build_model(cfg, 13, 13)
+    cfg = ModelConfig(
+        type="rnn",
+        cell="gru",
+        context="bahdanau",
+        bidirectional=True,
+        embedding_size=5,
+        hidden_size=6,
+        attention_size=7,
+        dropout=0.0,
+    )
+    reference, fast = build_pair(cfg, 13, 13, seed=1)
+    assert type(reference.decoder) is BahdanauDecoder
+    assert isinstance(fast.decoder, FusedBahdanauDecoder)
     src = torch.tensor([[4, 5, 6, 7], [8, 9, PAD_ID, PAD_ID], [10, 11, 12, PAD_ID]])
-    trg = torch.tensor([[BOS_ID, 6, 5, 4, 9], [BOS_ID, 12, PAD_ID, PAD_ID, PAD_ID],
-                        [BOS_ID, 5, 6, 7, PAD_ID]])  # fmt: skip
+    trg = torch.tensor(
+        [[BOS_ID, 6, 5, 4, 9], [BOS_ID, 12, PAD_ID, PAD_ID, PAD_ID], [BOS_ID, 5, 6, 7, PAD_ID]]
+    )
     trg_out = torch.cat([trg[:, 1:], torch.full((3, 1), PAD_ID)], dim=1)
     trg_out[[0, 1, 2], [4, 1, 3]] = EOS_ID
     batch = Batch(src, src != PAD_ID, trg, trg_out, trg_out != PAD_ID)
-    assert model.decoder.fused
     results = []
-    for fused in (True, False):
-        model.decoder.fused = fused
-        model.zero_grad()
+    for model in (fast, reference):
         logits, attention = model(batch)
         logits.log_softmax(-1).gather(2, batch.trg_out.unsqueeze(2))[
             batch.trg_mask
         ].sum().backward()
         real = batch.trg_mask
-        results.append(
-            [logits[real], attention[real], *(p.grad.clone() for p in model.parameters())]
-        )
+        results.append([logits[real], attention[real], *(p.grad for p in model.parameters())])
     for a, b in zip(*results, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-11)
 
@@ -84,8 +93,16 @@ def test_fast_paths_run_in_float32_under_autocast() -> None:
     """bf16 autocast on the CPU: the encoder's and the decoder's GRU loops stay in float32
     (the encoder's states bit for bit), the output layer runs in bf16."""
     torch.manual_seed(2)
-    cfg = ModelConfig(type="rnn", cell="gru", context="bahdanau", bidirectional=True,
-                      embedding_size=5, hidden_size=6, attention_size=7, dropout=0.0)  # fmt: skip
+    cfg = ModelConfig(
+        type="rnn",
+        cell="gru",
+        context="bahdanau",
+        bidirectional=True,
+        embedding_size=5,
+        hidden_size=6,
+        attention_size=7,
+        dropout=0.0,
+    )
     model = build_model(cfg, 13, 13).float().eval()
     src = torch.tensor([[4, 5, 6, 7], [8, 9, PAD_ID, PAD_ID]])
     trg = torch.tensor([[BOS_ID, 6, 5, 4], [BOS_ID, 12, PAD_ID, PAD_ID]])

@@ -1,0 +1,150 @@
+"""Fast twins of the attention modules of models/attention.py, with the same interfaces.
+
+`FastAdditiveScore` (Bahdanau's score, Luong concat) computes
+
+    e = v^T tanh(q + k)   through   tanh(x) = 2 sigmoid(2x) - 1:
+    e = (2 v)^T sigmoid(2 q + 2 k) - sum(v),   de/dx = v (1 - tanh(x)^2) = 4 v s (1 - s)
+
+with s = sigmoid(2 q + 2 k) the one (B, T, S, A) tensor kept for backward, written out as an
+autograd Function. Equal to the tanh form up to rounding (about 1e-7 in float32). Why: on CPUs
+torch's tanh kernel is several times slower than its sigmoid, and the score runs over B*S*A
+numbers at every decoder step; folding the affine parts into the small tensors leaves 3 passes
+over (B, T, S, A) forward (add, sigmoid, matvec) instead of 6.
+
+`FastMultiHeadAttention` projects keys and values with one matmul when they are one tensor
+(self-attention, the cross-attention memory), runs torch's fused kernel on CUDA when no weights
+are asked for (on a CPU the plain ops of the reference are faster at this library's sizes, and
+give the weights for free), and takes the real tokens of a padded batch, (N, H) with their
+`RealTokens` (`project_kv_tokens`, `attend_tokens`; models/fast/transformer.py uses them).
+
+Letters: A attention size, heads attention heads, D = H / heads, R >= N packed rows
+(models/fast/real_tokens.py).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from attnlab.models.attention import (
+    AdditiveScore,
+    MultiHeadAttention,
+    causal_mask,
+    scaled_dot_product_attention,
+)
+from attnlab.models.fast.real_tokens import RealTokens
+
+
+class _AdditiveScore(torch.autograd.Function):
+    """e = (2 v)^T sigmoid(2 q + 2 k) - sum(v) = v^T tanh(q + k), backward written out.
+
+    apply(query_proj (B, T, A), keys (B, S, A), v (A,)) -> scores (B, T, S)
+    """
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx, query_proj: Tensor, keys: Tensor, v: Tensor
+    ) -> Tensor:
+        x2 = torch.add((query_proj * 2.0).unsqueeze(2), keys.unsqueeze(1), alpha=2.0)  # (B,T,S,A)
+        s = x2.sigmoid_()  # (B, T, S, A)
+        ctx.save_for_backward(s, v)
+        return s @ (v * 2.0) - v.sum()  # (B, T, S)
+
+    @staticmethod
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, grad: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        s, v = ctx.saved_tensors
+        grad_x = torch.ops.aten.sigmoid_backward(grad.unsqueeze(-1) * (v * 4.0), s)  # (B,T,S,A)
+        grad_v = (s.flatten(0, 2).t() @ grad.flatten()) * 2.0 - grad.sum()  # (A,)
+        return grad_x.sum(2), grad_x.sum(1), grad_v  # (B, T, A), (B, S, A), (A,)
+
+
+def fast_additive_scores(query_proj: Tensor, keys: Tensor, v: Tensor) -> Tensor:
+    """`attention.additive_scores` through `_AdditiveScore`.
+
+    query_proj (B, T, A), keys (B, S, A), v (A,) -> scores (B, T, S)
+    """
+    return _AdditiveScore.apply(query_proj, keys, v)
+
+
+class FastAdditiveScore(AdditiveScore):
+    """AdditiveScore with the score computed by `fast_additive_scores`."""
+
+    def forward(self, query: Tensor, keys: Tensor) -> Tensor:
+        return fast_additive_scores(self.w_a(query), keys, self.v_a.weight[0])
+
+
+def heads_attention(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool, need_weights: bool
+) -> tuple[Tensor, Tensor | None]:
+    """`attention.scaled_dot_product_attention`, restricted to the past when `causal`; torch's
+    fused kernel on CUDA when the weights are not needed.
+
+    q (B, heads, T, D), k and v (B, heads, S, D), mask broadcastable to (B, heads, T, S) | None
+    -> context (B, heads, T, D), weights (B, heads, T, S) | None
+    """
+    t_query, t_key = q.size(-2), k.size(-2)
+    fused = not need_weights and q.device.type != "cpu"
+    causal = causal and t_query > 1  # a single query placed last sees every key
+    if causal and (not fused or mask is not None or t_query != t_key):
+        past = causal_mask(t_query, t_key, q.device)  # (T, S)
+        mask = past if mask is None else mask & past
+        causal = False
+    if fused:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal), None
+    context, alpha = scaled_dot_product_attention(q, k, v, mask)
+    return context, alpha if need_weights else None
+
+
+class FastMultiHeadAttention(MultiHeadAttention):
+    """MultiHeadAttention with one matmul for K and V of one tensor, torch's fused kernel on
+    CUDA, and a path for the real tokens of a padded batch (`project_kv_tokens`,
+    `attend_tokens`). The same parameters."""
+
+    def project_kv(self, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
+        if keys is not values:
+            return super().project_kv(keys, values)
+        k, v = self.kv_proj(keys).chunk(2, dim=-1)  # (B, S, H) each
+        return self.split_heads(k), self.split_heads(v)
+
+    def attend(
+        self, query: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, need_weights: bool
+    ) -> tuple[Tensor, Tensor | None]:
+        q = self.split_heads(self.q_proj(query))  # (B, heads, T, D)
+        if mask is not None:
+            mask = mask.unsqueeze(1)  # (B, 1, 1 | T, S)
+        context, alpha = heads_attention(q, k, v, mask, self.causal, need_weights)
+        batch, _, length, _ = context.shape
+        context = context.transpose(1, 2).reshape(batch, length, -1)  # (B, T, H)
+        return self.out_proj(context), alpha
+
+    def project_kv_tokens(self, x: Tensor, tokens: RealTokens) -> tuple[Tensor, Tensor]:
+        """`project_kv(x, x)` for the real tokens x (R, H) of a (B, S) batch.
+
+        -> k, v (B, heads, S, D), zeros at the padding
+        """
+        kv = self.kv_proj(x)  # (R, 2H)
+        k, v = tokens.unpack_heads(kv.view(kv.size(0), 2, self.heads, -1))  # (B, heads, S, D)
+        return k, v
+
+    def attend_tokens(
+        self,
+        query: Tensor,
+        k: Tensor,
+        v: Tensor,
+        mask: Tensor | None,
+        need_weights: bool,
+        tokens: RealTokens,
+    ) -> tuple[Tensor, Tensor | None]:
+        """`attend` for the real tokens query (R, H) of a (B, T) batch.
+
+        -> context (R, H), weights (B, heads, T, S) | None
+        """
+        q = self.q_proj(query)  # (R, H)
+        q = tokens.unpack_heads(q.view(q.size(0), self.heads, -1))  # (B, heads, T, D)
+        if mask is not None:
+            mask = mask.unsqueeze(1)  # (B, 1, 1 | T, S)
+        context, alpha = heads_attention(q, k, v, mask, self.causal, need_weights)
+        return self.out_proj(tokens.pack_heads(context)), alpha  # (R, H)

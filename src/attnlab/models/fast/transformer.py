@@ -1,0 +1,107 @@
+"""The Transformer of models/transformer.py run on the real tokens of a padded batch.
+
+A batch of mixed lengths is mostly padding at its tail. The projections, feed-forward networks,
+layer norms and the output projection act on each position alone, so here they run on the real
+tokens gathered into one (R, H) matrix (models/fast/real_tokens.py); only attention, which mixes
+positions, sees the (B, heads, L, D) layout, padding included. The layers are the reference
+layers with `FastMultiHeadAttention` inside (models/fast/attention.py): the functions below
+apply the sub-layers of an `EncoderLayer` / `DecoderLayer` in the order their `forward` does.
+Logits at the target padding are 0 (the model interface leaves them unspecified). A batch
+without padding, and `step`, take the reference path.
+
+Letters beyond models/transformer.py's: R >= N packed rows (N real tokens).
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from attnlab.models.fast.attention import FastMultiHeadAttention
+from attnlab.models.fast.real_tokens import RealTokens
+from attnlab.models.transformer import DecoderLayer, EncoderLayer, Transformer, TransformerMemory
+
+# The real tokens are packed into a multiple of this many rows: a few matmul shapes recur from
+# batch to batch, and oneDNN (bf16 on CPU) builds a kernel per new shape.
+ROWS_MULTIPLE = 64
+
+
+def _fast(attention: object) -> FastMultiHeadAttention:
+    """The layer's attention, which build.py makes a FastMultiHeadAttention."""
+    if not isinstance(attention, FastMultiHeadAttention):
+        raise TypeError("RealTokenTransformer needs FastMultiHeadAttention in its layers")
+    return attention
+
+
+def encoder_layer(layer: EncoderLayer, x: Tensor, src_mask: Tensor, tokens: RealTokens) -> Tensor:
+    """EncoderLayer.forward on the real source tokens.  x (R, H), src_mask (B, 1, S) -> (R, H)"""
+    attention = _fast(layer.self_attn)
+    h = layer.attn_res.inner(x)
+    k, v = attention.project_kv_tokens(h, tokens)  # (B, heads, S, D) each
+    x = layer.attn_res.outer(x, attention.attend_tokens(h, k, v, src_mask, False, tokens)[0])
+    return layer.ff_res.outer(x, layer.feed_forward(layer.ff_res.inner(x)))
+
+
+def decoder_layer(
+    layer: DecoderLayer,
+    x: Tensor,
+    cross_k: Tensor,
+    cross_v: Tensor,
+    src_mask: Tensor,
+    need_weights: bool,
+    tokens: RealTokens,
+) -> tuple[Tensor, Tensor | None]:
+    """DecoderLayer.forward without a cache, on the real target tokens.
+
+    x (R, H), cross_k, cross_v (B, heads, S, D), src_mask (B, 1, S)
+    -> x (R, H), cross weights (B, heads, T, S) | None
+    """
+    self_attn, cross_attn = _fast(layer.self_attn), _fast(layer.cross_attn)
+    h = layer.self_res.inner(x)
+    k, v = self_attn.project_kv_tokens(h, tokens)  # (B, heads, T, D) each
+    x = layer.self_res.outer(x, self_attn.attend_tokens(h, k, v, None, False, tokens)[0])
+    h = layer.cross_res.inner(x)
+    context, alpha = cross_attn.attend_tokens(h, cross_k, cross_v, src_mask, need_weights, tokens)
+    x = layer.cross_res.outer(x, context)
+    return layer.ff_res.outer(x, layer.feed_forward(layer.ff_res.inner(x))), alpha
+
+
+class RealTokenTransformer(Transformer):
+    """Transformer whose `encode` and teacher-forced `decode` run on the real tokens only; the
+    same parameters, interface and numbers (up to rounding)."""
+
+    def encode(self, src: Tensor, src_mask: Tensor) -> TransformerMemory:
+        tokens = RealTokens.of(src_mask, self.heads, ROWS_MULTIPLE)
+        if tokens is None:
+            return super().encode(src, src_mask)
+        x = tokens.pack(self.src_embed(src, 0))  # (R, H)
+        for layer in self.encoder.layers:
+            x = encoder_layer(layer, x, src_mask[:, None, :], tokens)
+        h = self.encoder.final_norm(x)  # (R, H)
+        layers = self.decoder.layers
+        kvs = [_fast(layer.cross_attn).project_kv_tokens(h, tokens) for layer in layers]
+        keys = tuple(k for k, _ in kvs)  # L x (B, heads, S, D), contiguous
+        values = tuple(v for _, v in kvs)  # L x (B, heads, S, D), contiguous
+        return TransformerMemory(tokens.unpack(h), src_mask, keys, values)
+
+    def decode(
+        self, memory: TransformerMemory, trg_in: Tensor, trg_mask: Tensor, all_weights: bool
+    ) -> tuple[Tensor, list[Tensor | None]]:
+        tokens = RealTokens.of(trg_mask, self.heads, ROWS_MULTIPLE)
+        if tokens is None:
+            return super().decode(memory, trg_in, trg_mask, all_weights)
+        x = tokens.pack(self.trg_embed(trg_in, 0))  # (R, H)
+        src_mask, last = memory.src_mask[:, None, :], len(self.decoder.layers) - 1  # (B, 1, S)
+        weights = []
+        for i, layer in enumerate(self.decoder.layers):
+            x, alpha = decoder_layer(
+                layer,
+                x,
+                memory.cross_keys[i],
+                memory.cross_values[i],
+                src_mask,
+                all_weights or i == last,
+                tokens,
+            )
+            weights.append(alpha)
+        logits = self.generator(self.decoder.final_norm(x))  # (R, V)
+        return tokens.unpack(logits), weights  # (B, T, V), 0 at the padding
