@@ -22,7 +22,8 @@ from attnlab.data.dataset import load_training_data
 from attnlab.distributed import DistEnv
 from attnlab.errors import UserError
 from attnlab.models.build import build_model
-from attnlab.train import Trainer, run_training, seed_everything
+from attnlab.seeding import seed_everything
+from attnlab.train import Trainer, run_training
 from tests.conftest import assert_one_line_error, write_reverse_task
 
 TINY = [

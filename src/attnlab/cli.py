@@ -169,7 +169,8 @@ def evaluate(
     as_json: JsonFlag = False,
 ) -> None:
     """BLEU and chrF (sacreBLEU), per source-length bucket, and AER against gold alignments."""
-    from attnlab.evaluate import evaluate_checkpoint, parse_buckets, render_evaluation
+    from attnlab.evaluate import evaluate_checkpoint, render_evaluation
+    from attnlab.metrics import parse_buckets
 
     result = evaluate_checkpoint(ckpt, src, ref, align, parse_buckets(buckets), beam)
     if as_json:

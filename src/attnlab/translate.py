@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import torch
 from pydantic import ValidationError
-from torch import Tensor, nn
+from torch import Tensor
 
 from attnlab.checkpoint import load_checkpoint
 from attnlab.config import Config, DecodingConfig
@@ -25,8 +25,10 @@ from attnlab.data.corpus import MAX_LINE_BYTES, check_line
 from attnlab.data.dataset import Encoders
 from attnlab.data.tokenize import Tokenizer
 from attnlab.data.vocab import Vocab
+from attnlab.device import resolve_device
 from attnlab.errors import UserError
 from attnlab.models.build import build_model
+from attnlab.models.interface import Seq2SeqModel
 from attnlab.search import Hypothesis, beam_search, greedy_search, max_lengths
 
 
@@ -44,21 +46,12 @@ class Translation:
     truncated: bool = False
 
 
-def resolve_device(name: str) -> torch.device:
-    """`auto` picks CUDA when present, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("training.device", "cuda was asked for but no CUDA device is available")
-    return torch.device(name)
-
-
 class Translator:
     """A trained model with its tokenizers and vocabularies, ready to translate lines."""
 
     def __init__(
         self,
-        model: nn.Module,
+        model: Seq2SeqModel,
         src_tokenizer: Tokenizer,
         trg_tokenizer: Tokenizer,
         src_vocab: Vocab,
@@ -99,7 +92,7 @@ class Translator:
         return cls.from_encoders(model, encoders, config)
 
     @classmethod
-    def from_encoders(cls, model: nn.Module, encoders: Encoders, config: Config) -> Translator:
+    def from_encoders(cls, model: Seq2SeqModel, encoders: Encoders, config: Config) -> Translator:
         """A model with the tokenizers and vocabularies it was trained with."""
         return cls(
             model,
@@ -111,7 +104,7 @@ class Translator:
             model_max_source_length(config),
         )
 
-    def with_model(self, model: nn.Module) -> Translator:
+    def with_model(self, model: Seq2SeqModel) -> Translator:
         """The same tokenizers, vocabularies and settings around another model (e.g. one whose
         attention the lab replaced, or the untrained twin of this one)."""
         return Translator(

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from attnlab.evaluate import corpus_scores
 from attnlab.lab import length
 from attnlab.lab.common import LabProgress, Split
 from attnlab.lab.real import FLOOR_BLEU
+from attnlab.metrics import corpus_scores
 
 
 def _split(lengths: list[int]) -> Split:

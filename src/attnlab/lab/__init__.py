@@ -39,7 +39,7 @@ from rich.progress import (
 from attnlab.errors import AttnlabError, UserError
 from attnlab.lab.common import BUDGETS, SEED, LabProgress, machine, versions
 from attnlab.lab.workers import run_in_worker, worker_plan, worker_pool
-from attnlab.train import seed_everything
+from attnlab.seeding import seed_everything
 
 # CLI name -> module, in the order of the report (the history: bottleneck first).
 EXPERIMENTS: dict[str, str] = {

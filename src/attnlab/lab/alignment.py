@@ -6,8 +6,8 @@ with the alignment error rate (AER, Och & Ney 2003) against manual gold alignmen
 with the Berkeley aligner. This experiment does the same for Bahdanau (additive), Luong global and
 local-p (general score) attention and the Transformer's cross-attention (Vaswani et al. 2017;
 every decoder layer, heads averaged), with the weights read by teacher forcing on the reference
-(`attnlab.evaluate.reference_attention`) and each target word linked to its most attended source
-word (`alignment_from_attention`):
+(`attnlab.word_alignment.reference_attention`) and each target word linked to its most attended
+source word (`alignment_from_attention`):
 
 - on the synthetic `translation` task, whose gold links are known by construction;
 - on the manual Greek->English New Testament alignments shipped with the package
@@ -50,19 +50,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from sacrebleu.metrics import BLEU
 from torch import Tensor, nn
 
 from attnlab.analysis.ibm1 import posteriors
 from attnlab.config import load_config
-from attnlab.evaluate import (
-    Gold,
-    Link,
-    aer,
-    alignment_from_attention,
-    read_pharaoh,
-    reference_attention,
-)
 from attnlab.lab import nt_alignment, real
 from attnlab.lab.common import (
     LabProgress,
@@ -75,11 +66,20 @@ from attnlab.lab.common import (
     translate_lines,
 )
 from attnlab.lab.nt_alignment import NTPreset
+from attnlab.metrics import corpus_bleu
 from attnlab.models.attention import masked_softmax
 from attnlab.models.seq2seq import BahdanauDecoder, RNNSeq2Seq
 from attnlab.report.figures import bar_chart
 from attnlab.report.verdicts import compare, verdict
 from attnlab.translate import Translator
+from attnlab.word_alignment import (
+    Gold,
+    Link,
+    aer,
+    alignment_from_attention,
+    read_pharaoh,
+    reference_attention,
+)
 
 NAME = "alignment"
 REUSE = True  # run() takes reuse=DIR (`attnlab lab --reuse DIR`)
@@ -204,13 +204,6 @@ def baseline_aer(split: Split, gold: list[Gold]) -> dict[str, float]:
     }
 
 
-def bleu(hyps: list[str], refs: list[str]) -> float:
-    """Corpus BLEU as `attnlab.evaluate.corpus_scores` computes it, with sacreBLEU's "forgot to
-    detokenize" warning off: the NT's English is tokenized on purpose (the gold links index
-    those tokens), and the warning would break into the lab's progress bars."""
-    return float(BLEU(force=True).corpus_score(hyps, [refs]).score)
-
-
 def measure_model(
     translator: Translator, test: Split, gold: list[Gold], translate: bool = True
 ) -> dict[str, Any]:
@@ -227,9 +220,11 @@ def measure_model(
     ]
     entropy, uniform_entropy = row_entropy([a[-1] for a in attention])
     hyps = translate_lines(translator, test.src) if translate else None
+    # tokenized=True: the NT's English is tokenized on purpose (the gold links index its tokens),
+    # and sacreBLEU's warning about it would break into the lab's progress bars
     return {
         "params": parameter_count(translator),
-        "bleu": bleu(hyps, test.ref) if hyps is not None else None,
+        "bleu": corpus_bleu(hyps, test.ref, tokenized=True) if hyps is not None else None,
         "aer": per_layer[-1],
         "aer_per_layer": per_layer,
         "entropy": entropy,
@@ -520,7 +515,7 @@ def _measure_uniform(translator: Translator, test: Split, learned: float) -> dic
     return {
         "model": UNIFORM_MODEL,
         "bleu": learned,
-        "bleu_uniform": bleu(hyps, test.ref),
+        "bleu_uniform": corpus_bleu(hyps, test.ref, tokenized=True),
     }
 
 
@@ -550,8 +545,8 @@ def _nt_model(
             pairs = splits[split] if not reverse else Split(splits[split].ref, splits[split].src)
             links[split][direction] = nt_alignment.attention_links(translator, pairs, reverse)
         test = splits["test"] if not reverse else Split(splits["test"].ref, splits["test"].src)
-        found["bleu_reverse" if reverse else "bleu"] = bleu(translate_lines(translator, test.src),
-                                                            test.ref)  # fmt: skip
+        hyps = translate_lines(translator, test.src)
+        found["bleu_reverse" if reverse else "bleu"] = corpus_bleu(hyps, test.ref, tokenized=True)
         if not reverse:
             forward = translator
     assert forward is not None  # FORWARD is always among the folders

@@ -35,11 +35,11 @@ from attnlab.analysis.lm import (
     train_language_model,
 )
 from attnlab.data.vocab import EOS, Vocab
+from attnlab.device import resolve_device
 from attnlab.lab.common import SEED, LabProgress, bible_en_fr, preset
 from attnlab.report.figures import line_plot
 from attnlab.report.verdicts import verdict
-from attnlab.train import seed_everything
-from attnlab.translate import resolve_device
+from attnlab.seeding import seed_everything
 
 NAME = "effective-context"
 TITLE = "An LSTM language model uses a bounded context, and word order only nearby"

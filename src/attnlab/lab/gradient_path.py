@@ -35,12 +35,13 @@ from attnlab.config import load_config
 from attnlab.data.batching import Batch, collate, make_batches
 from attnlab.data.tasks import translation_task
 from attnlab.data.vocab import Vocab
+from attnlab.device import resolve_device
 from attnlab.lab.common import SEED, LabProgress, preset
 from attnlab.models.build import build_model
 from attnlab.report.figures import line_plot
 from attnlab.report.verdicts import verdict
-from attnlab.train import plain_training_step, seed_everything
-from attnlab.translate import resolve_device
+from attnlab.seeding import seed_everything
+from attnlab.train import plain_training_step
 
 NAME = "gradient-path"
 TITLE = "Gradients from far source words fade in recurrent encoders, not through attention"

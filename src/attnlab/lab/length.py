@@ -61,7 +61,6 @@ from attnlab.analysis.bootstrap import (
     sentence_stats,
 )
 from attnlab.config import Config, load_config
-from attnlab.evaluate import Bucket, bucket_label
 from attnlab.lab import real
 from attnlab.lab.common import (
     SEED,
@@ -77,6 +76,7 @@ from attnlab.lab.common import (
     translate_lines,
     write_split,
 )
+from attnlab.metrics import Bucket, bucket_label
 from attnlab.report.figures import line_plot
 from attnlab.report.verdicts import compare, verdict
 from attnlab.translate import Translator

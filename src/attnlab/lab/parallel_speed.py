@@ -37,7 +37,7 @@ from attnlab.lab.common import SEED, LabProgress, preset
 from attnlab.models.build import build_model
 from attnlab.report.figures import line_plot
 from attnlab.report.verdicts import verdict
-from attnlab.train import seed_everything
+from attnlab.seeding import seed_everything
 
 NAME = "parallel-speed"
 TITLE = "The Transformer trains faster than an LSTM, and its advantage grows with length"

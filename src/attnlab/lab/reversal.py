@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 from attnlab.config import load_config
-from attnlab.evaluate import corpus_scores
 from attnlab.lab import real
 from attnlab.lab.common import (
     LabProgress,
@@ -52,6 +51,7 @@ from attnlab.lab.common import (
     train_model,
     translate_lines,
 )
+from attnlab.metrics import corpus_bleu
 from attnlab.report.figures import bar_chart
 from attnlab.report.verdicts import verdict
 from attnlab.translate import Translator
@@ -284,7 +284,7 @@ def _bible_runs(
             source = str(reused) if reused else recipe.describe()
             runs[setting].append({"seed": seed, "dev_loss": dev["dev_loss"],
                                   "dev_ppl": dev["dev_ppl"],
-                                  "bleu": corpus_scores(hyps, test.ref)["bleu"],
+                                  "bleu": corpus_bleu(hyps, test.ref),
                                   "source": source})  # fmt: skip
     return runs
 
@@ -300,7 +300,7 @@ def run(budget: str, out: Path, progress: LabProgress, reuse: Path | None = None
             run_dir = out / "runs" / f"{setting}-seed{seed}"
             config = load_config(None, _overrides(setting, data, seed, p))
             translator = train_model(config, run_dir, progress, f"LSTM {setting}, seed {seed}")
-            bleu = corpus_scores(translate_lines(translator, test.src), test.ref)["bleu"]
+            bleu = corpus_bleu(translate_lines(translator, test.src), test.ref)
             dev = dev_metrics(run_dir)
             runs[setting].append({"seed": seed, "dev_loss": dev["dev_loss"],
                                   "dev_ppl": dev["dev_ppl"], "bleu": bleu})  # fmt: skip
