@@ -117,17 +117,25 @@ class Translator:
             self.max_src_len,
         )
 
+    def search_sizes(self, beam_size: int | None, n_best: int | None) -> tuple[int, int]:
+        """(beam size, n-best) of a search: those given, else the config's decoding section
+        (its n_best at most the beam size, so `beam_size=1` alone is greedy search)."""
+        beam_size = beam_size or self.decoding.beam_size
+        if n_best is None:
+            return beam_size, min(self.decoding.n_best, beam_size)
+        if n_best > beam_size:
+            raise UserError("--n-best", f"must be <= the beam size ({n_best} > {beam_size})")
+        return beam_size, n_best
+
     def translate(
         self,
         lines: list[str],
         beam_size: int | None = None,
-        n_best: int = 1,
+        n_best: int | None = None,
         batch_size: int | None = None,
     ) -> list[Translation]:
-        """Translate `lines` in order; beam_size 1 is greedy search."""
-        beam_size = beam_size or self.decoding.beam_size
-        if n_best > beam_size:
-            raise UserError("--n-best", f"must be <= the beam size ({n_best} > {beam_size})")
+        """Translate `lines` in order; beam_size 1 is greedy search (`search_sizes`)."""
+        beam_size, n_best = self.search_sizes(beam_size, n_best)
         batch_size = batch_size or self.decoding.batch_size
         tokens = [self.src_tokenizer.encode(line) for line in lines]
         limit = self.max_src_len
@@ -230,7 +238,7 @@ def translate_stream(
     ckpt: Path,
     input_path: Path | None,
     beam: int | None,
-    n_best: int,
+    n_best: int | None,
     batch_size: int | None,
     as_json: bool,
     out: TextIO | None = None,
@@ -241,6 +249,7 @@ def translate_stream(
     """
     out = out or sys.stdout
     translator = Translator.from_checkpoint(ckpt)
+    beam, n_best = translator.search_sizes(beam, n_best)
     batch_size = batch_size or translator.decoding.batch_size
     if input_path is None:
         name, handle = "<stdin>", sys.stdin.buffer
