@@ -56,8 +56,10 @@ from attnlab.analysis.ibm1 import posteriors
 from attnlab.config import load_config
 from attnlab.lab import nt_alignment, real
 from attnlab.lab.common import (
+    ARCHITECTURES,
     LabProgress,
     Split,
+    architecture_training,
     parameter_count,
     preset,
     read_split,
@@ -85,19 +87,8 @@ NAME = "alignment"
 REUSE = True  # run() takes reuse=DIR (`attnlab lab --reuse DIR`)
 TITLE = "Attention weights are soft word alignments (Bahdanau et al. 2015; Luong et al. 2015)"
 
-MODELS: dict[str, list[str]] = {
-    "GRU+Bahdanau": ["model.type=rnn", "model.cell=gru", "model.context=bahdanau",
-                     "model.bidirectional=true", "model.hidden_size=64"],
-    "LSTM+Luong global": ["model.type=rnn", "model.cell=lstm", "model.context=luong",
-                          "model.luong_score=general", "model.luong_mode=global",
-                          "model.bidirectional=false", "model.hidden_size=96"],
-    "LSTM+Luong local-p": ["model.type=rnn", "model.cell=lstm", "model.context=luong",
-                           "model.luong_score=general", "model.luong_mode=local-p",
-                           "model.bidirectional=false", "model.hidden_size=96"],
-    "Transformer": ["model.type=transformer", "model.num_layers=2", "model.heads=4",
-                    "model.hidden_size=64", "model.ff_size=256"],
-}  # fmt: skip
-LEARNING_RATES = {"Transformer": 0.002}  # others 0.003: the lab's small RNNs (as in `length`)
+# the architectures compared (lab.common.ARCHITECTURES)
+MODELS = ("GRU+Bahdanau", "LSTM+Luong global", "LSTM+Luong local-p", "Transformer")
 UNIFORM_MODEL = "GRU+Bahdanau"  # decoded again with uniform weights
 CORPORA = {"translation": "synthetic translation", "nt-grc-en": "Greek->English NT"}
 
@@ -238,13 +229,7 @@ def measure_model(
 
 def _preset_training(model: str, steps: int, batch_tokens: int) -> list[str]:
     """The lab's own model and optimiser settings (on the NT: the fallback without a recipe)."""
-    return [
-        *MODELS[model],
-        f"training.batch_tokens={batch_tokens}",
-        f"training.lr={LEARNING_RATES.get(model, 0.003)}",
-        f"training.warmup_steps={steps // 10 if model == 'Transformer' else 0}",
-        "model.dropout=0.0",
-    ]
+    return architecture_training(model, steps, batch_tokens, 0.0)
 
 
 def _nt_fallback(model: str, p: NTPreset) -> list[str]:
@@ -624,5 +609,5 @@ def run(budget: str, out: Path, progress: LabProgress, reuse: Path | None = None
         "the real Greek->English data, with enough training, the best reading below IBM Model 1; "
         "and uniform weights (context = the mean of the encoder states) costing most of the BLEU.",
         "reading": reading,
-        "config": {"preset": asdict(p), "models": MODELS},
+        "config": {"preset": asdict(p), "models": {m: ARCHITECTURES[m] for m in MODELS}},
     }

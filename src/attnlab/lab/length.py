@@ -63,9 +63,11 @@ from attnlab.analysis.bootstrap import (
 from attnlab.config import Config, load_config
 from attnlab.lab import real
 from attnlab.lab.common import (
+    ARCHITECTURES,
     SEED,
     LabProgress,
     Split,
+    architecture_training,
     bible_en_fr,
     lab_training,
     parameter_count,
@@ -92,25 +94,9 @@ BUCKETS = {"translation": SYNTHETIC_BUCKETS, "bible-en-fr": BIBLE_BUCKETS}
 TEST_MAX_LEN = 70  # synthetic test sources are 1..70 words; 61..70 is the extrapolation bucket
 MIN_POPULATED = 5  # sentences a bucket needs to be the "longest populated" one of a retention
 
-# Architectures at comparable parameter counts (about 0.3 M on the synthetic task; the
-# vocabularies dominate on the Bible). The fixed-context model is Cho et al.'s RNNencdec: a
-# unidirectional encoder whose last state c is fed to every decoder step.
-MODELS: dict[str, list[str]] = {
-    "GRU fixed": ["model.type=rnn", "model.cell=gru", "model.context=fixed",
-                  "model.feed_context=true", "model.bidirectional=false", "model.hidden_size=96"],
-    "GRU+Bahdanau": ["model.type=rnn", "model.cell=gru", "model.context=bahdanau",
-                     "model.bidirectional=true", "model.hidden_size=64"],
-    "LSTM+Luong": ["model.type=rnn", "model.cell=lstm", "model.context=luong",
-                   "model.luong_score=general", "model.bidirectional=false",
-                   "model.hidden_size=96"],
-    "Transformer": ["model.type=transformer", "model.num_layers=2", "model.heads=4",
-                    "model.hidden_size=64", "model.ff_size=256"],
-}  # fmt: skip
+# the architectures compared (lab.common.ARCHITECTURES), the fixed-context one first
+MODELS = ("GRU fixed", "GRU+Bahdanau", "LSTM+Luong", "Transformer")
 ATTENTION_MODELS = ("GRU+Bahdanau", "LSTM+Luong", "Transformer")
-# Adam's step size: 3e-3 lets these small RNNs learn the synthetic task within a few hundred steps
-# (GRU+Bahdanau: dev BLEU 83 after 600 steps against 26 at 1e-3 after 200); the Transformer gets
-# 2e-3 after a linear warm-up over the first tenth of its steps.
-LEARNING_RATES = {"Transformer": 0.002}
 
 
 @dataclass(frozen=True)
@@ -258,18 +244,12 @@ def summarise(
 
 
 def _synthetic_config(model: str, data: Path, p: Preset) -> Config:
-    return load_config(None, [*MODELS[model], *_preset_training(model, p),
-                              *_lab_training(data, p.steps, SEED)])  # fmt: skip
+    return load_config(None, [*_preset_training(model, p), *_lab_training(data, p.steps, SEED)])
 
 
 def _preset_training(model: str, p: Preset) -> list[str]:
-    """The lab's own training settings (the fallback for a corpus without a recipe)."""
-    return [
-        f"training.batch_tokens={p.batch_tokens}",
-        f"training.lr={LEARNING_RATES.get(model, 0.003)}",
-        f"training.warmup_steps={p.steps // 10 if model == 'Transformer' else 0}",
-        f"model.dropout={p.dropout}",
-    ]
+    """The lab's own settings (the fallback for a corpus without a recipe)."""
+    return architecture_training(model, p.steps, p.batch_tokens, p.dropout)
 
 
 def _lab_training(data: Path, steps: int, seed: int) -> list[str]:
@@ -278,8 +258,11 @@ def _lab_training(data: Path, steps: int, seed: int) -> list[str]:
 
 
 def _bible_recipe(model: str, p: Preset) -> real.Recipe:
-    fallback = [*MODELS[model], *_preset_training(model, p), "data.lowercase=true",
-                f"data.max_vocab={p.bible_vocab}"]  # fmt: skip
+    fallback = [
+        *_preset_training(model, p),
+        "data.lowercase=true",
+        f"data.max_vocab={p.bible_vocab}",
+    ]
     return real.recipe("bible-en-fr", model, fallback)
 
 
@@ -557,7 +540,7 @@ def run(budget: str, out: Path, progress: LabProgress, reuse: Path | None = None
         "reading": _reading(runs, p),
         "config": {
             "preset": asdict(p),
-            "models": MODELS,
+            "models": {model: ARCHITECTURES[model] for model in MODELS},
             "buckets": {c: [list(b) for b in BUCKETS[c]] for c in BUCKETS},
         },
     }
