@@ -110,8 +110,11 @@ def _cooccurrences(
     if not keys:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0)
-    return (np.concatenate(keys).astype(np.int64), np.concatenate(positions),
-            np.concatenate(p_align))  # fmt: skip
+    return (
+        np.concatenate(keys).astype(np.int64),
+        np.concatenate(positions),
+        np.concatenate(p_align),
+    )
 
 
 def train_ibm1(

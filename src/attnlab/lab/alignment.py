@@ -112,7 +112,7 @@ PRESETS: dict[str, Preset] = {
     "full": Preset((20000, 500, 500), 40, tuple(MODELS), 1200, 2000,
                    NTPreset(("GRU+Bahdanau", "Transformer"), 1200, 2000, None, None, None, 10000,
                             10), 3),
-}  # fmt: skip
+}  # fmt: skip  # one budget a row, the fields in the order of Preset
 
 
 # --- baselines and measures ---------------------------------------------------------------------
@@ -234,13 +234,21 @@ def _preset_training(model: str, steps: int, batch_tokens: int) -> list[str]:
 
 def _nt_fallback(model: str, p: NTPreset) -> list[str]:
     # lowercasing keeps the whitespace words the gold links index
-    return [*_preset_training(model, p.steps, p.batch_tokens), "data.lowercase=true",
-            f"data.max_vocab={p.vocab}"]  # fmt: skip
+    return [
+        *_preset_training(model, p.steps, p.batch_tokens),
+        "data.lowercase=true",
+        f"data.max_vocab={p.vocab}",
+    ]
 
 
 def _train(model: str, data: Path, run_dir: Path, p: Preset, progress: LabProgress) -> Translator:
-    config = load_config(None, [*_preset_training(model, p.steps, p.batch_tokens),
-                                *nt_alignment._lab_training(data, p.steps)])  # fmt: skip
+    config = load_config(
+        None,
+        [
+            *_preset_training(model, p.steps, p.batch_tokens),
+            *nt_alignment._lab_training(data, p.steps),
+        ],
+    )
     return train_model(config, run_dir, progress, f"alignment: {model} on {run_dir.name}")
 
 
@@ -260,12 +268,20 @@ def heatmap_panels(
     n_cols = min(3, len(panels))
     n_rows = math.ceil(len(panels) / n_cols)
     side = 0.22 * max(len(src_words), len(trg_words)) + 1.2
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols * side + 0.6, n_rows * side + 0.4),
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(n_cols * side + 0.6, n_rows * side + 0.4), squeeze=False
+    )
     for ax, (title, weights) in zip(axes.flat, panels, strict=False):
         ax.imshow(weights, cmap="gray_r", vmin=0.0, vmax=1.0, aspect="auto")
-        ax.scatter([i for i, _ in sure], [j for _, j in sure], s=40, marker="s",
-                   facecolors="none", edgecolors="red", linewidths=0.8)  # fmt: skip
+        ax.scatter(
+            [i for i, _ in sure],
+            [j for _, j in sure],
+            s=40,
+            marker="s",
+            facecolors="none",
+            edgecolors="red",
+            linewidths=0.8,
+        )
         ax.set_xticks(range(len(src_words)), src_words, rotation=90, fontsize=6)
         ax.set_yticks(range(len(trg_words)), trg_words, fontsize=6)
         ax.set_title(title, fontsize=8)
@@ -312,12 +328,14 @@ def _heatmaps(
             panels += _model_panels(name, m["attention"][k])
         file = f"heatmap_{corpus}_{n}.png"
         heatmap_panels(out / file, panels, src_words, trg_words, sure)
-        figures.append({
-            "file": file,
-            "caption": f"{CORPORA[corpus]}, test sentence {k + 1}: attention weights read on "
-            "the reference (rows: target words, columns: source words; darker = more weight); "
-            "red squares are the gold sure links.",
-        })  # fmt: skip
+        figures.append(
+            {
+                "file": file,
+                "caption": f"{CORPORA[corpus]}, test sentence {k + 1}: attention weights read on "
+                "the reference (rows: target words, columns: source words; darker = more weight); "
+                "red squares are the gold sure links.",
+            }
+        )
     return figures
 
 
@@ -336,17 +354,22 @@ def _model_aers(m: dict[str, Any]) -> dict[str, float]:
     """label -> test AER of each reading of one model (NT: the readings; synthetic: layers)."""
     if "readings" in m:
         return {
-            reading + ("" if r["layer"] is None or len(m["aer_per_layer"]) == 1
-                       else f" (layer {r['layer'] + 1})"): r["aer"]
+            reading
+            + (
+                ""
+                if r["layer"] is None or len(m["aer_per_layer"]) == 1
+                else f" (layer {r['layer'] + 1})"
+            ): r["aer"]
             for reading, r in m["readings"].items()
-        }  # fmt: skip
+        }
     layers = m["aer_per_layer"]
     return {("" if len(layers) == 1 else f"layer {k + 1}"): a for k, a in enumerate(layers)}
 
 
 def _bars(out: Path, corpus: str, result: dict[str, Any]) -> dict[str, str]:
-    bars = {label.replace(" (", "\n("): result[key] for key, label in BASELINES.items()
-            if key in result}  # fmt: skip
+    bars = {
+        label.replace(" (", "\n("): result[key] for key, label in BASELINES.items() if key in result
+    }
     for name, m in result["models"].items():
         if m["evidence"]:
             for label, value in _model_aers(m).items():
@@ -367,8 +390,11 @@ def _bars(out: Path, corpus: str, result: dict[str, Any]) -> dict[str, str]:
 
 
 def _table(corpus: str, result: dict[str, Any]) -> dict[str, Any]:
-    rows = [[label, "–", "–", "–", f"{result[key]:.3f}", "–"]
-            for key, label in BASELINES.items() if key in result]  # fmt: skip
+    rows = [
+        [label, "–", "–", "–", f"{result[key]:.3f}", "–"]
+        for key, label in BASELINES.items()
+        if key in result
+    ]
     greyed = []
     for name, m in result["models"].items():
         ratio = m["entropy"] / m["uniform_entropy"] if m["uniform_entropy"] else float("nan")
@@ -377,9 +403,16 @@ def _table(corpus: str, result: dict[str, Any]) -> dict[str, Any]:
             dev = m["readings"][label.split(" (")[0]]["dev_aer"] if "readings" in m else None
             if not m["evidence"]:
                 greyed.append(len(rows))
-            rows.append([f"{name} {label}".strip(), f"{m['params']:,}", score,
-                         "–" if dev is None else f"{dev:.3f}", f"{value:.3f}",
-                         f"{ratio:.2f}"])  # fmt: skip
+            rows.append(
+                [
+                    f"{name} {label}".strip(),
+                    f"{m['params']:,}",
+                    score,
+                    "–" if dev is None else f"{dev:.3f}",
+                    f"{value:.3f}",
+                    f"{ratio:.2f}",
+                ]
+            )
     return {
         "caption": f"{CORPORA[corpus]} ({result['n_test']} test pairs"
         + (f"; choices on {result['n_dev']} gold dev pairs" if "n_dev" in result else "")
@@ -396,8 +429,10 @@ def _table(corpus: str, result: dict[str, Any]) -> dict[str, Any]:
 
 def _corpus_reading(corpus: str, result: dict[str, Any]) -> str:
     diagonal = result["diagonal_aer"]
-    parts = [f"On the {CORPORA[corpus]} test set the diagonal baseline has AER {diagonal:.3f} "
-             f"and every-link (uniform) {result['uniform_aer']:.3f}."]  # fmt: skip
+    parts = [
+        f"On the {CORPORA[corpus]} test set the diagonal baseline has AER {diagonal:.3f} "
+        f"and every-link (uniform) {result['uniform_aer']:.3f}."
+    ]
     if "ibm1_aer" in result:
         parts.append(
             f"IBM Model 1 reaches {result['ibm1_aer']:.3f} ({result['ibm1_gdfa_aer']:.3f} "
@@ -436,22 +471,31 @@ def verdicts(results: dict[str, dict[str, Any]], uniform: dict[str, Any]) -> lis
         bound_key = "ibm1_aer" if "ibm1_aer" in result else "diagonal_aer"
         bound_name = "IBM Model 1" if bound_key == "ibm1_aer" else "the diagonal"
         for name, m in result["models"].items():
-            found.append(verdict(
-                "attention", f"attention weights align words better than {bound_name}", corpus,
-                f"AER below {bound_name}'s {result[bound_key]:.3f} (Luong et al. 2015: 0.34-0.39 "
-                "on English-German)",
-                f"{name}: AER {m['aer']:.3f}" + (f" ({m['best']})" if "best" in m else ""),
-                compare(m["aer"], at_most=result[bound_key]), m["evidence"],
-            ))  # fmt: skip
+            found.append(
+                verdict(
+                    "attention",
+                    f"attention weights align words better than {bound_name}",
+                    corpus,
+                    f"AER below {bound_name}'s {result[bound_key]:.3f} "
+                    "(Luong et al. 2015: 0.34-0.39 on English-German)",
+                    f"{name}: AER {m['aer']:.3f}" + (f" ({m['best']})" if "best" in m else ""),
+                    compare(m["aer"], at_most=result[bound_key]),
+                    m["evidence"],
+                )
+            )
     if "skipped" not in uniform:
-        found.append(verdict(
-            "uniform", "equal weights make the context the mean of the encoder states, a fixed "
-            "vector, and cost most of the BLEU", "translation",
-            "BLEU with alpha_ij = 1/S at most half the learned attention's",
-            f"{uniform['model']}: BLEU {uniform['bleu']:.1f} -> {uniform['bleu_uniform']:.1f}",
-            compare(uniform["bleu_uniform"], at_most=0.5 * uniform["bleu"]),
-            real.evidence(uniform["bleu"]),
-        ))  # fmt: skip
+        found.append(
+            verdict(
+                "uniform",
+                "equal weights make the context the mean of the encoder states, a fixed "
+                "vector, and cost most of the BLEU",
+                "translation",
+                "BLEU with alpha_ij = 1/S at most half the learned attention's",
+                f"{uniform['model']}: BLEU {uniform['bleu']:.1f} -> {uniform['bleu_uniform']:.1f}",
+                compare(uniform["bleu_uniform"], at_most=0.5 * uniform["bleu"]),
+                real.evidence(uniform["bleu"]),
+            )
+        )
     return found
 
 
@@ -537,8 +581,9 @@ def _nt_model(
     assert forward is not None  # FORWARD is always among the folders
     measured = measure_model(forward, splits["test"], gold["test"], translate=False)
     found.update({k: v for k, v in measured.items() if k != "bleu"})
-    found["readings"] = nt_alignment.readings(links["dev"], links["test"], gold["dev"],
-                                              gold["test"])  # fmt: skip
+    found["readings"] = nt_alignment.readings(
+        links["dev"], links["test"], gold["dev"], gold["test"]
+    )
     found["best"] = min(found["readings"], key=lambda k: found["readings"][k]["dev_aer"])
     found["aer"] = found["readings"][found["best"]]["aer"]
     found["evidence"] = real.evidence(found["bleu"]) and real.evidence(found["bleu_reverse"])
@@ -553,8 +598,9 @@ def _new_testament(
     splits = {split: read_split(data, split) for split in ("train", "dev", "test")}
     gold = {split: read_pharaoh(data / f"{split}.align") for split in ("dev", "test")}
     test = splits["test"]
-    classical = nt_alignment.classical_aer(splits["train"], test, gold["test"],
-                                           p.nt.ibm1_iterations)  # fmt: skip
+    classical = nt_alignment.classical_aer(
+        splits["train"], test, gold["test"], p.nt.ibm1_iterations
+    )
     ibm1 = classical.pop("ibm1_model")
     sizes = {"n_test": len(test.src), "n_dev": len(splits["dev"].src)}
     result = {**sizes, **baseline_aer(test, gold["test"]), **classical, "models": {}}
@@ -587,13 +633,15 @@ def run(budget: str, out: Path, progress: LabProgress, reuse: Path | None = None
     nt, nt_figures = _new_testament(out, p, reuse, progress)
     results = {"translation": _without_attention(synthetic), "nt-grc-en": _without_attention(nt)}
     figures = [_bars(out, c, r) for c, r in results.items()] + synthetic_figures + nt_figures
-    reading = " ".join([
-        f"Attention weights were read with teacher forcing on the reference; models trained "
-        f"{p.steps} steps on the synthetic task and {p.nt.steps} on the New Testament (each "
-        "direction).",
-        *(_corpus_reading(c, r) for c, r in results.items()),
-        _uniform_reading(uniform),
-    ])  # fmt: skip
+    reading = " ".join(
+        [
+            f"Attention weights were read with teacher forcing on the reference; models trained "
+            f"{p.steps} steps on the synthetic task and {p.nt.steps} on the New Testament (each "
+            "direction).",
+            *(_corpus_reading(c, r) for c, r in results.items()),
+            _uniform_reading(uniform),
+        ]
+    )
     return {
         "figures": figures,
         "tables": [_table(c, r) for c, r in results.items()],

@@ -68,7 +68,7 @@ BUDGETS: dict[str, Settings] = {
                       400),
     "full": Settings(None, 6000, 192, 384, 1, 0.2, 32, 35, 2500, 200,
                      (1, 2, 5, 10, 20, 50, 100, 150, 200), 1000),
-}  # fmt: skip
+}  # fmt: skip  # one budget a row, the fields in the order of Settings
 
 
 def words(line: str) -> list[str]:
@@ -185,12 +185,19 @@ def verdicts(contexts: dict[str, int | None]) -> list[dict]:
     """The bottleneck in a language model: the loss stops changing once far words are dropped."""
     words = {p: f"{k} words" if k is not None else "the whole window" for p, k in contexts.items()}
     holds = "yes" if contexts.get("drop") is not None else "unclear"
-    return [verdict("bottleneck", "a recurrent state uses only a bounded stretch of its past",
-                    "bible-en-fr", "the loss stops changing beyond some tens to hundreds of words "
-                    "(Khandelwal et al. 2018: about 200 tokens)",
-                    f"LSTM language model (French Bible): the loss stops changing once the words "
-                    f"farther than {words.get('drop')} are dropped ({words.get('shuffle')} "
-                    "when shuffled)", holds)]  # fmt: skip
+    return [
+        verdict(
+            "bottleneck",
+            "a recurrent state uses only a bounded stretch of its past",
+            "bible-en-fr",
+            "the loss stops changing beyond some tens to hundreds of words "
+            "(Khandelwal et al. 2018: about 200 tokens)",
+            f"LSTM language model (French Bible): the loss stops changing once the words "
+            f"farther than {words.get('drop')} are dropped ({words.get('shuffle')} "
+            "when shuffled)",
+            holds,
+        )
+    ]
 
 
 def run(budget: str, out: Path, progress: LabProgress) -> dict:

@@ -195,9 +195,16 @@ def table_rows(
             far_near, factor = m[f"{state}_far_near"], m[f"{state}_decay_per_step"]
             loss = m["final_train_loss"]
             rows.append(
-                [name, state, f"{g[0]:.3g}", f"{g[-1]:.3g}", f"{far_near:.3g}", f"{factor:.3f}",
-                 f"{loss:.2f}"]
-            )  # fmt: skip
+                [
+                    name,
+                    state,
+                    f"{g[0]:.3g}",
+                    f"{g[-1]:.3g}",
+                    f"{far_near:.3g}",
+                    f"{factor:.3f}",
+                    f"{loss:.2f}",
+                ]
+            )
     return rows
 
 
@@ -272,11 +279,19 @@ def verdicts(decay: dict[str, float]) -> list[dict]:
     if "Transformer" not in decay or not recurrent:
         return []
     measured = "gradient norm at the farthest source word / at the nearest, trained: " + ", ".join(
-        f"{n} {v:.2g}" for n, v in decay.items())  # fmt: skip
-    return [verdict("transformer", "self-attention gives every position a one-step path",
-                    "translation", "the Transformer's ratio above every fixed-context recurrent "
-                    "model's (recurrent gradients fade with distance)", measured,
-                    "yes" if decay["Transformer"] > max(recurrent) else "no")]  # fmt: skip
+        f"{n} {v:.2g}" for n, v in decay.items()
+    )
+    return [
+        verdict(
+            "transformer",
+            "self-attention gives every position a one-step path",
+            "translation",
+            "the Transformer's ratio above every fixed-context recurrent "
+            "model's (recurrent gradients fade with distance)",
+            measured,
+            "yes" if decay["Transformer"] > max(recurrent) else "no",
+        )
+    ]
 
 
 def run(budget: str, out: Path, progress: LabProgress) -> dict:

@@ -87,8 +87,15 @@ NAME = "length"
 TITLE = "A fixed context loses long sentences; attention keeps them (Bahdanau et al. 2015, Fig. 2)"
 REUSE = True  # run() takes reuse=DIR (`attnlab lab --reuse DIR`)
 
-SYNTHETIC_BUCKETS: list[Bucket] = [(1, 10), (11, 20), (21, 30), (31, 40), (41, 50), (51, 60),
-                                   (61, None)]  # fmt: skip
+SYNTHETIC_BUCKETS: list[Bucket] = [
+    (1, 10),
+    (11, 20),
+    (21, 30),
+    (31, 40),
+    (41, 50),
+    (51, 60),
+    (61, None),
+]
 BIBLE_BUCKETS: list[Bucket] = [*SYNTHETIC_BUCKETS[:-1], (61, 70), (71, 80), (81, None)]
 BUCKETS = {"translation": SYNTHETIC_BUCKETS, "bible-en-fr": BIBLE_BUCKETS}
 TEST_MAX_LEN = 70  # synthetic test sources are 1..70 words; 61..70 is the extrapolation bucket
@@ -140,7 +147,7 @@ PRESETS: dict[str, Preset] = {
                     RESAMPLES),
     "full": Preset((30000, 500, 700), tuple(MODELS), 1500, BIBLE_RUNS, BIBLE_STEPS, 1500, 0.1,
                    None, 8000, RESAMPLES),
-}  # fmt: skip
+}  # fmt: skip  # one budget a row, the fields in the order of Preset
 SYNTHETIC_MAX = 30
 
 
@@ -201,8 +208,13 @@ def bucket_rows(
         for name, metric in (("bleu", bleu), ("chrf", chrf)):
             if indices:
                 found = interval(metric[indices], score_of(name), seed + b, resamples)
-                row.update({name: found["score"], f"{name}_low": found["low"],
-                            f"{name}_high": found["high"]})  # fmt: skip
+                row.update(
+                    {
+                        name: found["score"],
+                        f"{name}_low": found["low"],
+                        f"{name}_high": found["high"],
+                    }
+                )
             else:
                 row.update({name: None, f"{name}_low": None, f"{name}_high": None})
         if indices:
@@ -225,14 +237,23 @@ def summarise(
     closed = [b for b, (_, high) in enumerate(buckets) if high is not None]
     populated = [b for b in closed if rows[b]["n"] >= MIN_POPULATED and b > 0]
     longest = populated[-1] if populated else None
-    summary: dict[str, Any] = {"short_bleu": rows[0]["bleu"], "long_range": None,
-                               "long_bleu": None, "retention": None, "retention_low": None,
-                               "retention_high": None}  # fmt: skip
+    summary: dict[str, Any] = {
+        "short_bleu": rows[0]["bleu"],
+        "long_range": None,
+        "long_bleu": None,
+        "retention": None,
+        "retention_low": None,
+        "retention_high": None,
+    }
     if longest is not None and 0 in stats:
         ratio = ratio_interval(stats[longest], stats[0], score_of("bleu"), seed, resamples)
-        summary.update(long_range=rows[longest]["range"], long_bleu=rows[longest]["bleu"],
-                       retention=ratio["ratio"], retention_low=ratio["low"],
-                       retention_high=ratio["high"])  # fmt: skip
+        summary.update(
+            long_range=rows[longest]["range"],
+            long_bleu=rows[longest]["bleu"],
+            retention=ratio["ratio"],
+            retention_low=ratio["low"],
+            retention_high=ratio["high"],
+        )
     in_range = rows[_bucket_index(train_max, buckets)]["bleu"]
     short = summary["short_bleu"]
     summary["in_range_bleu"] = in_range
@@ -299,8 +320,9 @@ def _bible_run(
 ) -> dict[str, Any] | None:
     """Train (or reuse) and score one Bible model; None when the budget trains no Bible model
     and --reuse does not hold it."""
-    name = real.run_name(spec.model, spec.train_max if spec.train_max != BIBLE_MAX else None,
-                         spec.seed)  # fmt: skip
+    name = real.run_name(
+        spec.model, spec.train_max if spec.train_max != BIBLE_MAX else None, spec.seed
+    )
     recipe = _bible_recipe(spec.model, p)
     reused = real.reused_checkpoint(reuse, "bible-en-fr", name)
     start = time.perf_counter()
@@ -360,14 +382,28 @@ def run_verdict(run: dict[str, Any]) -> dict[str, Any]:
     measured = f"{run_label(run)}: {_retention_text(run)}"
     if run["model"] not in ATTENTION_MODELS:
         holds = compare(run["retention"], low, high, at_most=0.5)
-        return verdict("bottleneck", "a fixed context loses long sentences", run["corpus"],
-                       "retention at most 0.5 (Cho et al. 2014: RNNenc falls past ~20 words, "
-                       "to near 0 at 70-80)", measured, holds, run["evidence"])  # fmt: skip
+        return verdict(
+            "bottleneck",
+            "a fixed context loses long sentences",
+            run["corpus"],
+            "retention at most 0.5 (Cho et al. 2014: RNNenc falls past ~20 words, "
+            "to near 0 at 70-80)",
+            measured,
+            holds,
+            run["evidence"],
+        )
     question = "transformer" if run["model"] == "Transformer" else "attention"
     holds = compare(run["retention"], low, high, at_least=0.9)
-    return verdict(question, "attention keeps long sentences", run["corpus"],
-                   "retention at least 0.9 (Bahdanau et al. 2015: RNNsearch-50 does not "
-                   "deteriorate up to 50+ words)", measured, holds, run["evidence"])  # fmt: skip
+    return verdict(
+        question,
+        "attention keeps long sentences",
+        run["corpus"],
+        "retention at least 0.9 (Bahdanau et al. 2015: RNNsearch-50 does not "
+        "deteriorate up to 50+ words)",
+        measured,
+        holds,
+        run["evidence"],
+    )
 
 
 def _reading(runs: dict[str, dict[str, Any]], p: Preset) -> str:
@@ -428,11 +464,18 @@ def _figure(out: Path, corpus: str, runs: list[dict[str, Any]]) -> dict[str, str
         shade_from=len(buckets) - 1.5,
         shade_label=f"beyond {buckets[-2][1]} words",
         styles={run_label(r): "s--" for r in shown if r["train_max"] < max_train},
-        marks={f"longest training source ({m})": _between(m, buckets)
-               for m in sorted({r["train_max"] for r in shown})},
-        bands={run_label(r): ([row["bleu_low"] for row in r["buckets"]],
-                              [row["bleu_high"] for row in r["buckets"]]) for r in shown},
-    )  # fmt: skip
+        marks={
+            f"longest training source ({m})": _between(m, buckets)
+            for m in sorted({r["train_max"] for r in shown})
+        },
+        bands={
+            run_label(r): (
+                [row["bleu_low"] for row in r["buckets"]],
+                [row["bleu_high"] for row in r["buckets"]],
+            )
+            for r in shown
+        },
+    )
     left_out = [run_label(r) for r in runs if not r["evidence"]]
     caption = (
         f"BLEU against source length on {real.CORPUS_NAMES[corpus]}, with 95% bootstrap "
@@ -452,13 +495,23 @@ def _table(corpus: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     labels = [bucket_label(b) for b in BUCKETS[corpus]]
     rows, greyed = [], []
     for k, r in enumerate(runs):
-        cells = [_cell(row["bleu"], row["bleu_low"], row["bleu_high"], row["n"])
-                 for row in r["buckets"]]  # fmt: skip
+        cells = [
+            _cell(row["bleu"], row["bleu_low"], row["bleu_high"], row["n"]) for row in r["buckets"]
+        ]
         retention = _fmt(r["retention"], 2)
         if r["retention_low"] is not None:
             retention += f" [{r['retention_low']:.2f}, {r['retention_high']:.2f}]"
-        rows.append([run_label(r), r["recipe"], f"{r['params']:,}", _fmt(r["bleu"]),
-                     _fmt(r["chrf"]), *cells, retention])  # fmt: skip
+        rows.append(
+            [
+                run_label(r),
+                r["recipe"],
+                f"{r['params']:,}",
+                _fmt(r["bleu"]),
+                _fmt(r["chrf"]),
+                *cells,
+                retention,
+            ]
+        )
         if not r["evidence"]:
             greyed.append(k)
     return {
@@ -491,14 +544,26 @@ def _data(out: Path, p: Preset, bible: bool) -> dict[str, Path]:
 
 def _synthetic_run(model: str, data: Path, out: Path, p: Preset, progress: LabProgress) -> dict:
     start = time.perf_counter()
-    translator = _train(_synthetic_config(model, data, p), out / "runs" / f"translation-"
-                        f"{real.run_name(model)}", progress, f"{model} (synthetic)")  # fmt: skip
+    translator = _train(
+        _synthetic_config(model, data, p),
+        out / "runs" / f"translation-{real.run_name(model)}",
+        progress,
+        f"{model} (synthetic)",
+    )
     trained = time.perf_counter() - start
     scores = _score(translator, read_split(data, "test"), SYNTHETIC_BUCKETS, SYNTHETIC_MAX, p)
-    return {"corpus": "translation", "model": model, "train_max": SYNTHETIC_MAX, "seed": SEED,
-            "steps": p.steps, "recipe": "lab preset", "source": "trained", **scores,
-            "evidence": real.evidence(scores["bleu"]),
-            "train_seconds": trained}  # fmt: skip
+    return {
+        "corpus": "translation",
+        "model": model,
+        "train_max": SYNTHETIC_MAX,
+        "seed": SEED,
+        "steps": p.steps,
+        "recipe": "lab preset",
+        "source": "trained",
+        **scores,
+        "evidence": real.evidence(scores["bleu"]),
+        "train_seconds": trained,
+    }
 
 
 def run_key(run: dict[str, Any]) -> str:

@@ -163,8 +163,11 @@ def attention_links(
         for weights, src_pieces, trg_pieces in found:
             rows = None if weights is None else attention_rows(weights, shift)  # (L, T, S)
             for layer in range(n_layers):
-                pair = set() if rows is None else attention_word_links(rows[layer], src_pieces,
-                                                                        trg_pieces)  # fmt: skip
+                pair = (
+                    set()
+                    if rows is None
+                    else attention_word_links(rows[layer], src_pieces, trg_pieces)
+                )
                 links[reading][layer].append(flip(pair) if reverse else pair)
     return links
 

@@ -171,10 +171,18 @@ def verdicts(ratios: dict[int, float]) -> list[dict]:
     short, long = ratios[lengths[0]], ratios[lengths[-1]]
     holds = "yes" if long > 1.0 and long >= short else "no" if long < 1.0 else "unclear"
     measured = "Transformer / LSTM training tokens per second by length (CPU): " + ", ".join(
-        f"{n} {ratios[n]:.2f}" for n in lengths)  # fmt: skip
-    return [verdict("transformer", "self-attention computes all positions at once",
-                    "random tokens", "above 1, growing with the sequence length", measured,
-                    holds)]  # fmt: skip
+        f"{n} {ratios[n]:.2f}" for n in lengths
+    )
+    return [
+        verdict(
+            "transformer",
+            "self-attention computes all positions at once",
+            "random tokens",
+            "above 1, growing with the sequence length",
+            measured,
+            holds,
+        )
+    ]
 
 
 def run(budget: str, out: Path, progress: LabProgress) -> dict:
@@ -211,11 +219,16 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict:
         x_ticklabels=ticks,
     )
     rows = [
-        [d, n, f"{speeds[d]['LSTM'][n]:,.0f}", f"{speeds[d]['Transformer'][n]:,.0f}",
-         f"{ratios[d][n]:.2f}"]
+        [
+            d,
+            n,
+            f"{speeds[d]['LSTM'][n]:,.0f}",
+            f"{speeds[d]['Transformer'][n]:,.0f}",
+            f"{ratios[d][n]:.2f}",
+        ]
         for d in speeds
         for n in s.lengths
-    ]  # fmt: skip
+    ]
     threads = torch.get_num_threads()
     return {
         "figures": [

@@ -211,13 +211,17 @@ def reversal_verdict(corpus: str, measured: dict[str, Any], evidence: bool) -> d
     gain = measured["ppl_gain"]
     holds = "yes" if gain > spread else "no" if gain < -spread else "unclear"
     return verdict(
-        "bottleneck", "reading the source backwards helps a fixed context (shorter lags)", corpus,
+        "bottleneck",
+        "reading the source backwards helps a fixed context (shorter lags)",
+        corpus,
         "lower perplexity and higher BLEU reversed (Sutskever et al. 2014: 5.8 -> 4.7, BLEU "
         "25.9 -> 30.6)",
         f"fixed-context LSTM, {len(measured['runs']['forward'])} seeds: dev perplexity "
         f"{f['ppl_mean']:.2f} -> {r['ppl_mean']:.2f}, BLEU {f['bleu_mean']:.1f} -> "
-        f"{r['bleu_mean']:.1f}", holds, evidence,
-    )  # fmt: skip
+        f"{r['bleu_mean']:.1f}",
+        holds,
+        evidence,
+    )
 
 
 def _seed_rows(
@@ -225,11 +229,14 @@ def _seed_rows(
 ) -> list[list[str]]:
     """One table row per setting: dev perplexity / test BLEU per seed, then mean ± std of each."""
     return [
-        [s, *(f"{r['dev_ppl']:.2f} / {r['bleu']:.1f}" for r in runs[s]),
-         f"{summary[s]['ppl_mean']:.2f} ± {summary[s]['ppl_std']:.2f}",
-         f"{summary[s]['bleu_mean']:.1f} ± {summary[s]['bleu_std']:.1f}"]
+        [
+            s,
+            *(f"{r['dev_ppl']:.2f} / {r['bleu']:.1f}" for r in runs[s]),
+            f"{summary[s]['ppl_mean']:.2f} ± {summary[s]['ppl_std']:.2f}",
+            f"{summary[s]['bleu_mean']:.1f} ± {summary[s]['bleu_std']:.1f}",
+        ]
         for s in settings
-    ]  # fmt: skip
+    ]
 
 
 def _bible_table(measured: dict[str, Any], p: Preset, evidence: bool) -> dict[str, Any]:
@@ -282,10 +289,15 @@ def _bible_runs(
                 dev = {"dev_loss": math.nan, "dev_ppl": math.nan}
             hyps = translate_lines(translator, test.src)
             source = str(reused) if reused else recipe.describe()
-            runs[setting].append({"seed": seed, "dev_loss": dev["dev_loss"],
-                                  "dev_ppl": dev["dev_ppl"],
-                                  "bleu": corpus_bleu(hyps, test.ref),
-                                  "source": source})  # fmt: skip
+            runs[setting].append(
+                {
+                    "seed": seed,
+                    "dev_loss": dev["dev_loss"],
+                    "dev_ppl": dev["dev_ppl"],
+                    "bleu": corpus_bleu(hyps, test.ref),
+                    "source": source,
+                }
+            )
     return runs
 
 
@@ -302,19 +314,30 @@ def run(budget: str, out: Path, progress: LabProgress, reuse: Path | None = None
             translator = train_model(config, run_dir, progress, f"LSTM {setting}, seed {seed}")
             bleu = corpus_bleu(translate_lines(translator, test.src), test.ref)
             dev = dev_metrics(run_dir)
-            runs[setting].append({"seed": seed, "dev_loss": dev["dev_loss"],
-                                  "dev_ppl": dev["dev_ppl"], "bleu": bleu})  # fmt: skip
+            runs[setting].append(
+                {"seed": seed, "dev_loss": dev["dev_loss"], "dev_ppl": dev["dev_ppl"], "bleu": bleu}
+            )
             bar.advance(1)
     summary = {setting: _summary(values) for setting, values in runs.items()}
     labels = ["forward", "reversed"]
-    bar_chart(out / "perplexity.png", labels, [summary[s]["ppl_mean"] for s in labels],
-              [summary[s]["ppl_std"] for s in labels], "dev perplexity",
-              "Fixed-context LSTM: dev perplexity (lower is better)",
-              points=[[r["dev_ppl"] for r in runs[s]] for s in labels])  # fmt: skip
-    bar_chart(out / "bleu.png", labels, [summary[s]["bleu_mean"] for s in labels],
-              [summary[s]["bleu_std"] for s in labels], "test BLEU",
-              "Fixed-context LSTM: test BLEU (higher is better)",
-              points=[[r["bleu"] for r in runs[s]] for s in labels])  # fmt: skip
+    bar_chart(
+        out / "perplexity.png",
+        labels,
+        [summary[s]["ppl_mean"] for s in labels],
+        [summary[s]["ppl_std"] for s in labels],
+        "dev perplexity",
+        "Fixed-context LSTM: dev perplexity (lower is better)",
+        points=[[r["dev_ppl"] for r in runs[s]] for s in labels],
+    )
+    bar_chart(
+        out / "bleu.png",
+        labels,
+        [summary[s]["bleu_mean"] for s in labels],
+        [summary[s]["bleu_std"] for s in labels],
+        "test BLEU",
+        "Fixed-context LSTM: test BLEU (higher is better)",
+        points=[[r["bleu"] for r in runs[s]] for s in labels],
+    )
     rows = _seed_rows(runs, summary, labels)
     caption = "bars: mean over seeds; error bars: sample standard deviation; dots: each seed."
     synthetic = _gains(runs)

@@ -27,8 +27,15 @@ from attnlab.errors import UserError
 from attnlab.report.verdicts import QUESTIONS
 
 REPORT = "report.html"
-REQUIRED = {"name": str, "title": str, "figures": list, "tables": list, "metrics": dict,
-            "expected": str, "reading": str}  # fmt: skip
+REQUIRED = {
+    "name": str,
+    "title": str,
+    "figures": list,
+    "tables": list,
+    "metrics": dict,
+    "expected": str,
+    "reading": str,
+}
 NOT_MEASURED = "not measured in this run"
 NOT_TRAINED_ENOUGH = "not trained enough: run `--budget full`"
 CSS = """
@@ -257,16 +264,33 @@ def _environment(records: dict[str, dict[str, Any]]) -> str:
         rows.append(["wall clock, first start to last end", "", f"{wall:.0f}"])
     machine = first.get("machine") if isinstance(first.get("machine"), dict) else {}
     versions = first.get("versions") if isinstance(first.get("versions"), dict) else {}
-    return "\n".join([
-        "<section id='environment'><h2>Machine, versions and time spent</h2>",
-        _table({"caption": "Time per experiment (seconds)",
-                "columns": ["experiment", "budget", "seconds"], "rows": rows}),
-        _table({"caption": "Machine", "columns": ["property", "value"],
-                "rows": list(machine.items())}),
-        _table({"caption": "Versions", "columns": ["library", "version"],
-                "rows": list(versions.items())}),
-        "</section>",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "<section id='environment'><h2>Machine, versions and time spent</h2>",
+            _table(
+                {
+                    "caption": "Time per experiment (seconds)",
+                    "columns": ["experiment", "budget", "seconds"],
+                    "rows": rows,
+                }
+            ),
+            _table(
+                {
+                    "caption": "Machine",
+                    "columns": ["property", "value"],
+                    "rows": list(machine.items()),
+                }
+            ),
+            _table(
+                {
+                    "caption": "Versions",
+                    "columns": ["library", "version"],
+                    "rows": list(versions.items()),
+                }
+            ),
+            "</section>",
+        ]
+    )
 
 
 def render(out: Path, records: dict[str, dict[str, Any]], expected: list[str] | None = None) -> str:
