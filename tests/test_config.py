@@ -112,8 +112,12 @@ def test_cli_bad_input_exits_2_with_one_line(cli, tmp_path: Path, args, fragment
     (tmp_path / "bad.yaml").write_text("model:\n  hidden_size: 3\n   cell: gru\n", encoding="utf-8")
     (tmp_path / "bad8.yaml").write_bytes(b"model:\n  cell: \xff\n")
     (tmp_path / "ok.yaml").write_text("model:\n  hidden_size: 32\n", encoding="utf-8")
-    names = {"tmp": tmp_path, "bad_yaml": tmp_path / "bad.yaml", "bad_utf8": tmp_path / "bad8.yaml",
-             "ok": tmp_path / "ok.yaml"}  # fmt: skip
+    names = {
+        "tmp": tmp_path,
+        "bad_yaml": tmp_path / "bad.yaml",
+        "bad_utf8": tmp_path / "bad8.yaml",
+        "ok": tmp_path / "ok.yaml",
+    }
     result = cli(*[a.format(**names) for a in args])
     assert_one_line_error(result, *fragments)
 

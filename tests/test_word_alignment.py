@@ -301,6 +301,7 @@ def test_subword_links_become_word_links_when_any_pieces_are_linked() -> None:
     assert word_links(pieces, src, trg) == {(0, 1), (1, 0)}
     assert word_links({(3, 2)}, src, trg) == {(1, 1)}  # one piece link links the two words
     assert word_links({(1, 0)}, ["a", "b"], ["x"]) == {(1, 0)}  # word tokens: unchanged
-    weights = torch.tensor([[0.0, 0.1, 0.0, 0.9], [0.7, 0.2, 0.1, 0.0],
-                            [0.1, 0.8, 0.1, 0.0], [0.0, 0.0, 1.0, 0.0]])  # fmt: skip
+    weights = torch.tensor(
+        [[0.0, 0.1, 0.0, 0.9], [0.7, 0.2, 0.1, 0.0], [0.1, 0.8, 0.1, 0.0], [0.0, 0.0, 1.0, 0.0]]
+    )
     assert attention_word_links(weights, src, trg) == {(1, 0), (0, 1)}

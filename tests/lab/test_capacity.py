@@ -36,8 +36,15 @@ def test_half_distance() -> None:
 
 
 def test_final_states_are_the_encoders_last_state() -> None:
-    config = load_config(None, ["model.context=fixed", "model.bidirectional=false",
-                                "model.hidden_size=6", "model.embedding_size=4"])  # fmt: skip
+    config = load_config(
+        None,
+        [
+            "model.context=fixed",
+            "model.bidirectional=false",
+            "model.hidden_size=6",
+            "model.embedding_size=4",
+        ],
+    )
     vocab = Vocab.build([capacity.symbols(3)])
     model = build_model(config.model, len(vocab), len(vocab)).eval()
     tokenizer = WordTokenizer(lowercase=False)
@@ -79,10 +86,16 @@ def test_run_on_the_test_preset_writes_figures_and_documented_keys(tmp_path: Pat
 
 
 def _run(cell: str, d_h: int, accuracy: list[float], trained: bool = True) -> dict:
-    return {"cell": cell, "d_h": d_h, "trained": trained, "params": 1,
-            "dev_ppl": 2.0 if trained else None, "accuracy": accuracy,
-            "mean_accuracy": sum(accuracy) / len(accuracy),
-            "half_distance": capacity.half_distance(accuracy, 0.25)}  # fmt: skip
+    return {
+        "cell": cell,
+        "d_h": d_h,
+        "trained": trained,
+        "params": 1,
+        "dev_ppl": 2.0 if trained else None,
+        "accuracy": accuracy,
+        "mean_accuracy": sum(accuracy) / len(accuracy),
+        "half_distance": capacity.half_distance(accuracy, 0.25),
+    }
 
 
 def test_reading_names_what_holds_and_what_does_not() -> None:
@@ -104,12 +117,18 @@ def test_reading_names_what_holds_and_what_does_not() -> None:
 
 
 def test_verdict_is_structured_and_counts_only_trained_encoders() -> None:
-    runs = {"gru-16": {"trained": True, "half_distance": 3},
-            "gru-128": {"trained": True, "half_distance": None},
-            "gru-16-untrained": {"trained": False, "half_distance": 1}}  # fmt: skip
+    runs = {
+        "gru-16": {"trained": True, "half_distance": 3},
+        "gru-128": {"trained": True, "half_distance": None},
+        "gru-16-untrained": {"trained": False, "half_distance": 1},
+    }
     [v] = capacity.verdicts(runs)
-    assert (v["question"], v["corpus"], v["real"], v["holds"]) == ("bottleneck", "copy", False,
-                                                                   "yes")  # fmt: skip
+    assert (v["question"], v["corpus"], v["real"], v["holds"]) == (
+        "bottleneck",
+        "copy",
+        False,
+        "yes",
+    )
     assert "untrained" not in v["measured"]
     runs["gru-16"]["half_distance"] = None
     assert capacity.verdicts(runs)[0]["holds"] == "unclear"

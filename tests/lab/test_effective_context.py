@@ -79,8 +79,15 @@ def test_effective_context_is_the_first_k_that_stays_below_the_threshold() -> No
 
 def test_words_and_stream() -> None:
     assert effective_context.words("L'abîme, dit-il.") == [
-        "l", "'", "abîme", ",", "dit", "-", "il", ".",
-    ]  # fmt: skip
+        "l",
+        "'",
+        "abîme",
+        ",",
+        "dit",
+        "-",
+        "il",
+        ".",
+    ]
     vocab = Vocab.build([["a", "b", "a"]])
     stream = effective_context.token_stream(["A b", "c"], vocab)
     assert stream.tolist() == [vocab.stoi["a"], vocab.stoi["b"], EOS_ID, UNK_ID, EOS_ID]
@@ -123,6 +130,10 @@ def test_reading_names_what_disagrees_with_the_expectation() -> None:
 
 def test_verdict_is_structured() -> None:
     [v] = effective_context.verdicts({"drop": 40, "shuffle": None})
-    assert (v["question"], v["corpus"], v["real"], v["holds"]) == ("bottleneck", "bible-en-fr",
-                                                                   True, "yes")  # fmt: skip
+    assert (v["question"], v["corpus"], v["real"], v["holds"]) == (
+        "bottleneck",
+        "bible-en-fr",
+        True,
+        "yes",
+    )
     assert effective_context.verdicts({"drop": None, "shuffle": None})[0]["holds"] == "unclear"

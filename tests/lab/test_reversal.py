@@ -55,8 +55,9 @@ def test_micro_run_produces_the_documented_keys(tmp_path: Path) -> None:
         assert [r["seed"] for r in metrics["runs"][setting]] == seeds
         ppl = [r["dev_ppl"] for r in metrics["runs"][setting]]
         assert math.isclose(metrics["summary"][setting]["ppl_mean"], sum(ppl) / len(ppl))
-        assert all(math.isclose(r["dev_ppl"], math.exp(r["dev_loss"])) for r in
-                   metrics["runs"][setting])  # fmt: skip
+        assert all(
+            math.isclose(r["dev_ppl"], math.exp(r["dev_loss"])) for r in metrics["runs"][setting]
+        )
     gain = metrics["summary"]["forward"]["ppl_mean"] - metrics["summary"]["reversed"]["ppl_mean"]
     assert math.isclose(metrics["ppl_gain"], gain)
     assert [f["file"] for f in result["figures"]] == ["perplexity.png", "bleu.png"]
@@ -74,19 +75,28 @@ def test_bible_runs_both_settings_and_stay_below_the_floor(
     result = reversal.run("test", tmp_path, LabProgress(None))
     bible = result["metrics"]["bible-en-fr"]
     assert [r["seed"] for r in bible["runs"]["reversed"]] == [1]
-    assert all(math.isclose(r["dev_ppl"], math.exp(r["dev_loss"]))
-               for rs in bible["runs"].values() for r in rs)  # fmt: skip
+    assert all(
+        math.isclose(r["dev_ppl"], math.exp(r["dev_loss"]))
+        for rs in bible["runs"].values()
+        for r in rs
+    )
     # two steps: below the floor, greyed, and no evidence in the verdict
     assert not bible["evidence"] and result["tables"][1]["greyed"] == [0, 1]
     assert [(v["corpus"], v["evidence"]) for v in result["verdicts"]] == [
-        ("translation", True), ("bible-en-fr", False)]  # fmt: skip
+        ("translation", True),
+        ("bible-en-fr", False),
+    ]
 
 
 def _measured(forward: float, reversed_: float, spread: float) -> dict:
-    return {"runs": {"forward": [{}, {}]}, "ppl_gain": forward - reversed_,
-            "summary": {"forward": {"ppl_mean": forward, "ppl_std": spread, "bleu_mean": 1.0},
-                        "reversed": {"ppl_mean": reversed_, "ppl_std": spread,
-                                     "bleu_mean": 2.0}}}  # fmt: skip
+    return {
+        "runs": {"forward": [{}, {}]},
+        "ppl_gain": forward - reversed_,
+        "summary": {
+            "forward": {"ppl_mean": forward, "ppl_std": spread, "bleu_mean": 1.0},
+            "reversed": {"ppl_mean": reversed_, "ppl_std": spread, "bleu_mean": 2.0},
+        },
+    }
 
 
 def test_verdict_weighs_the_gain_against_the_spread_over_seeds() -> None:

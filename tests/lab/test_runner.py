@@ -23,9 +23,17 @@ from attnlab.report.figures import line_plot
 from tests.conftest import assert_one_line_error
 
 RUNNER_FIELDS = {
-    "name", "title", "budget", "seed", "config", "versions", "seconds", "started_at", "finished_at",
+    "name",
+    "title",
+    "budget",
+    "seed",
+    "config",
+    "versions",
+    "seconds",
+    "started_at",
+    "finished_at",
     "machine",
-}  # fmt: skip
+}
 
 
 def _fake(name: str, value: float, fail: bool = False) -> types.ModuleType:
