@@ -146,7 +146,17 @@ def test_run_on_the_test_preset_writes_figures_and_documented_keys(tmp_path: Pat
     assert synthetic["diagonal_aer"] == pytest.approx(aer(diagonal, gold))
     uniform = result["metrics"]["uniform_attention"]
     assert uniform["model"] == "GRU+Bahdanau" and uniform["bleu_uniform"] >= 0.0
-    assert "GRU+Bahdanau" in result["reading"] and "IBM Model 1" in result["reading"]
+    # one verdict a model and corpus, against IBM Model 1 on the NT; one for uniform weights
+    cited = sorted((v["question"], v["corpus"]) for v in result["verdicts"])
+    assert cited == sorted(
+        [("attention", "translation")] * len(p.models)
+        + [("attention", "nt-grc-en")] * len(p.nt.models)
+        + [("uniform", "translation")]
+    )
+    nt_verdict = next(v for v in result["verdicts"] if v["corpus"] == "nt-grc-en")
+    assert nt_verdict["holds"] == (
+        "yes" if nt["models"]["GRU+Bahdanau"]["aer"] <= nt["ibm1_aer"] else "no"
+    )
     assert [t["columns"][0] for t in result["tables"]] == ["aligner", "aligner"]
 
 

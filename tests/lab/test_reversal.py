@@ -29,22 +29,17 @@ def _summary(ppl: tuple[float, float], bleu: tuple[float, float], std: float) ->
     }
 
 
-def test_reading_says_whether_reversal_helped() -> None:
-    p = reversal.PRESETS["quick"]
-    helped = reversal._reading(_summary((5.8, 4.7), (25.9, 30.6), 0.1), p, "quick")
-    assert "5.80 ± 0.10" in helped and "4.70 ± 0.10" in helped
-    assert "helped on both measures" in helped and "by more than the spread" in helped
-    within = reversal._reading(_summary((5.8, 4.7), (25.9, 30.6), 1.0), p, "quick")
-    assert "less than the spread" in within
-    assert "did not help" in reversal._reading(_summary((4.7, 5.8), (30.6, 25.9), 0.1), p, "quick")
-    one = reversal._reading(_summary((5.8, 4.7), (30.6, 25.9), 0.1), p, "quick")
-    assert "one measure only" in one
-    unlearned = reversal._reading(_summary((28.7, 26.2), (0.1, 0.2), 0.5), p, "quick")
-    assert "BLEU stays below 5 either way" in unlearned
-    assert "By perplexity reversal helped" in unlearned and "both measures" not in unlearned
-    assert "--budget full trains it" in unlearned
-    in_full = reversal._reading(_summary((28.7, 26.2), (0.1, 0.2), 0.5), p, "full")
-    assert "--budget full" not in in_full and "training longer" in in_full
+def test_outcome_says_whether_reversal_helped() -> None:
+    def outcome(ppl: tuple[float, float], bleu: tuple[float, float], std: float) -> tuple:
+        found = reversal.outcome(_summary(ppl, bleu, std))
+        return found["learned"], found["ppl_helped"], found["bleu_helped"], found["beyond_spread"]
+
+    # Sutskever et al.'s figures: both measures, by 1.1 > 0.1 + 0.1 of spread
+    assert outcome((5.8, 4.7), (25.9, 30.6), 0.1) == (True, True, True, True)
+    assert outcome((5.8, 4.7), (25.9, 30.6), 1.0) == (True, True, True, False)  # 1.1 < 2.0
+    assert outcome((4.7, 5.8), (30.6, 25.9), 0.1) == (True, False, False, True)
+    assert outcome((5.8, 4.7), (30.6, 25.9), 0.1) == (True, True, False, True)  # one measure
+    assert outcome((28.7, 26.2), (0.1, 0.2), 0.5)[0] is False  # BLEU below 5 either way
 
 
 def test_micro_run_produces_the_documented_keys(tmp_path: Path) -> None:
@@ -60,6 +55,7 @@ def test_micro_run_produces_the_documented_keys(tmp_path: Path) -> None:
         )
     gain = metrics["summary"]["forward"]["ppl_mean"] - metrics["summary"]["reversed"]["ppl_mean"]
     assert math.isclose(metrics["ppl_gain"], gain)
+    assert metrics["outcome"] == reversal.outcome(metrics["summary"])
     assert [f["file"] for f in result["figures"]] == ["perplexity.png", "bleu.png"]
     assert all((tmp_path / f["file"]).exists() for f in result["figures"])
     assert result["tables"][0]["columns"][1:3] == ["seed 1", "seed 2"]

@@ -191,28 +191,47 @@ def _falls(run: dict[str, Any]) -> bool:
     return run["accuracy"][0] > run["accuracy"][-1] + 0.02
 
 
-def _trend(runs: dict[str, dict[str, Any]], p: Preset) -> tuple[list[str], list[str]]:
-    """(claims that hold, claims that do not) for the two expectations, per cell."""
-    holds, fails = [], []
-    trained = [r for r in runs.values() if r["trained"]]
-    falling = [r for r in trained if _falls(r)]
-    text = (
-        f"accuracy falls from k=1 to k={p.max_len} in {len(falling)} of {len(trained)} trained "
-        "encoders"
-    )
-    (holds if len(falling) == len(trained) else fails).append(text)
+def findings(runs: dict[str, dict[str, Any]], p: Preset) -> dict[str, Any]:
+    """The two expectations and what may explain a miss, as data: "falls_with_k" per trained
+    encoder (accuracy at k=1 above that at the longest k), "grows_with_width" per cell (mean
+    accuracy never falling by more than 0.01 from one d_h to the next, and higher at the widest),
+    "primacy" the trained encoders that read the first source token better than the last, and
+    "untrained_recency" per untrained encoder (its accuracy falls with k)."""
+    trained = {k: r for k, r in runs.items() if r["trained"]}
+    grows = {}
     for cell in p.cells:
         means = [runs[f"{cell}-{d}"]["mean_accuracy"] for d in p.sizes]
-        chain = " -> ".join(f"{m:.2f}" for m in means)
         rising = all(b >= a - 0.01 for a, b in itertools.pairwise(means))
+        grows[cell] = rising and means[-1] > means[0]
+    return {
+        "falls_with_k": {k: _falls(r) for k, r in trained.items()},
+        "grows_with_width": grows,
+        "primacy": [k for k, r in trained.items() if r["accuracy"][-1] > r["accuracy"][0]],
+        "untrained_recency": {k: _falls(r) for k, r in runs.items() if not r["trained"]},
+    }
+
+
+def _trend(
+    runs: dict[str, dict[str, Any]], p: Preset, found: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """(claims that hold, claims that do not) for the two expectations, per cell."""
+    holds, fails = [], []
+    falling = found["falls_with_k"]
+    text = (
+        f"accuracy falls from k=1 to k={p.max_len} in {sum(falling.values())} of {len(falling)} "
+        "trained encoders"
+    )
+    (holds if all(falling.values()) else fails).append(text)
+    for cell in p.cells:
+        chain = " -> ".join(f"{runs[f'{cell}-{d}']['mean_accuracy']:.2f}" for d in p.sizes)
         text = f"{CELL_NAMES[cell]} mean accuracy over k by d_h {list(p.sizes)}: {chain}"
-        (holds if rising and means[-1] > means[0] else fails).append(text)
+        (holds if found["grows_with_width"][cell] else fails).append(text)
     return holds, fails
 
 
-def _primacy(runs: dict[str, dict[str, Any]], p: Preset) -> str:
+def _primacy(p: Preset, found: dict[str, Any]) -> str:
     """Why accuracy may rise with k: the copy objective, checked against untrained encoders."""
-    first = [k for k, r in runs.items() if r["trained"] and r["accuracy"][-1] > r["accuracy"][0]]
+    first = found["primacy"]
     if not first:
         return ""
     text = (
@@ -222,18 +241,18 @@ def _primacy(runs: dict[str, dict[str, Any]], p: Preset) -> str:
         "Sutskever et al. 2014, sec. 3.3); so the shape against k measures what the objective "
         "asks for as much as the width of the pipe. "
     )
-    fresh = [r for r in runs.values() if not r["trained"]]
-    if fresh:
-        n = sum(_falls(r) for r in fresh)
+    recency = found["untrained_recency"]
+    if recency:
         text += (
-            f"Untrained encoders, which no objective shaped, show recency in {n} of {len(fresh)} "
-            "cases (accuracy falling with k). "
+            f"Untrained encoders, which no objective shaped, show recency in "
+            f"{sum(recency.values())} of {len(recency)} cases (accuracy falling with k). "
         )
     return text
 
 
 def _reading(runs: dict[str, dict[str, Any]], p: Preset, chance: float) -> str:
-    holds, fails = _trend(runs, p)
+    found = findings(runs, p)
+    holds, fails = _trend(runs, p, found)
     text = (
         f"Each encoder was trained for {p.steps} steps as a fixed-context autoencoder on copies of "
         f"1-{p.max_len} random symbols (alphabet {p.alphabet}, chance {chance:.2f}); probes read "
@@ -243,7 +262,7 @@ def _reading(runs: dict[str, dict[str, Any]], p: Preset, chance: float) -> str:
         text += "As expected: " + "; ".join(holds) + ". "
     if fails:
         text += "Not as expected: " + "; ".join(fails) + ". "
-    text += _primacy(runs, p)
+    text += _primacy(p, found)
     badly = [k for k, r in runs.items() if r["trained"] and r["dev_ppl"] > 0.5 * p.alphabet]
     if badly:
         text += (
@@ -438,6 +457,7 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict[str, Any]:
             "runs": runs,
             "distances": list(range(1, p.max_len + 1)),
             "chance": chance,
+            "findings": findings(runs, p),
             "majority": sum(majority) / len(majority),
         },
         "verdicts": verdicts(runs),

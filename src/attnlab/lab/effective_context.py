@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
@@ -130,6 +130,24 @@ def perturbed_losses(
     return baseline, increases
 
 
+def findings(
+    increases: dict[str, list[float]], contexts: dict[str, int | None], baseline: float, s: Settings
+) -> dict[str, Any]:
+    """What this run says, as data: "bounded", whether the loss comes within THRESHOLD of the
+    full window before the window ends when farther words are dropped (Khandelwal et al.: yes);
+    "order_matters_at", the distances k at which shuffling the farther words hurt more than
+    dropping them, beyond THRESHOLD x baseline (Khandelwal et al.: none)."""
+    tolerance = THRESHOLD * baseline
+    return {
+        "bounded": contexts["drop"] is not None and contexts["drop"] < s.window,
+        "order_matters_at": [
+            k
+            for k, sh, dr in zip(s.ks, increases["shuffle"], increases["drop"], strict=True)
+            if sh > dr + tolerance
+        ],
+    }
+
+
 def reading(
     increases: dict[str, list[float]],
     contexts: dict[str, int | None],
@@ -155,30 +173,30 @@ def reading(
         f"{THRESHOLD:.0%} of the full window at {context('drop')} when farther words are dropped "
         f"and at {context('shuffle')} when they are shuffled."
     )
-    worse = [k for k, sh, dr in zip(s.ks, shuffle, drop, strict=True) if sh > dr + tolerance]
-    bounded = contexts["drop"] is not None and contexts["drop"] < s.window
-    findings = []
+    found = findings(increases, contexts, baseline, s)
+    worse, bounded = found["order_matters_at"], found["bounded"]
+    notes = []
     if bounded:
-        findings.append("the context used is bounded, as Khandelwal et al. found")
+        notes.append("the context used is bounded, as Khandelwal et al. found")
     else:
-        findings.append("against the expectation the model still gains from the farthest words")
+        notes.append("against the expectation the model still gains from the farthest words")
     if worse:
-        findings.append(
+        notes.append(
             f"against the expectation shuffling hurt more than dropping at k = "
             f"{', '.join(map(str, worse))}"
         )
     else:
-        findings.append(
+        notes.append(
             "far words count more by their presence than by their order (shuffling never hurts "
             f"more than dropping, beyond {tolerance:.3f} nats)"
         )
     if bounded and contexts["drop"] is not None and contexts["drop"] < 50:
-        findings.append(
+        notes.append(
             f"the bound is far shorter than the ~200 tokens they measured, most likely because "
             f"this model is small (hidden size {s.hidden}) and has read only "
             f"{s.steps * s.batch_size * s.bptt:,} tokens of a {train_tokens:,}-token stream"
         )
-    return f"{text} Here {'; '.join(findings)}."
+    return f"{text} Here {'; '.join(notes)}."
 
 
 def verdicts(contexts: dict[str, int | None]) -> list[dict]:
@@ -250,6 +268,7 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict:
             "loss_full_window": baseline,
             "increase": {p: dict(zip(s.ks, increases[p], strict=True)) for p in PERTURBATIONS},
             "effective_context": contexts,
+            "findings": findings(increases, contexts, baseline, s),
             "final_train_loss": sum(last) / len(last),
             "vocabulary": vocab_size,
             "train_tokens": int(train.numel()),

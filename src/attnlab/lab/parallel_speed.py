@@ -133,9 +133,23 @@ def measure(
     return speeds
 
 
+def trends(ratios: dict[str, dict[int, float]]) -> dict[str, dict[str, bool]]:
+    """Per device, as data: whether the Transformer's lead over the LSTM (its tokens per second
+    over theirs) grows from the shortest length to the longest, and whether it trails the LSTM
+    at every length."""
+    return {
+        device: {
+            "grows": by_length[max(by_length)] > by_length[min(by_length)],
+            "slower_everywhere": max(by_length.values()) < 1.0,
+        }
+        for device, by_length in ratios.items()
+    }
+
+
 def reading(ratios: dict[str, dict[int, float]], threads: int) -> str:
     """One paragraph on this run's ratios, per device, and whether they grow with length."""
-    parts, surprises = [], []
+    found = trends(ratios)
+    parts = []
     for device, by_length in ratios.items():
         lengths = sorted(by_length)
         first, last = by_length[lengths[0]], by_length[lengths[-1]]
@@ -143,10 +157,9 @@ def reading(ratios: dict[str, dict[int, float]], threads: int) -> str:
             f"on the {device.upper()} the Transformer trains {first:.2g}x as many tokens per "
             f"second as the LSTM at length {lengths[0]} and {last:.2g}x at length {lengths[-1]}"
         )
-        if last <= first:
-            surprises.append(device)
-        if max(by_length.values()) < 1.0:
+        if found[device]["slower_everywhere"]:
             parts[-1] += f" (slower than the LSTM at every length on the {device.upper()})"
+    surprises = [device for device, trend in found.items() if not trend["grows"]]
     text = "; ".join(parts) + "."
     if not surprises:
         return text + " The advantage grows with length, as expected."
@@ -252,6 +265,7 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict:
         "metrics": {
             "speedup": ratios["cpu"],  # the report's key: CPU ratio by length
             "speedup_by_device": ratios,
+            "trends": trends(ratios),
             "tokens_per_s": speeds,
             "parameters": counts,
         },

@@ -22,8 +22,9 @@ from models given with --reuse DIR (DIR/bible-en-fr/lstm-fixed[-reversed][-seedN
 Metrics (`results.json`): metrics["runs"][SETTING] (SETTING "forward" or "reversed") is a list of
 {seed, dev_loss, dev_ppl, bleu}; metrics["summary"][SETTING] holds ppl_mean, ppl_std, bleu_mean,
 bleu_std; metrics["ppl_gain"] = forward - reversed perplexity and metrics["bleu_gain"] = reversed
-- forward BLEU (positive: reversal helped); metrics["bible-en-fr"], when measured, the same keys
-(runs, summary, ppl_gain, bleu_gain) plus evidence (the better BLEU at least the lab's floor).
+- forward BLEU (positive: reversal helped); metrics["outcome"] what they say (`outcome`);
+metrics["bible-en-fr"], when measured, the same keys (runs, summary, ppl_gain, bleu_gain,
+outcome) plus evidence (the better BLEU at least the lab's floor).
 A reused model's dev perplexity comes from the log.jsonl beside its checkpoint (None without
 one). result["verdicts"]: one per corpus (`report.verdicts`). Left out: deep LSTMs, beam search
 and ensembles of the paper.
@@ -137,6 +138,19 @@ def _summary(runs: list[dict[str, float]]) -> dict[str, float]:
     }
 
 
+def outcome(summary: dict[str, dict[str, float]]) -> dict[str, bool]:
+    """What the seeds' means say, as data: whether the models learned to translate at all (BLEU
+    of MIN_LEARNED_BLEU either way), whether reversal lowered the perplexity and raised the BLEU,
+    and whether the perplexity moved by more than the two spreads over seeds."""
+    f, r = summary["forward"], summary["reversed"]
+    return {
+        "learned": max(f["bleu_mean"], r["bleu_mean"]) >= MIN_LEARNED_BLEU,
+        "ppl_helped": r["ppl_mean"] < f["ppl_mean"],
+        "bleu_helped": r["bleu_mean"] > f["bleu_mean"],
+        "beyond_spread": abs(f["ppl_mean"] - r["ppl_mean"]) > f["ppl_std"] + r["ppl_std"],
+    }
+
+
 def _reading(summary: dict[str, dict[str, float]], p: Preset, budget: str) -> str:
     f, r = summary["forward"], summary["reversed"]
     n = len(p.seeds)
@@ -146,9 +160,13 @@ def _reading(summary: dict[str, dict[str, float]], p: Preset, budget: str) -> st
         f"{r['ppl_mean']:.2f} ± {r['ppl_std']:.2f} (reversed), and test BLEU from "
         f"{f['bleu_mean']:.1f} ± {f['bleu_std']:.1f} to {r['bleu_mean']:.1f} ± {r['bleu_std']:.1f}."
     )
-    ppl_helped, bleu_helped = r["ppl_mean"] < f["ppl_mean"], r["bleu_mean"] > f["bleu_mean"]
-    beyond = abs(f["ppl_mean"] - r["ppl_mean"]) > f["ppl_std"] + r["ppl_std"]
-    if max(f["bleu_mean"], r["bleu_mean"]) < MIN_LEARNED_BLEU:
+    found = outcome(summary)
+    ppl_helped, bleu_helped, beyond = (
+        found["ppl_helped"],
+        found["bleu_helped"],
+        found["beyond_spread"],
+    )
+    if not found["learned"]:
         text += (
             f" Test BLEU stays below {MIN_LEARNED_BLEU:.0f} either way: after {p.steps} steps the "
             "fixed-context LSTM (Sutskever et al.'s design: c only sets the decoder's first state) "
@@ -200,6 +218,7 @@ def _gains(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         "summary": summary,
         "ppl_gain": summary["forward"]["ppl_mean"] - summary["reversed"]["ppl_mean"],
         "bleu_gain": summary["reversed"]["bleu_mean"] - summary["forward"]["bleu_mean"],
+        "outcome": outcome(summary),
     }
 
 
