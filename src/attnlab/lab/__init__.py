@@ -35,7 +35,7 @@ from rich.progress import (
 
 from attnlab.errors import AttnlabError, UserError
 from attnlab.lab.common import BUDGETS, LabProgress
-from attnlab.lab.runner import attempt_experiment, partial_folder
+from attnlab.lab.runner import partial_folder, run_experiment
 from attnlab.lab.workers import run_in_worker, worker_plan, worker_pool
 
 # CLI name -> module, in the order of the report (the history: bottleneck first).
@@ -129,7 +129,7 @@ def run_lab(
                 torch.set_num_threads(threads)
                 bars.update(overall, description=f"[bold]lab ({budget}): {name}")
                 if not _log_outcome(
-                    progress, name, *attempt_experiment(name, module, budget, out, progress, reuse)
+                    progress, name, *run_experiment(name, module, budget, out, progress, reuse)
                 ):
                     failed.append(name)
                 bars.advance(overall)

@@ -339,24 +339,19 @@ def run(budget: str, out: Path, progress: LabProgress, reuse: Path | None = None
             bar.advance(1)
     summary = {setting: _summary(values) for setting, values in runs.items()}
     labels = ["forward", "reversed"]
-    bar_chart(
-        out / "perplexity.png",
-        labels,
-        [summary[s]["ppl_mean"] for s in labels],
-        [summary[s]["ppl_std"] for s in labels],
-        "dev perplexity",
-        "Fixed-context LSTM: dev perplexity (lower is better)",
-        points=[[r["dev_ppl"] for r in runs[s]] for s in labels],
-    )
-    bar_chart(
-        out / "bleu.png",
-        labels,
-        [summary[s]["bleu_mean"] for s in labels],
-        [summary[s]["bleu_std"] for s in labels],
-        "test BLEU",
-        "Fixed-context LSTM: test BLEU (higher is better)",
-        points=[[r["bleu"] for r in runs[s]] for s in labels],
-    )
+    for file, key, per_seed, label, better in (
+        ("perplexity.png", "ppl", "dev_ppl", "dev perplexity", "lower"),
+        ("bleu.png", "bleu", "bleu", "test BLEU", "higher"),
+    ):
+        bar_chart(
+            out / file,
+            labels,
+            [summary[s][f"{key}_mean"] for s in labels],
+            [summary[s][f"{key}_std"] for s in labels],
+            label,
+            f"Fixed-context LSTM: {label} ({better} is better)",
+            points=[[r[per_seed] for r in runs[s]] for s in labels],
+        )
     rows = _seed_rows(runs, summary, labels)
     caption = "bars: mean over seeds; error bars: sample standard deviation; dots: each seed."
     synthetic = _gains(runs)

@@ -41,19 +41,22 @@ def run_experiment(
     out: Path,
     progress: LabProgress,
     reuse: Path | None = None,
-) -> dict[str, Any]:
+) -> tuple[float | None, str | None]:
     """Run one experiment into DIR/.<name>.partial, add the runner's fields, write results.json,
     then replace DIR/<name> with it. `reuse` (a folder of models trained by `attnlab train`,
-    `lab.real`) goes to the experiments that take it (REUSE = True). Returns the record."""
+    `lab.real`) goes to the experiments that take it (REUSE = True). A failure is caught, so
+    that the other experiments still run, and leaves DIR/<name> as it was.
+    -> (seconds, None), or (None, the error as `Type: message`)."""
     partial = partial_folder(out, name)
-    shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run of ours
-    partial.mkdir()
-    seed_everything(SEED)
-    where = machine()  # before the experiment changes torch's thread count
-    started_at, start = time.time(), time.perf_counter()
     try:
+        shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run of ours
+        partial.mkdir()
+        seed_everything(SEED)
+        where = machine()  # before the experiment changes torch's thread count
+        started_at, start = time.time(), time.perf_counter()
         extra = {"reuse": reuse} if reuse is not None and getattr(module, "REUSE", False) else {}
         result = _check_result(name, module.run(budget, partial, progress, **extra))
+        seconds = time.perf_counter() - start
         record = {
             "name": name,
             "title": module.TITLE,
@@ -61,7 +64,7 @@ def run_experiment(
             "seed": SEED,
             "config": result.pop("config", {}),
             "versions": versions(),
-            "seconds": time.perf_counter() - start,
+            "seconds": seconds,
             "started_at": started_at,  # Unix time: experiments may run side by side
             "finished_at": time.time(),
             "machine": where,
@@ -69,29 +72,14 @@ def run_experiment(
         }
         text = json.dumps(record, indent=1, ensure_ascii=False)
         (partial / "results.json").write_text(text + "\n", encoding="utf-8")
-    except BaseException:
+        shutil.rmtree(out / name, ignore_errors=True)
+        partial.rename(out / name)
+    except Exception as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        return None, f"{type(exc).__name__}: {exc}"
+    except BaseException:  # Ctrl-C: no partial folder left behind, and the runner stops
         shutil.rmtree(partial, ignore_errors=True)
         raise
     finally:
         progress.close_tasks()
-    final = out / name
-    shutil.rmtree(final, ignore_errors=True)
-    partial.rename(final)
-    return record
-
-
-def attempt_experiment(
-    name: str,
-    module: ModuleType,
-    budget: str,
-    out: Path,
-    progress: LabProgress,
-    reuse: Path | None = None,
-) -> tuple[float | None, str | None]:
-    """`run_experiment`, a failure caught so that the other experiments still run.
-    -> (seconds, None), or (None, the error as `Type: message`)."""
-    try:
-        record = run_experiment(name, module, budget, out, progress, reuse)
-    except Exception as exc:
-        return None, f"{type(exc).__name__}: {exc}"
-    return float(record["seconds"]), None
+    return seconds, None

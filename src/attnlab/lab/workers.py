@@ -30,7 +30,7 @@ import torch
 from rich.progress import Progress, TaskID
 
 from attnlab.lab.common import LabProgress
-from attnlab.lab.runner import attempt_experiment
+from attnlab.lab.runner import run_experiment
 
 _QUEUE: Any = None  # the worker's end of the progress queue (set by _start_worker)
 
@@ -93,7 +93,7 @@ def run_in_worker(
     name, module_path, budget, out, reuse = job
     progress = LabProgress(QueueProgress(_QUEUE, name))  # type: ignore[arg-type]
     module = importlib.import_module(module_path)
-    return name, *attempt_experiment(name, module, budget, out, progress, reuse)
+    return name, *run_experiment(name, module, budget, out, progress, reuse)
 
 
 def _replay(sink: Any, bars: Progress, stop: threading.Event) -> None:
