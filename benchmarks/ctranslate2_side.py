@@ -43,7 +43,7 @@ from rich.table import Table
 
 from attnlab.checkpoint import load_checkpoint
 from attnlab.export import write_ctranslate2
-from attnlab.train import corpus_bleu
+from attnlab.metrics import corpus_bleu
 from attnlab.translate import Translator
 
 SEARCHES = (("greedy", 1), ("beam5", 5))

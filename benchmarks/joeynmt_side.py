@@ -85,7 +85,7 @@ from rich.console import Console
 from rich.table import Table
 
 import attnlab
-from attnlab.train import corpus_bleu
+from attnlab.metrics import corpus_bleu
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench-out"  # git-ignored, like throughput.py's

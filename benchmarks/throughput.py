@@ -48,7 +48,9 @@ from attnlab.config import load_config
 from attnlab.data.batching import collate, make_batches
 from attnlab.data.dataset import load_training_data
 from attnlab.distributed import DistEnv
-from attnlab.train import Trainer, corpus_bleu, seed_everything
+from attnlab.metrics import corpus_bleu
+from attnlab.seeding import seed_everything
+from attnlab.train import Trainer
 from attnlab.translate import Translator
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -102,9 +102,16 @@ def test_all_possible_gold_gives_zero_aer(
     src, ref = read_lines(runs["src"]), read_lines(runs["ref"])
     all_possible = _gold_file(runs["root"] / "possible.align", src, ref, "?")
     result = cli(
-        "evaluate", runs["bahdanau"], "--src", runs["src"], "--ref", runs["ref"],
-        "--align", all_possible, "--json",
-    )  # fmt: skip
+        "evaluate",
+        runs["bahdanau"],
+        "--src",
+        runs["src"],
+        "--ref",
+        runs["ref"],
+        "--align",
+        all_possible,
+        "--json",
+    )
     assert result.code == 0, result.err
     assert json.loads(result.out)["aer"] == 0.0  # every link is possible and none is sure
 

@@ -38,6 +38,16 @@ def test_override_beats_file(tmp_path: Path) -> None:
     assert load_config(path, ["model.hidden_size=48"]).model.hidden_size == 48
 
 
+def test_an_old_lab_section_is_accepted_and_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "old.yaml"
+    path.write_text("lab:\n  budget: full\n  seeds: [1, 2]\nmodel:\n  hidden_size: 8\n")
+    config = load_config(path, ["lab.budget=quick"])
+    assert config.model.hidden_size == 8
+    assert "lab" not in config.model_dump() and "lab:" not in config.to_yaml()
+    old_checkpoint_config = {**Config().model_dump(mode="json"), "lab": {"budget": "quick"}}
+    assert Config.model_validate(old_checkpoint_config) == Config()
+
+
 @pytest.mark.parametrize(
     ("text", "overrides", "expected"),
     [
@@ -102,8 +112,12 @@ def test_cli_bad_input_exits_2_with_one_line(cli, tmp_path: Path, args, fragment
     (tmp_path / "bad.yaml").write_text("model:\n  hidden_size: 3\n   cell: gru\n", encoding="utf-8")
     (tmp_path / "bad8.yaml").write_bytes(b"model:\n  cell: \xff\n")
     (tmp_path / "ok.yaml").write_text("model:\n  hidden_size: 32\n", encoding="utf-8")
-    names = {"tmp": tmp_path, "bad_yaml": tmp_path / "bad.yaml", "bad_utf8": tmp_path / "bad8.yaml",
-             "ok": tmp_path / "ok.yaml"}  # fmt: skip
+    names = {
+        "tmp": tmp_path,
+        "bad_yaml": tmp_path / "bad.yaml",
+        "bad_utf8": tmp_path / "bad8.yaml",
+        "ok": tmp_path / "ok.yaml",
+    }
     result = cli(*[a.format(**names) for a in args])
     assert_one_line_error(result, *fragments)
 

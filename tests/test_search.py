@@ -168,8 +168,11 @@ def test_empty_batch_gives_empty_result() -> None:
 # Hand-computed searches on the scripted toy
 
 # Greedy takes a (0.5), then </s> (0.4): P = 0.2. Beam 2 keeps b (0.4), whose </s> has 0.9: 0.36.
-BEAM_BEATS_GREEDY = {(): {A: 0.5, B: 0.4, EOS_ID: 0.1}, (A,): {EOS_ID: 0.4, A: 0.35, B: 0.25},
-                     (B,): {EOS_ID: 0.9, A: 0.05, B: 0.05}}  # fmt: skip
+BEAM_BEATS_GREEDY = {
+    (): {A: 0.5, B: 0.4, EOS_ID: 0.1},
+    (A,): {EOS_ID: 0.4, A: 0.35, B: 0.25},
+    (B,): {EOS_ID: 0.9, A: 0.05, B: 0.05},
+}
 # "" has P 0.45, "a" 0.11, "a b" 0.44: alpha 0 picks "", alpha 1 "a b" (0.44 over lp 8/6).
 PENALTY_FLIPS = {(): {A: 0.55, EOS_ID: 0.45}, (A,): {B: 0.8, EOS_ID: 0.2}}
 

@@ -22,7 +22,8 @@ from attnlab.data.dataset import load_training_data
 from attnlab.distributed import DistEnv
 from attnlab.errors import UserError
 from attnlab.models.build import build_model
-from attnlab.train import Trainer, run_training, seed_everything
+from attnlab.seeding import seed_everything
+from attnlab.train import Trainer, run_training
 from tests.conftest import assert_one_line_error, write_reverse_task
 
 TINY = [
@@ -189,8 +190,13 @@ def test_corrupt_checkpoint_on_resume_is_one_line(tmp_path: Path, cli) -> None:
 
 @pytest.mark.parametrize("accumulate", [1, 2])
 def test_two_process_ddp_matches_one_process(tmp_path: Path, accumulate: int) -> None:
-    extra = ["training.max_steps=40", "training.eval_every=40", "training.eval_bleu=false",
-             "training.log_every=4", f"training.accumulate={accumulate}"]  # fmt: skip
+    extra = [
+        "training.max_steps=40",
+        "training.eval_every=40",
+        "training.eval_bleu=false",
+        "training.log_every=4",
+        f"training.accumulate={accumulate}",
+    ]
     path = config_file(tmp_path, extra)
     one = tmp_path / "one"
     run_training(load_config(path, ["training.batch_tokens=320"]), one)
@@ -243,8 +249,10 @@ def test_accumulated_batches_make_the_update_of_one_batch_of_all_of_them(tmp_pat
     assert loss_a == pytest.approx(loss_b, rel=1e-5)
     a, b = accumulating.model.state_dict(), whole.model.state_dict()
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
-    assert not torch.allclose(a["decoder.output.weight"], _trainer(path, [], tmp_path / "c")
-                              .model.state_dict()["decoder.output.weight"])  # fmt: skip
+    assert not torch.allclose(
+        a["decoder.output.weight"],
+        _trainer(path, [], tmp_path / "c").model.state_dict()["decoder.output.weight"],
+    )
 
 
 def test_accumulate_counts_updates_as_steps_and_reads_that_many_batches(tmp_path: Path) -> None:
@@ -273,9 +281,14 @@ def test_resume_with_accumulation_continues_the_same_run(tmp_path: Path) -> None
 def test_max_minutes_stops_the_run_and_resume_keeps_the_budget(tmp_path: Path) -> None:
     """A wall-clock budget ends the run with a checkpoint, as max_steps does; the time is saved
     with the run, so resuming with the same budget trains no further and a larger one goes on."""
-    extra = ["training.max_steps=100000", "training.max_minutes=0.01", "training.log_every=1",
-             "training.eval_every=100000", "training.eval_bleu=false",
-             "training.schedule=cosine"]  # fmt: skip
+    extra = [
+        "training.max_steps=100000",
+        "training.max_minutes=0.01",
+        "training.log_every=1",
+        "training.eval_every=100000",
+        "training.eval_bleu=false",
+        "training.schedule=cosine",
+    ]
     path = config_file(tmp_path, extra)
     out = tmp_path / "run"
     summary = run_training(load_config(path), out)
@@ -294,8 +307,12 @@ def test_max_minutes_stops_the_run_and_resume_keeps_the_budget(tmp_path: Path) -
 
 
 def test_average_last_averages_the_kept_checkpoints(tmp_path: Path) -> None:
-    extra = ["training.max_steps=30", "training.eval_every=10", "training.keep_last=3",
-             "training.average_last=3"]  # fmt: skip
+    extra = [
+        "training.max_steps=30",
+        "training.eval_every=10",
+        "training.keep_last=3",
+        "training.average_last=3",
+    ]
     out = tmp_path / "run"
     summary = run_training(load_config(config_file(tmp_path, extra)), out)
     steps = [weights(out, f"ckpt-{step:07d}.pt") for step in (10, 20, 30)]
@@ -321,8 +338,13 @@ def test_joint_vocabulary_with_tied_embeddings_trains_and_reloads_three_way_tied
 ) -> None:
     from attnlab.translate import Translator
 
-    extra = [*TINY_TRANSFORMER, "model.tie_embeddings=true", "data.joint_vocab=true",
-             "training.max_steps=10", "training.eval_every=10"]  # fmt: skip
+    extra = [
+        *TINY_TRANSFORMER,
+        "model.tie_embeddings=true",
+        "data.joint_vocab=true",
+        "training.max_steps=10",
+        "training.eval_every=10",
+    ]
     out = tmp_path / "run"
     run_training(load_config(config_file(tmp_path, extra)), out)
     translator = Translator.from_checkpoint(out / "best.pt")

@@ -77,6 +77,17 @@ def test_n_best_is_tab_separated_on_one_line(
     assert [len(line.split("\t")) for line in result.out.splitlines()] == [3, 3]
 
 
+def test_n_best_defaults_to_the_configs_decoding_n_best(ckpts: dict[str, Path]) -> None:
+    translator = Translator.from_checkpoint(ckpts["rnn"])
+    assert translator.search_sizes(None, None) == (translator.decoding.beam_size, 1)
+    translator.decoding = translator.decoding.model_copy(update={"beam_size": 3, "n_best": 2})
+    assert translator.search_sizes(None, None) == (3, 2)
+    assert translator.search_sizes(1, None) == (1, 1)  # greedy search: one hypothesis
+    assert translator.search_sizes(4, 4) == (4, 4)
+    assert [len(t.nbest) for t in translator.translate(["w1 w2", "w3"])] == [2, 2]
+    assert [len(t.nbest) for t in translator.translate(["w1 w2"], beam_size=1)] == [1]
+
+
 def test_json_has_scores_tokens_and_attention_of_the_right_shape(
     ckpts: dict[str, Path], cli: Callable[..., CliResult]
 ) -> None:

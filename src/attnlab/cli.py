@@ -146,7 +146,10 @@ def translate(
     beam: Annotated[
         int | None, typer.Option("--beam", min=1, help="Beam size; 1 = greedy.")
     ] = None,
-    n_best: Annotated[int, typer.Option("--n-best", min=1)] = 1,
+    n_best: Annotated[
+        int | None,
+        typer.Option("--n-best", min=1, help="Hypotheses per line; default decoding.n_best."),
+    ] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -169,7 +172,8 @@ def evaluate(
     as_json: JsonFlag = False,
 ) -> None:
     """BLEU and chrF (sacreBLEU), per source-length bucket, and AER against gold alignments."""
-    from attnlab.evaluate import evaluate_checkpoint, parse_buckets, render_evaluation
+    from attnlab.evaluate import evaluate_checkpoint, render_evaluation
+    from attnlab.metrics import parse_buckets
 
     result = evaluate_checkpoint(ckpt, src, ref, align, parse_buckets(buckets), beam)
     if as_json:

@@ -1,4 +1,4 @@
-"""Typed configuration: one pydantic schema for data, model, training, decoding and lab.
+"""Typed configuration: one pydantic schema for data, model, training and decoding.
 
 YAML goes in; every mistake comes out as one line naming the file and the dotted key, e.g.
 `configs/x.yaml: model.hidden_size: must be > 0 (got -3)`. Unknown keys are rejected with a
@@ -190,7 +190,12 @@ class TrainingConfig(_Section):
 
 class DecodingConfig(_Section):
     beam_size: int = Field(default=5, gt=0)
-    n_best: int = Field(default=1, gt=0)
+    n_best: int = Field(
+        default=1,
+        gt=0,
+        description="hypotheses per sentence that translation returns when not told (at most "
+        "the beam size: greedy decoding, as the trainer's dev BLEU, gives one)",
+    )
     length_penalty: float = Field(default=1.0, ge=0, description="GNMT alpha; 0 disables")
     max_len_ratio: float = Field(default=1.5, gt=0)
     max_len_offset: int = Field(default=10, ge=0)
@@ -205,17 +210,20 @@ class DecodingConfig(_Section):
         return self
 
 
-class LabConfig(_Section):
-    budget: Literal["quick", "full"] = "quick"
-    seeds: list[int] = Field(default_factory=lambda: [1, 2, 3])
-
-
 class Config(_Section):
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     decoding: DecodingConfig = Field(default_factory=DecodingConfig)
-    lab: LabConfig = Field(default_factory=LabConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_lab_section(cls, raw: Any) -> Any:
+        """Configs and checkpoints written before have a `lab:` section (budget, seeds) that
+        nothing read (`attnlab lab --budget` sets the budget): accepted, and dropped."""
+        if isinstance(raw, dict) and "lab" in raw:
+            return {key: value for key, value in raw.items() if key != "lab"}
+        return raw
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
@@ -247,8 +255,12 @@ def _describe(error: dict[str, Any]) -> str:
         close = difflib.get_close_matches(str(loc[-1]), _field_names(loc), n=1)
         hint = f"; did you mean '{'.'.join([*map(str, loc[:-1]), close[0]])}'?" if close else ""
         return f"{key}: unknown key{hint}"
-    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
-              "less_than_equal": "<="}  # fmt: skip
+    bounds = {
+        "greater_than": ">",
+        "greater_than_equal": ">=",
+        "less_than": "<",
+        "less_than_equal": "<=",
+    }
     if kind in bounds:
         return f"{key}: must be {bounds[kind]} {next(iter(ctx.values()))} (got {_short(got)})"
     if kind == "literal_error":

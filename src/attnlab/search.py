@@ -32,11 +32,11 @@ from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from attnlab.data.vocab import BOS_ID, EOS_ID, PAD_ID
 from attnlab.errors import UserError
-from attnlab.models.interface import select_batch
+from attnlab.models.interface import Seq2SeqModel, select_batch
 
 
 @dataclass
@@ -104,7 +104,7 @@ def _scatter(full: Tensor, alive: Tensor, values: Tensor) -> Tensor:
 
 
 def greedy_search(
-    model: nn.Module, src: Tensor, src_mask: Tensor, max_lengths: Tensor
+    model: Seq2SeqModel, src: Tensor, src_mask: Tensor, max_lengths: Tensor
 ) -> list[list[Hypothesis]]:
     """The most probable token at each step, until </s> or the length limit.
 
@@ -128,7 +128,7 @@ def greedy_search(
 
 
 def _greedy_loop(
-    model: nn.Module, memory: Any, limits: Tensor
+    model: Seq2SeqModel, memory: Any, limits: Tensor
 ) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
     """Step all sentences together; a sentence leaves the batch when it emits </s>.
 
@@ -191,7 +191,7 @@ class _Trace(NamedTuple):
 
 
 def beam_search(
-    model: nn.Module,
+    model: Seq2SeqModel,
     src: Tensor,
     src_mask: Tensor,
     max_lengths: Tensor,
@@ -226,7 +226,7 @@ def beam_search(
 
 
 def _start_beam(
-    model: nn.Module, src: Tensor, src_mask: Tensor, limits: Tensor, k: int, n: int
+    model: Seq2SeqModel, src: Tensor, src_mask: Tensor, limits: Tensor, k: int, n: int
 ) -> _Beam:
     """Encode once, then repeat each sentence's memory K times; only slot 0 starts live."""
     b = src.size(0)
@@ -246,7 +246,7 @@ def _start_beam(
 
 
 def _beam_step(
-    model: nn.Module, beam: _Beam, t: int, alpha: float, n_sentences: int
+    model: Seq2SeqModel, beam: _Beam, t: int, alpha: float, n_sentences: int
 ) -> tuple[_Beam, Tensor, Tensor, _Trace]:
     """One decoding step of every live hypothesis.
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -21,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sacrebleu
 import torch
 import torch.nn.functional as F
 from rich.console import Console
@@ -42,6 +40,7 @@ from attnlab.config import Config
 from attnlab.data.batching import Batch, collate, make_batches
 from attnlab.data.dataset import Encoders, TrainingData, load_training_data
 from attnlab.data.vocab import PAD_ID
+from attnlab.device import resolve_device
 from attnlab.distributed import (
     DistEnv,
     all_reduce_sum,
@@ -52,9 +51,12 @@ from attnlab.distributed import (
     wait_for_all_ranks,
 )
 from attnlab.errors import UserError, WriteError
+from attnlab.metrics import corpus_bleu
 from attnlab.models.build import build_model
+from attnlab.models.interface import Seq2SeqModel
 from attnlab.schedule import build_scheduler
-from attnlab.translate import Translator, resolve_device
+from attnlab.seeding import rng_state, seed_everything, set_rng_state
+from attnlab.translate import Translator
 
 EVAL_BLEU_SENTENCES = 1000  # dev sentences decoded for BLEU at each evaluation
 
@@ -76,36 +78,6 @@ class RunProgress:
 # --- small pure helpers -------------------------------------------------------------------------
 
 
-def seed_everything(seed: int) -> None:
-    """One seed for Python, NumPy and torch."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": [int(x) for x in np.random.get_state()[1]],
-        "numpy_pos": int(np.random.get_state()[2]),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    np.random.set_state(
-        ("MT19937", np.array(state["numpy"], dtype=np.uint32), state["numpy_pos"], 0, 0.0)
-    )
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def sequence_loss(logits: Tensor, batch: Batch, label_smoothing: float) -> Tensor:
     """Summed cross-entropy over the real target tokens. logits (B, T, V) -> scalar."""
     return F.cross_entropy(
@@ -118,7 +90,7 @@ def sequence_loss(logits: Tensor, batch: Batch, label_smoothing: float) -> Tenso
 
 
 def plain_training_step(
-    model: nn.Module, optimizer: torch.optim.Optimizer, batch: Batch, clip_norm: float = 1.0
+    model: Seq2SeqModel, optimizer: torch.optim.Optimizer, batch: Batch, clip_norm: float = 1.0
 ) -> float:
     """One teacher-forced update without AMP or DDP, for the lab's own small loops: mean
     cross-entropy per target token, backward, clip the gradient norm, step. Returns the loss."""
@@ -136,10 +108,6 @@ def descend(
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
     optimizer.step()
-
-
-def corpus_bleu(hyps: list[str], refs: list[str]) -> float:
-    return float(sacrebleu.corpus_bleu(hyps, [refs]).score)
 
 
 # --- the trainer --------------------------------------------------------------------------------
@@ -173,8 +141,8 @@ class Trainer:
             else None
         )
         optim_cls = torch.optim.AdamW if self.cfg.optimizer == "adamw" else torch.optim.Adam
-        # fused: one kernel for every parameter (the per-tensor loop dispatches about a thousand
-        # small ops a step, 4-5 ms of a Transformer step on a CPU)
+        # fused: one kernel for every parameter, where the per-tensor loop dispatches about a
+        # thousand small ops a step
         self.optimizer = optim_cls(
             self.model.parameters(),
             lr=self.cfg.lr,

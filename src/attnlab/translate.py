@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import torch
 from pydantic import ValidationError
-from torch import Tensor, nn
+from torch import Tensor
 
 from attnlab.checkpoint import load_checkpoint
 from attnlab.config import Config, DecodingConfig
@@ -25,8 +25,10 @@ from attnlab.data.corpus import MAX_LINE_BYTES, check_line
 from attnlab.data.dataset import Encoders
 from attnlab.data.tokenize import Tokenizer
 from attnlab.data.vocab import Vocab
+from attnlab.device import resolve_device
 from attnlab.errors import UserError
 from attnlab.models.build import build_model
+from attnlab.models.interface import Seq2SeqModel
 from attnlab.search import Hypothesis, beam_search, greedy_search, max_lengths
 
 
@@ -44,21 +46,12 @@ class Translation:
     truncated: bool = False
 
 
-def resolve_device(name: str) -> torch.device:
-    """`auto` picks CUDA when present, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("training.device", "cuda was asked for but no CUDA device is available")
-    return torch.device(name)
-
-
 class Translator:
     """A trained model with its tokenizers and vocabularies, ready to translate lines."""
 
     def __init__(
         self,
-        model: nn.Module,
+        model: Seq2SeqModel,
         src_tokenizer: Tokenizer,
         trg_tokenizer: Tokenizer,
         src_vocab: Vocab,
@@ -99,7 +92,7 @@ class Translator:
         return cls.from_encoders(model, encoders, config)
 
     @classmethod
-    def from_encoders(cls, model: nn.Module, encoders: Encoders, config: Config) -> Translator:
+    def from_encoders(cls, model: Seq2SeqModel, encoders: Encoders, config: Config) -> Translator:
         """A model with the tokenizers and vocabularies it was trained with."""
         return cls(
             model,
@@ -111,7 +104,7 @@ class Translator:
             model_max_source_length(config),
         )
 
-    def with_model(self, model: nn.Module) -> Translator:
+    def with_model(self, model: Seq2SeqModel) -> Translator:
         """The same tokenizers, vocabularies and settings around another model (e.g. one whose
         attention the lab replaced, or the untrained twin of this one)."""
         return Translator(
@@ -124,17 +117,25 @@ class Translator:
             self.max_src_len,
         )
 
+    def search_sizes(self, beam_size: int | None, n_best: int | None) -> tuple[int, int]:
+        """(beam size, n-best) of a search: those given, else the config's decoding section
+        (its n_best at most the beam size, so `beam_size=1` alone is greedy search)."""
+        beam_size = beam_size or self.decoding.beam_size
+        if n_best is None:
+            return beam_size, min(self.decoding.n_best, beam_size)
+        if n_best > beam_size:
+            raise UserError("--n-best", f"must be <= the beam size ({n_best} > {beam_size})")
+        return beam_size, n_best
+
     def translate(
         self,
         lines: list[str],
         beam_size: int | None = None,
-        n_best: int = 1,
+        n_best: int | None = None,
         batch_size: int | None = None,
     ) -> list[Translation]:
-        """Translate `lines` in order; beam_size 1 is greedy search."""
-        beam_size = beam_size or self.decoding.beam_size
-        if n_best > beam_size:
-            raise UserError("--n-best", f"must be <= the beam size ({n_best} > {beam_size})")
+        """Translate `lines` in order; beam_size 1 is greedy search (`search_sizes`)."""
+        beam_size, n_best = self.search_sizes(beam_size, n_best)
         batch_size = batch_size or self.decoding.batch_size
         tokens = [self.src_tokenizer.encode(line) for line in lines]
         limit = self.max_src_len
@@ -237,7 +238,7 @@ def translate_stream(
     ckpt: Path,
     input_path: Path | None,
     beam: int | None,
-    n_best: int,
+    n_best: int | None,
     batch_size: int | None,
     as_json: bool,
     out: TextIO | None = None,
@@ -248,6 +249,7 @@ def translate_stream(
     """
     out = out or sys.stdout
     translator = Translator.from_checkpoint(ckpt)
+    beam, n_best = translator.search_sizes(beam, n_best)
     batch_size = batch_size or translator.decoding.batch_size
     if input_path is None:
         name, handle = "<stdin>", sys.stdin.buffer

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from attnlab.analysis import bootstrap
-from attnlab.evaluate import corpus_scores
+from attnlab.metrics import corpus_scores
 
 
 def _sum(summed: np.ndarray) -> float:

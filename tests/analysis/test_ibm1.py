@@ -14,7 +14,7 @@ from attnlab.analysis.ibm1 import (
     translation_table,
     viterbi_alignment,
 )
-from attnlab.evaluate import aer
+from attnlab.word_alignment import aer
 
 # The textbook corpus (Koehn 2010, ch. 4): "la" always comes with "the", and the content words
 # are pinned down by the sentences they share.

@@ -36,8 +36,15 @@ def test_half_distance() -> None:
 
 
 def test_final_states_are_the_encoders_last_state() -> None:
-    config = load_config(None, ["model.context=fixed", "model.bidirectional=false",
-                                "model.hidden_size=6", "model.embedding_size=4"])  # fmt: skip
+    config = load_config(
+        None,
+        [
+            "model.context=fixed",
+            "model.bidirectional=false",
+            "model.hidden_size=6",
+            "model.embedding_size=4",
+        ],
+    )
     vocab = Vocab.build([capacity.symbols(3)])
     model = build_model(config.model, len(vocab), len(vocab)).eval()
     tokenizer = WordTokenizer(lowercase=False)
@@ -75,41 +82,55 @@ def test_run_on_the_test_preset_writes_figures_and_documented_keys(tmp_path: Pat
     # the last token is in plain view of h_S even after 3 steps of training
     assert all(r["accuracy"][0] > 2 * metrics["chance"] for r in metrics["runs"].values())
     assert len(result["tables"][0]["rows"]) == len(expected)
-    assert "GRU" in result["reading"]
+    assert metrics["findings"] == capacity.findings(metrics["runs"], p)
 
 
 def _run(cell: str, d_h: int, accuracy: list[float], trained: bool = True) -> dict:
-    return {"cell": cell, "d_h": d_h, "trained": trained, "params": 1,
-            "dev_ppl": 2.0 if trained else None, "accuracy": accuracy,
-            "mean_accuracy": sum(accuracy) / len(accuracy),
-            "half_distance": capacity.half_distance(accuracy, 0.25)}  # fmt: skip
+    return {
+        "cell": cell,
+        "d_h": d_h,
+        "trained": trained,
+        "params": 1,
+        "dev_ppl": 2.0 if trained else None,
+        "accuracy": accuracy,
+        "mean_accuracy": sum(accuracy) / len(accuracy),
+        "half_distance": capacity.half_distance(accuracy, 0.25),
+    }
 
 
-def test_reading_names_what_holds_and_what_does_not() -> None:
+def test_findings_name_what_holds_and_what_does_not() -> None:
     p = capacity.Preset(("gru",), (8, 16), 4, 3, 10, 1, 10, 10, 10, 1, True)
     runs = {
         "gru-8": _run("gru", 8, [0.9, 0.5, 0.3]),  # recency
         "gru-16": _run("gru", 16, [0.6, 0.5, 0.95]),  # primacy: the first token kept best
         "gru-16-untrained": _run("gru", 16, [1.0, 0.4, 0.3], trained=False),
     }
-    reading = capacity._reading(runs, p, chance=0.25)
-    assert "Not as expected: accuracy falls from k=1 to k=3 in 1 of 2 trained encoders" in reading
-    assert "As expected: GRU mean accuracy over k by d_h [8, 16]: 0.57 -> 0.68" in reading
-    assert "gru-16 read the FIRST source token (k=3)" in reading
-    assert "recency in 1 of 1 cases" in reading
-    runs["gru-16"] = _run("gru", 16, [0.95, 0.6, 0.4])
-    reading = capacity._reading(runs, p, chance=0.25)
-    assert "As expected: accuracy falls from k=1 to k=3 in 2 of 2" in reading
-    assert "FIRST" not in reading
+    # means 0.57 -> 0.68: wider keeps more; gru-16 does not fall with k
+    assert capacity.findings(runs, p) == {
+        "falls_with_k": {"gru-8": True, "gru-16": False},
+        "grows_with_width": {"gru": True},
+        "primacy": ["gru-16"],
+        "untrained_recency": {"gru-16-untrained": True},
+    }
+    runs["gru-16"] = _run("gru", 16, [0.55, 0.45, 0.4])  # mean 0.47 < 0.57: narrower keeps more
+    found = capacity.findings(runs, p)
+    assert found["falls_with_k"] == {"gru-8": True, "gru-16": True} and found["primacy"] == []
+    assert found["grows_with_width"] == {"gru": False}
 
 
 def test_verdict_is_structured_and_counts_only_trained_encoders() -> None:
-    runs = {"gru-16": {"trained": True, "half_distance": 3},
-            "gru-128": {"trained": True, "half_distance": None},
-            "gru-16-untrained": {"trained": False, "half_distance": 1}}  # fmt: skip
+    runs = {
+        "gru-16": {"trained": True, "half_distance": 3},
+        "gru-128": {"trained": True, "half_distance": None},
+        "gru-16-untrained": {"trained": False, "half_distance": 1},
+    }
     [v] = capacity.verdicts(runs)
-    assert (v["question"], v["corpus"], v["real"], v["holds"]) == ("bottleneck", "copy", False,
-                                                                   "yes")  # fmt: skip
+    assert (v["question"], v["corpus"], v["real"], v["holds"]) == (
+        "bottleneck",
+        "copy",
+        False,
+        "yes",
+    )
     assert "untrained" not in v["measured"]
     runs["gru-16"]["half_distance"] = None
     assert capacity.verdicts(runs)[0]["holds"] == "unclear"

@@ -79,8 +79,15 @@ def test_effective_context_is_the_first_k_that_stays_below_the_threshold() -> No
 
 def test_words_and_stream() -> None:
     assert effective_context.words("L'abîme, dit-il.") == [
-        "l", "'", "abîme", ",", "dit", "-", "il", ".",
-    ]  # fmt: skip
+        "l",
+        "'",
+        "abîme",
+        ",",
+        "dit",
+        "-",
+        "il",
+        ".",
+    ]
     vocab = Vocab.build([["a", "b", "a"]])
     stream = effective_context.token_stream(["A b", "c"], vocab)
     assert stream.tolist() == [vocab.stoi["a"], vocab.stoi["b"], EOS_ID, UNK_ID, EOS_ID]
@@ -97,32 +104,34 @@ def test_run_on_the_test_preset_writes_figures_and_documented_keys(tmp_path: Pat
         assert list(increase) == list(ks)
         assert increase[ks[-1]] == pytest.approx(0.0, abs=1e-9)  # k = L changes nothing
     assert len(result["tables"][0]["rows"]) == len(ks)
+    assert set(result["metrics"]["findings"]) == {"bounded", "order_matters_at"}
     json.dumps(result)
 
 
-def test_reading_names_what_disagrees_with_the_expectation() -> None:
+def test_findings_name_what_disagrees_with_the_expectation() -> None:
     s = effective_context.BUDGETS["quick"]._replace(ks=(1, 10, 100))
-    good = effective_context.reading(
+    good = effective_context.findings(
         {"shuffle": [0.4, 0.01, 0.0], "drop": [2.0, 0.0, 0.0]},
         {"shuffle": 10, "drop": 10},
         4.0,
         s,
-        9,
     )
-    assert "bounded" in good and "against the expectation" not in good  # 0.01 < 1% of 4.0
-    bad = effective_context.reading(
+    assert good == {"bounded": True, "order_matters_at": []}  # 0.01 < 1% of 4.0
+    bad = effective_context.findings(
         {"shuffle": [0.4, 0.3, 0.0], "drop": [2.0, 0.1, 0.0]},
-        {"shuffle": 100, "drop": 100},
+        {"shuffle": None, "drop": None},
         4.0,
         s,
-        9,
     )
-    assert "still gains from the farthest words" in bad
-    assert "shuffling hurt more than dropping at k = 10" in bad
+    assert bad == {"bounded": False, "order_matters_at": [10]}  # 0.3 > 0.1 + 0.04
 
 
 def test_verdict_is_structured() -> None:
     [v] = effective_context.verdicts({"drop": 40, "shuffle": None})
-    assert (v["question"], v["corpus"], v["real"], v["holds"]) == ("bottleneck", "bible-en-fr",
-                                                                   True, "yes")  # fmt: skip
+    assert (v["question"], v["corpus"], v["real"], v["holds"]) == (
+        "bottleneck",
+        "bible-en-fr",
+        True,
+        "yes",
+    )
     assert effective_context.verdicts({"drop": None, "shuffle": None})[0]["holds"] == "unclear"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from attnlab.evaluate import corpus_scores
 from attnlab.lab import length
 from attnlab.lab.common import LabProgress, Split
 from attnlab.lab.real import FLOOR_BLEU
+from attnlab.metrics import corpus_scores
 
 
 def _split(lengths: list[int]) -> Split:
@@ -27,7 +27,10 @@ def test_per_bucket_keeps_the_first_pairs_of_each_bucket() -> None:
     assert chosen.ref == ["ref 0", "ref 2", "ref 5", "ref 7"]  # pairs stay aligned
     assert length._per_bucket(_split([2, 4, 6]), 2).src_lengths == [2, 4]
     assert length._per_bucket(_split([2, 0, 75, 95]), None, length.BIBLE_BUCKETS).src_lengths == [
-        2, 75, 95]  # fmt: skip
+        2,
+        75,
+        95,
+    ]
 
 
 def test_shorter_keeps_sources_up_to_the_limit() -> None:
@@ -35,8 +38,10 @@ def test_shorter_keeps_sources_up_to_the_limit() -> None:
     assert chosen.src_lengths == [30, 1] and chosen.ref == ["ref 0", "ref 2"]
 
 
-SENTENCES = [f"the {w} saw a {w} near the river today" for w in
-             ("cat", "dog", "bird", "man", "boy", "girl", "horse")]  # fmt: skip
+SENTENCES = [
+    f"the {w} saw a {w} near the river today"
+    for w in ("cat", "dog", "bird", "man", "boy", "girl", "horse")
+]
 
 
 def test_bucket_rows_score_each_bucket_with_an_interval() -> None:
@@ -67,16 +72,33 @@ def test_summarise_takes_the_longest_bucket_with_enough_sentences() -> None:
     assert summary["retention_low"] == pytest.approx(1.0) == summary["retention_high"]
     assert summary["in_range_bleu"] == pytest.approx(rows[2]["bleu"])  # 21-30 holds 30 words
     assert summary["in_range_retention"] == pytest.approx(rows[2]["bleu"] / 100.0)
-    few = length.summarise([*rows[:1], {**rows[1], "n": 4}, *rows[2:]], stats, 30,
-                           length.SYNTHETIC_BUCKETS, seed=1)  # fmt: skip
+    few = length.summarise(
+        [*rows[:1], {**rows[1], "n": 4}, *rows[2:]], stats, 30, length.SYNTHETIC_BUCKETS, seed=1
+    )
     assert few["long_range"] is None and few["retention"] is None
 
 
-def _run(model: str, retention: float | None, low: float | None, high: float | None,
-         bleu: float = 30.0, corpus: str = "bible-en-fr") -> dict:  # fmt: skip
-    return {"model": model, "train_max": 80, "seed": 1, "corpus": corpus, "retention": retention,
-            "retention_low": low, "retention_high": high, "long_bleu": 9.0, "short_bleu": 30.0,
-            "long_range": "61-70", "evidence": bleu >= FLOOR_BLEU}  # fmt: skip
+def _run(
+    model: str,
+    retention: float | None,
+    low: float | None,
+    high: float | None,
+    bleu: float = 30.0,
+    corpus: str = "bible-en-fr",
+) -> dict:
+    return {
+        "model": model,
+        "train_max": 80,
+        "seed": 1,
+        "corpus": corpus,
+        "retention": retention,
+        "retention_low": low,
+        "retention_high": high,
+        "long_bleu": 9.0,
+        "short_bleu": 30.0,
+        "long_range": "61-70",
+        "evidence": bleu >= FLOOR_BLEU,
+    }
 
 
 def test_verdicts_judge_the_interval_against_the_literature() -> None:
@@ -103,7 +125,8 @@ def test_a_model_below_the_floor_is_no_evidence() -> None:
 def test_micro_run_produces_the_documented_keys(tmp_path: Path) -> None:
     result = length.run("test", tmp_path, LabProgress(None))
     assert {"figures", "tables", "metrics", "expected", "reading", "config", "verdicts"} == set(
-        result)  # fmt: skip
+        result
+    )
     runs = result["metrics"]["runs"]
     assert set(runs) == {
         "translation/GRU fixed-30",
@@ -143,8 +166,10 @@ def test_reuse_measures_trained_models_without_training(
     first = length.run("test", trained, LabProgress(None))["metrics"]["runs"]
     reuse = tmp_path / "models"
     (reuse / "bible-en-fr" / "gru-fixed").mkdir(parents=True)
-    shutil.copy(trained / "runs" / "bible-en-fr-gru-fixed" / "best.pt",
-                reuse / "bible-en-fr" / "gru-fixed" / "best.pt")  # fmt: skip
+    shutil.copy(
+        trained / "runs" / "bible-en-fr-gru-fixed" / "best.pt",
+        reuse / "bible-en-fr" / "gru-fixed" / "best.pt",
+    )
     no_bible_training = dataclasses.replace(length.PRESETS["test"], bible_steps=0)
     monkeypatch.setitem(length.PRESETS, "test", no_bible_training)
     result = length.run("test", tmp_path / "second", LabProgress(None), reuse=reuse)

@@ -76,17 +76,22 @@ def test_run_on_the_test_preset_writes_figures_and_documented_keys(tmp_path: Pat
             speeds["Transformer"][n] / speeds["LSTM"][n]
         )
     assert len(result["tables"][0]["rows"]) == len(lengths) * len(result["metrics"]["tokens_per_s"])
+    assert result["metrics"]["trends"] == parallel_speed.trends(
+        result["metrics"]["speedup_by_device"]
+    )
     json.dumps(result)
 
 
-def test_reading_says_when_the_advantage_does_not_grow() -> None:
-    growing = parallel_speed.reading({"cuda": {16: 1.0, 512: 4.0}}, threads=2)
-    assert "grows with length, as expected" in growing
-    shrinking = parallel_speed.reading({"cpu": {16: 2.0, 512: 0.5}}, threads=2)
-    assert "does not grow on the CPU" in shrinking and "2 threads" in shrinking
-    assert "slower than the LSTM at every length" not in shrinking  # 2.0 at length 16
-    slower = parallel_speed.reading({"cpu": {16: 0.9, 512: 0.5}}, threads=1)
-    assert "slower than the LSTM at every length on the CPU" in slower and "1 thread " in slower
+def test_trends_say_whether_the_lead_grows_and_where_it_trails() -> None:
+    found = parallel_speed.trends(
+        {"cuda": {16: 1.0, 512: 4.0}, "cpu": {16: 2.0, 512: 0.5}, "mps": {16: 0.9, 512: 0.5}}
+    )
+    assert found == {
+        "cuda": {"grows": True, "slower_everywhere": False},
+        "cpu": {"grows": False, "slower_everywhere": False},  # 2.0 at length 16
+        "mps": {"grows": False, "slower_everywhere": True},
+    }
+    assert parallel_speed.trends({"cpu": {16: 1.5, 64: 3.0, 512: 1.5}})["cpu"]["grows"] is False
 
 
 def test_verdict_needs_a_lead_that_does_not_shrink_with_length() -> None:

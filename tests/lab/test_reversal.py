@@ -29,22 +29,17 @@ def _summary(ppl: tuple[float, float], bleu: tuple[float, float], std: float) ->
     }
 
 
-def test_reading_says_whether_reversal_helped() -> None:
-    p = reversal.PRESETS["quick"]
-    helped = reversal._reading(_summary((5.8, 4.7), (25.9, 30.6), 0.1), p, "quick")
-    assert "5.80 ± 0.10" in helped and "4.70 ± 0.10" in helped
-    assert "helped on both measures" in helped and "by more than the spread" in helped
-    within = reversal._reading(_summary((5.8, 4.7), (25.9, 30.6), 1.0), p, "quick")
-    assert "less than the spread" in within
-    assert "did not help" in reversal._reading(_summary((4.7, 5.8), (30.6, 25.9), 0.1), p, "quick")
-    one = reversal._reading(_summary((5.8, 4.7), (30.6, 25.9), 0.1), p, "quick")
-    assert "one measure only" in one
-    unlearned = reversal._reading(_summary((28.7, 26.2), (0.1, 0.2), 0.5), p, "quick")
-    assert "BLEU stays below 5 either way" in unlearned
-    assert "By perplexity reversal helped" in unlearned and "both measures" not in unlearned
-    assert "--budget full trains it" in unlearned
-    in_full = reversal._reading(_summary((28.7, 26.2), (0.1, 0.2), 0.5), p, "full")
-    assert "--budget full" not in in_full and "training longer" in in_full
+def test_outcome_says_whether_reversal_helped() -> None:
+    def outcome(ppl: tuple[float, float], bleu: tuple[float, float], std: float) -> tuple:
+        found = reversal.outcome(_summary(ppl, bleu, std))
+        return found["learned"], found["ppl_helped"], found["bleu_helped"], found["beyond_spread"]
+
+    # Sutskever et al.'s figures: both measures, by 1.1 > 0.1 + 0.1 of spread
+    assert outcome((5.8, 4.7), (25.9, 30.6), 0.1) == (True, True, True, True)
+    assert outcome((5.8, 4.7), (25.9, 30.6), 1.0) == (True, True, True, False)  # 1.1 < 2.0
+    assert outcome((4.7, 5.8), (30.6, 25.9), 0.1) == (True, False, False, True)
+    assert outcome((5.8, 4.7), (30.6, 25.9), 0.1) == (True, True, False, True)  # one measure
+    assert outcome((28.7, 26.2), (0.1, 0.2), 0.5)[0] is False  # BLEU below 5 either way
 
 
 def test_micro_run_produces_the_documented_keys(tmp_path: Path) -> None:
@@ -55,10 +50,12 @@ def test_micro_run_produces_the_documented_keys(tmp_path: Path) -> None:
         assert [r["seed"] for r in metrics["runs"][setting]] == seeds
         ppl = [r["dev_ppl"] for r in metrics["runs"][setting]]
         assert math.isclose(metrics["summary"][setting]["ppl_mean"], sum(ppl) / len(ppl))
-        assert all(math.isclose(r["dev_ppl"], math.exp(r["dev_loss"])) for r in
-                   metrics["runs"][setting])  # fmt: skip
+        assert all(
+            math.isclose(r["dev_ppl"], math.exp(r["dev_loss"])) for r in metrics["runs"][setting]
+        )
     gain = metrics["summary"]["forward"]["ppl_mean"] - metrics["summary"]["reversed"]["ppl_mean"]
     assert math.isclose(metrics["ppl_gain"], gain)
+    assert metrics["outcome"] == reversal.outcome(metrics["summary"])
     assert [f["file"] for f in result["figures"]] == ["perplexity.png", "bleu.png"]
     assert all((tmp_path / f["file"]).exists() for f in result["figures"])
     assert result["tables"][0]["columns"][1:3] == ["seed 1", "seed 2"]
@@ -74,19 +71,28 @@ def test_bible_runs_both_settings_and_stay_below_the_floor(
     result = reversal.run("test", tmp_path, LabProgress(None))
     bible = result["metrics"]["bible-en-fr"]
     assert [r["seed"] for r in bible["runs"]["reversed"]] == [1]
-    assert all(math.isclose(r["dev_ppl"], math.exp(r["dev_loss"]))
-               for rs in bible["runs"].values() for r in rs)  # fmt: skip
+    assert all(
+        math.isclose(r["dev_ppl"], math.exp(r["dev_loss"]))
+        for rs in bible["runs"].values()
+        for r in rs
+    )
     # two steps: below the floor, greyed, and no evidence in the verdict
     assert not bible["evidence"] and result["tables"][1]["greyed"] == [0, 1]
     assert [(v["corpus"], v["evidence"]) for v in result["verdicts"]] == [
-        ("translation", True), ("bible-en-fr", False)]  # fmt: skip
+        ("translation", True),
+        ("bible-en-fr", False),
+    ]
 
 
 def _measured(forward: float, reversed_: float, spread: float) -> dict:
-    return {"runs": {"forward": [{}, {}]}, "ppl_gain": forward - reversed_,
-            "summary": {"forward": {"ppl_mean": forward, "ppl_std": spread, "bleu_mean": 1.0},
-                        "reversed": {"ppl_mean": reversed_, "ppl_std": spread,
-                                     "bleu_mean": 2.0}}}  # fmt: skip
+    return {
+        "runs": {"forward": [{}, {}]},
+        "ppl_gain": forward - reversed_,
+        "summary": {
+            "forward": {"ppl_mean": forward, "ppl_std": spread, "bleu_mean": 1.0},
+            "reversed": {"ppl_mean": reversed_, "ppl_std": spread, "bleu_mean": 2.0},
+        },
+    }
 
 
 def test_verdict_weighs_the_gain_against_the_spread_over_seeds() -> None:

@@ -23,9 +23,17 @@ from attnlab.report.figures import line_plot
 from tests.conftest import assert_one_line_error
 
 RUNNER_FIELDS = {
-    "name", "title", "budget", "seed", "config", "versions", "seconds", "started_at", "finished_at",
+    "name",
+    "title",
+    "budget",
+    "seed",
+    "config",
+    "versions",
+    "seconds",
+    "started_at",
+    "finished_at",
     "machine",
-}  # fmt: skip
+}
 
 
 def _fake(name: str, value: float, fail: bool = False) -> types.ModuleType:
@@ -62,7 +70,6 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[str, types.ModuleType]:
     for name, module in modules.items():
         monkeypatch.setitem(sys.modules, f"fake_lab_{name}", module)
     registry = {name: f"fake_lab_{name}" for name in modules}
-    registry["unwritten"] = "attnlab.lab.no_such_experiment_module"
     monkeypatch.setattr(lab, "EXPERIMENTS", registry)
     # one at a time, in this process: the fake modules exist only in this process's sys.modules
     monkeypatch.setattr(lab, "worker_plan", lambda n_experiments, jobs: (1, 1))
@@ -135,13 +142,6 @@ def test_failed_experiment_keeps_old_results_and_others_run(fakes, tmp_path: Pat
     assert json.loads((out / "one" / "results.json").read_text())["metrics"]["value"] == 1.5
     assert (out / "two" / "results.json").exists()
     assert not list(out.glob(".*.partial"))
-
-
-def test_missing_module_is_skipped_with_a_warning(fakes, tmp_path: Path, capsys) -> None:
-    lab.run_lab(["unwritten", "one"], "quick", tmp_path / "o")
-    assert "skipped unwritten" in capsys.readouterr().err
-    assert not (tmp_path / "o" / "unwritten").exists()
-    assert (tmp_path / "o" / "one" / "results.json").exists()
 
 
 def test_result_without_reading_is_an_error(fakes, tmp_path: Path) -> None:

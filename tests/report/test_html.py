@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 from attnlab.errors import UserError
 from attnlab.report.figures import bar_chart, heatmap, line_plot
-from attnlab.report.html import NOT_MEASURED, answers, build_report, load_results
+from attnlab.report.html import NOT_MEASURED, answers, build_report, load_results, wall_seconds
 from attnlab.report.verdicts import QUESTIONS, verdict
 from tests.conftest import assert_one_line_error
 
@@ -36,6 +37,44 @@ def _record(name: str, figures: list[str], metrics: dict[str, Any], reading: str
     }
 
 
+class _Tables(HTMLParser):
+    """caption -> [(the row's class, its cells' text)] of every table of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: dict[str, list[tuple[str, list[str]]]] = {}
+        self.caption: str | None = None
+        self.rows: list[tuple[str, list[str]]] = []
+        self.text: list[str] | None = None  # the text of the caption or cell being read
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.rows = []
+        elif tag == "tr":
+            self.rows.append((dict(attrs).get("class") or "", []))
+        elif tag in ("caption", "td"):
+            self.text = []
+
+    def handle_data(self, data: str) -> None:
+        if self.text is not None:
+            self.text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "caption" and self.text is not None:
+            self.caption, self.text = "".join(self.text), None
+        elif tag == "td" and self.text is not None:
+            self.rows[-1][1].append("".join(self.text))
+            self.text = None
+        elif tag == "table" and self.caption is not None:
+            self.found[self.caption] = [row for row in self.rows if row[1]]  # not the header
+
+
+def tables(html: str) -> dict[str, list[tuple[str, list[str]]]]:
+    parser = _Tables()
+    parser.feed(html)
+    return parser.found
+
+
 def _write(out: Path, record: dict) -> None:
     folder = out / record["name"]
     folder.mkdir(parents=True, exist_ok=True)
@@ -44,37 +83,81 @@ def _write(out: Path, record: dict) -> None:
 
 LENGTH_METRICS = {
     "runs": {
-        "translation/GRU fixed-30": {"corpus": "translation", "model": "GRU fixed",
-                                     "train_max": 30, "short_bleu": 40.0, "long_bleu": 10.0},
-        "translation/GRU+Bahdanau-30": {"corpus": "translation", "model": "GRU+Bahdanau",
-                                        "train_max": 30, "short_bleu": 50.0, "long_bleu": 47.5},
-        "translation/LSTM+Luong-30": {"corpus": "translation", "model": "LSTM+Luong",
-                                      "train_max": 30, "short_bleu": 3.0, "long_bleu": 2.0},
-        "translation/Transformer-30": {"corpus": "translation", "model": "Transformer",
-                                       "train_max": 30, "short_bleu": 60.0, "long_bleu": 30.0,
-                                       "in_range_bleu": 58.0},
+        "translation/GRU fixed-30": {
+            "corpus": "translation",
+            "model": "GRU fixed",
+            "train_max": 30,
+            "short_bleu": 40.0,
+            "long_bleu": 10.0,
+        },
+        "translation/GRU+Bahdanau-30": {
+            "corpus": "translation",
+            "model": "GRU+Bahdanau",
+            "train_max": 30,
+            "short_bleu": 50.0,
+            "long_bleu": 47.5,
+        },
+        "translation/LSTM+Luong-30": {
+            "corpus": "translation",
+            "model": "LSTM+Luong",
+            "train_max": 30,
+            "short_bleu": 3.0,
+            "long_bleu": 2.0,
+        },
+        "translation/Transformer-30": {
+            "corpus": "translation",
+            "model": "Transformer",
+            "train_max": 30,
+            "short_bleu": 60.0,
+            "long_bleu": 30.0,
+            "in_range_bleu": 58.0,
+        },
     }
-}  # fmt: skip
+}
 
 
 @pytest.fixture
 def lab_dir(tmp_path: Path) -> Path:
     out = tmp_path / "lab"
     (out / "length").mkdir(parents=True)
-    line_plot(out / "length" / "curve.png", [1, 2, 3], {"a": [1, None, 3]}, "x", "y", "t",
-              x_ticklabels=["1", "2", "3"], shade_from=2.5)  # fmt: skip
-    bar_chart(out / "length" / "bars.png", ["f", "r"], [1.0, 2.0], [0.1, 0.2], "y", "t",
-              points=[[0.9, 1.1], [1.8, 2.2]])  # fmt: skip
-    _write(out, _record("length", ["curve.png", "bars.png"], LENGTH_METRICS,
-                        "Fixed falls. <script>alert(1)</script> & more."))  # fmt: skip
+    line_plot(
+        out / "length" / "curve.png",
+        [1, 2, 3],
+        {"a": [1, None, 3]},
+        "x",
+        "y",
+        "t",
+        x_ticklabels=["1", "2", "3"],
+        shade_from=2.5,
+    )
+    bar_chart(
+        out / "length" / "bars.png",
+        ["f", "r"],
+        [1.0, 2.0],
+        [0.1, 0.2],
+        "y",
+        "t",
+        points=[[0.9, 1.1], [1.8, 2.2]],
+    )
+    _write(
+        out,
+        _record(
+            "length",
+            ["curve.png", "bars.png"],
+            LENGTH_METRICS,
+            "Fixed falls. <script>alert(1)</script> & more.",
+        ),
+    )
     (out / "alignment").mkdir()
     heatmap(
         out / "alignment" / "map.png", [[0.9, 0.1], [0.2, 0.8]], ["y1", "y2"], ["x1", "x2"], "a"
     )
     models = {"Bahdanau": {"aer": 0.21, "entropy": 0.74, "uniform_entropy": 2.0}}
     uniform = {"model": "Bahdanau", "bleu": 60.0, "bleu_uniform": 3.25}
-    alignment = {"translation": {"diagonal_aer": 0.55, "models": models},
-                 "uniform_attention": uniform}  # fmt: skip
+    alignment = {
+        "translation": {"diagonal_aer": 0.55, "models": models},
+        "uniform_attention": uniform,
+    }
     _write(out, _record("alignment", ["map.png"], alignment, "AER is low. Second sentence."))
     return out
 
@@ -93,8 +176,9 @@ def test_report_is_self_contained_with_every_figure(lab_dir: Path) -> None:
 
 
 def _verdict(question: str, corpus: str, holds: str, evidence: bool = True) -> dict:
-    return verdict(question, "a claim", corpus, "expected x", f"measured on {corpus}", holds,
-                   evidence)  # fmt: skip
+    return verdict(
+        question, "a claim", corpus, "expected x", f"measured on {corpus}", holds, evidence
+    )
 
 
 def test_answers_cite_real_language_verdicts_where_they_exist(lab_dir: Path) -> None:
@@ -105,16 +189,20 @@ def test_answers_cite_real_language_verdicts_where_they_exist(lab_dir: Path) -> 
         _verdict("bottleneck", "bible-en-fr", "no", evidence=False),
         _verdict("attention", "translation", "yes"),
     ]
-    records["alignment"]["verdicts"] = [_verdict("attention", "nt-grc-en", "no", evidence=False),
-                                        _verdict("uniform", "translation", "yes")]  # fmt: skip
+    records["alignment"]["verdicts"] = [
+        _verdict("attention", "nt-grc-en", "no", evidence=False),
+        _verdict("uniform", "translation", "yes"),
+    ]
     found = answers(records)
     assert set(found) == set(QUESTIONS)
     bottleneck = [
         (name, v["corpus"], v["holds"], greyed) for name, v, greyed in found["bottleneck"]
     ]
     # the synthetic verdict gives way to the real one; the real one below the floor is greyed
-    assert bottleneck == [("length", "bible-en-fr", "unclear", False),
-                          ("length", "bible-en-fr", "no", True)]  # fmt: skip
+    assert bottleneck == [
+        ("length", "bible-en-fr", "unclear", False),
+        ("length", "bible-en-fr", "no", True),
+    ]
     attention = [(name, v["corpus"], greyed) for name, v, greyed in found["attention"]]
     # no real verdict counts: the synthetic one is cited, the real one shown greyed
     assert attention == [("alignment", "nt-grc-en", True), ("length", "translation", False)]
@@ -138,8 +226,9 @@ def test_greyed_rows_are_listed_in_the_table(lab_dir: Path) -> None:
     record["tables"][0]["rows"].append(["weak", 0.1])
     record["tables"][0]["greyed"] = [1]
     _write(lab_dir, record)
-    text = build_report(lab_dir).read_text()
-    assert text.count("class='greyed'") == 1
+    found = tables(build_report(lab_dir).read_text())
+    [rows] = [rows for caption, rows in found.items() if caption.startswith("a table Greyed")]
+    assert rows == [("", ["m", "0.5"]), ("greyed", ["weak", "0.1"])]
 
 
 def test_order_is_the_callers(lab_dir: Path) -> None:
@@ -175,8 +264,16 @@ def test_time_spent_is_wall_clock_when_experiments_ran_side_by_side(tmp_path: Pa
     for name, start in (("length", 1000.0), ("reversal", 1006.0)):
         record = _record(name, [], {}, f"{name} read.")
         _write(tmp_path, {**record, "started_at": start, "finished_at": start + 12.0})
-    text = build_report(tmp_path).read_text()
-    assert "0.3 minutes (0.4 minutes of experiments side by side)" in text
-    assert "<td>wall clock, first start to last end</td><td></td><td>18</td>" in text.replace(
-        " class='num'", ""
-    )
+    assert wall_seconds(load_results(tmp_path)) == 18.0
+    times = tables(build_report(tmp_path).read_text())["Time per experiment (seconds)"]
+    assert [cells for _, cells in times] == [
+        ["length", "quick", "12"],
+        ["reversal", "quick", "12"],
+        ["sum", "", "24"],
+        ["wall clock, first start to last end", "", "18"],
+    ]
+
+
+def test_without_start_times_there_is_no_wall_clock(tmp_path: Path) -> None:
+    _write(tmp_path, _record("length", [], {}, "read."))
+    assert wall_seconds(load_results(tmp_path)) is None

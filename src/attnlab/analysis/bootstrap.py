@@ -6,7 +6,7 @@ matches and totals and the two lengths; chrF: character and word n-gram counts),
 resample of the N sentences, drawn with replacement, is a sum of N rows of the per-sentence
 statistics. sacreBLEU's own statistics and scoring are used (`_extract_corpus_statistics`,
 `_compute_score_from_stats`, the pair its paired bootstrap in `sacrebleu.significance` relies
-on), so the score of the original sample equals `attnlab.evaluate.corpus_scores`. The interval
+on), so the score of the original sample equals `attnlab.metrics.corpus_scores`. The interval
 is the percentile interval: the (1 - level)/2 and (1 + level)/2 quantiles of the R resampled
 scores, taken as values of the empirical distribution (numpy's "inverted_cdf"), so on a sample
 whose resample distribution can be enumerated the interval is exact. sacreBLEU's own

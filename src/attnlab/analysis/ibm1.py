@@ -28,7 +28,8 @@ and every formula above takes p(a_j = i) t(f_j | e_i) in place of t(f_j | e_i) /
 0.08); fast_align also fits lambda by gradient steps between EM iterations, left out here.
 
 Shapes: S source words, T target words, N co-occurrence tokens of the corpus (sum of (S+1) T).
-Links are Pharaoh (i, j): source word i, target word j, 0-based (the order of attnlab.evaluate).
+Links are Pharaoh (i, j): source word i, target word j, 0-based
+(the order of attnlab.word_alignment).
 Left out: Models 2-5 and the HMM aligner (distortion, fertility), smoothing of rare words, and
 any tokenisation (the caller splits). Symmetrisation: `attnlab.analysis.symmetrize`.
 """
@@ -109,8 +110,11 @@ def _cooccurrences(
     if not keys:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0)
-    return (np.concatenate(keys).astype(np.int64), np.concatenate(positions),
-            np.concatenate(p_align))  # fmt: skip
+    return (
+        np.concatenate(keys).astype(np.int64),
+        np.concatenate(positions),
+        np.concatenate(p_align),
+    )
 
 
 def train_ibm1(

@@ -5,7 +5,7 @@ The experiments follow the history of the issue "The lab": the fixed-context enc
 (Sutskever et al. 2014; Cho et al. 2014) against attention (Bahdanau et al. 2015; Luong et al.
 2015) and the Transformer (Vaswani et al. 2017). Each is one module with NAME, TITLE and
 `run(budget, out, progress) -> dict` (docs/CONTRACTS.md, "The lab"); EXPERIMENTS below is the
-registration, imported lazily so a module not written yet is skipped with a warning.
+registration, imported when an experiment runs (so matplotlib and the models load only then).
 
 Never deletes a user's files: DIR must be empty, new, or made by an earlier `attnlab lab` (it
 holds the marker file `.attnlab-lab`); an experiment runs into DIR/.<name>.partial and replaces
@@ -17,12 +17,9 @@ Left out: resuming an interrupted experiment.
 from __future__ import annotations
 
 import importlib
-import json
 import shutil
 import time
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import torch
 from rich.console import Console
@@ -37,9 +34,9 @@ from rich.progress import (
 )
 
 from attnlab.errors import AttnlabError, UserError
-from attnlab.lab.common import BUDGETS, SEED, LabProgress, machine, versions
+from attnlab.lab.common import BUDGETS, LabProgress
+from attnlab.lab.runner import partial_folder, run_experiment
 from attnlab.lab.workers import run_in_worker, worker_plan, worker_pool
-from attnlab.train import seed_everything
 
 # CLI name -> module, in the order of the report (the history: bottleneck first).
 EXPERIMENTS: dict[str, str] = {
@@ -52,7 +49,6 @@ EXPERIMENTS: dict[str, str] = {
     "effective-context": "attnlab.lab.effective_context",
 }
 MARKER = ".attnlab-lab"  # in DIR: the folder was made by `attnlab lab`, its experiment folders ours
-RESULT_KEYS = ("figures", "tables", "metrics", "expected", "reading")  # what `run` must return
 TEST_BUDGET = "test"  # seconds-long runs for the test suite; not offered on the command line
 
 
@@ -81,78 +77,6 @@ def _claim_folder(out: Path) -> None:
         (out / MARKER).touch()
     except OSError as exc:
         raise UserError("--out", f"cannot write {out}: {exc.strerror or exc}") from None
-
-
-def _import(name: str, progress: LabProgress) -> ModuleType | None:
-    """The experiment's module, or None (with a warning) while it has not been written."""
-    path = EXPERIMENTS[name]
-    try:
-        return importlib.import_module(path)
-    except ModuleNotFoundError as exc:
-        if exc.name != path:
-            raise  # the module exists but something it imports does not: a real failure
-        progress.log(f"[yellow]skipped {name}: {path} is not part of this installation yet")
-        return None
-
-
-def _check_result(name: str, result: Any) -> dict[str, Any]:
-    if not isinstance(result, dict):
-        raise AttnlabError(name, f"run() returned {type(result).__name__}, expected a dict")
-    missing = [key for key in RESULT_KEYS if key not in result]
-    if missing:
-        raise AttnlabError(name, f"run() returned no {', '.join(missing)}")
-    return result
-
-
-def partial_folder(out: Path, name: str) -> Path:
-    """Where experiment `name` runs until it succeeds: DIR/.<name>.partial."""
-    return out / f".{name}.partial"
-
-
-def run_experiment(
-    name: str,
-    module: ModuleType,
-    budget: str,
-    out: Path,
-    progress: LabProgress,
-    reuse: Path | None = None,
-) -> dict[str, Any]:
-    """Run one experiment into DIR/.<name>.partial, add the runner's fields, write results.json,
-    then replace DIR/<name> with it. `reuse` (a folder of models trained by `attnlab train`,
-    `lab.real`) goes to the experiments that take it (REUSE = True). Returns the record."""
-    partial = partial_folder(out, name)
-    shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run of ours
-    partial.mkdir()
-    seed_everything(SEED)
-    where = machine()  # before the experiment changes torch's thread count
-    started_at, start = time.time(), time.perf_counter()
-    try:
-        extra = {"reuse": reuse} if reuse is not None and getattr(module, "REUSE", False) else {}
-        result = _check_result(name, module.run(budget, partial, progress, **extra))
-        record = {
-            "name": name,
-            "title": module.TITLE,
-            "budget": budget,
-            "seed": SEED,
-            "config": result.pop("config", {}),
-            "versions": versions(),
-            "seconds": time.perf_counter() - start,
-            "started_at": started_at,  # Unix time: experiments may run side by side
-            "finished_at": time.time(),
-            "machine": where,
-            **result,
-        }
-        text = json.dumps(record, indent=1, ensure_ascii=False)
-        (partial / "results.json").write_text(text + "\n", encoding="utf-8")
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    finally:
-        progress.close_tasks()
-    final = out / name
-    shutil.rmtree(final, ignore_errors=True)
-    partial.rename(final)
-    return record
 
 
 def _progress_bars(console: Console) -> Progress:
@@ -193,20 +117,19 @@ def run_lab(
     with _progress_bars(console) as bars:
         progress = LabProgress(bars, console)
         overall = bars.add_task(f"[bold]lab ({budget})", total=len(names))
-        modules = {name: _import(name, progress) for name in names}
-        together = [n for n, m in modules.items() if m and not getattr(m, "RUNS_ALONE", False)]
+        modules = {name: importlib.import_module(EXPERIMENTS[name]) for name in names}
+        together = [n for n, m in modules.items() if not getattr(m, "RUNS_ALONE", False)]
         workers, worker_threads = worker_plan(len(together), jobs)
         if workers > 1:
-            failed += _run_side_by_side(together, budget, out, bars, progress, overall, workers,
-                                        worker_threads, reuse)  # fmt: skip
+            failed += _run_side_by_side(
+                together, budget, out, bars, progress, overall, workers, worker_threads, reuse
+            )
         for name, module in modules.items():
-            if module is None:
-                bars.advance(overall)
-            elif workers == 1 or name not in together:
+            if workers == 1 or name not in together:
                 torch.set_num_threads(threads)
                 bars.update(overall, description=f"[bold]lab ({budget}): {name}")
                 if not _log_outcome(
-                    progress, name, *attempt_experiment(name, module, budget, out, progress, reuse)
+                    progress, name, *run_experiment(name, module, budget, out, progress, reuse)
                 ):
                     failed.append(name)
                 bars.advance(overall)
@@ -218,23 +141,6 @@ def run_lab(
     if failed:
         raise AttnlabError("lab", f"{', '.join(failed)} failed; {report} holds the others")
     return report
-
-
-def attempt_experiment(
-    name: str,
-    module: ModuleType,
-    budget: str,
-    out: Path,
-    progress: LabProgress,
-    reuse: Path | None = None,
-) -> tuple[float | None, str | None]:
-    """`run_experiment`, a failure caught so that the other experiments still run.
-    -> (seconds, None), or (None, the error as `Type: message`)."""
-    try:
-        record = run_experiment(name, module, budget, out, progress, reuse)
-    except Exception as exc:
-        return None, f"{type(exc).__name__}: {exc}"
-    return float(record["seconds"]), None
 
 
 def _log_outcome(

@@ -6,8 +6,8 @@ with the alignment error rate (AER, Och & Ney 2003) against manual gold alignmen
 with the Berkeley aligner. This experiment does the same for Bahdanau (additive), Luong global and
 local-p (general score) attention and the Transformer's cross-attention (Vaswani et al. 2017;
 every decoder layer, heads averaged), with the weights read by teacher forcing on the reference
-(`attnlab.evaluate.reference_attention`) and each target word linked to its most attended source
-word (`alignment_from_attention`):
+(`attnlab.word_alignment.reference_attention`) and each target word linked to its most attended
+source word (`alignment_from_attention`):
 
 - on the synthetic `translation` task, whose gold links are known by construction;
 - on the manual Greek->English New Testament alignments shipped with the package
@@ -51,23 +51,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from sacrebleu.metrics import BLEU
 from torch import Tensor, nn
 
 from attnlab.analysis.ibm1 import posteriors
 from attnlab.config import load_config
-from attnlab.evaluate import (
-    Gold,
-    Link,
-    aer,
-    alignment_from_attention,
-    read_pharaoh,
-    reference_attention,
-)
 from attnlab.lab import nt_alignment, real
 from attnlab.lab.common import (
+    ARCHITECTURES,
     LabProgress,
     Split,
+    architecture_training,
     parameter_count,
     preset,
     read_split,
@@ -76,29 +69,27 @@ from attnlab.lab.common import (
     translate_lines,
 )
 from attnlab.lab.nt_alignment import NTPreset
+from attnlab.metrics import corpus_bleu
 from attnlab.models.attention import masked_softmax
 from attnlab.models.seq2seq import BahdanauDecoder, RNNSeq2Seq
 from attnlab.report.figures import bar_chart
 from attnlab.report.verdicts import compare, verdict
 from attnlab.translate import Translator
+from attnlab.word_alignment import (
+    Gold,
+    Link,
+    aer,
+    alignment_from_attention,
+    read_pharaoh,
+    reference_attention,
+)
 
 NAME = "alignment"
 REUSE = True  # run() takes reuse=DIR (`attnlab lab --reuse DIR`)
 TITLE = "Attention weights are soft word alignments (Bahdanau et al. 2015; Luong et al. 2015)"
 
-MODELS: dict[str, list[str]] = {
-    "GRU+Bahdanau": ["model.type=rnn", "model.cell=gru", "model.context=bahdanau",
-                     "model.bidirectional=true", "model.hidden_size=64"],
-    "LSTM+Luong global": ["model.type=rnn", "model.cell=lstm", "model.context=luong",
-                          "model.luong_score=general", "model.luong_mode=global",
-                          "model.bidirectional=false", "model.hidden_size=96"],
-    "LSTM+Luong local-p": ["model.type=rnn", "model.cell=lstm", "model.context=luong",
-                           "model.luong_score=general", "model.luong_mode=local-p",
-                           "model.bidirectional=false", "model.hidden_size=96"],
-    "Transformer": ["model.type=transformer", "model.num_layers=2", "model.heads=4",
-                    "model.hidden_size=64", "model.ff_size=256"],
-}  # fmt: skip
-LEARNING_RATES = {"Transformer": 0.002}  # others 0.003: the lab's small RNNs (as in `length`)
+# the architectures compared (lab.common.ARCHITECTURES)
+MODELS = ("GRU+Bahdanau", "LSTM+Luong global", "LSTM+Luong local-p", "Transformer")
 UNIFORM_MODEL = "GRU+Bahdanau"  # decoded again with uniform weights
 NT_ONLY_REUSED = (
     "not trained at this budget (250 steps left them near BLEU 0, far below the floor): run "
@@ -127,7 +118,7 @@ PRESETS: dict[str, Preset] = {
     "full": Preset((20000, 500, 500), 40, tuple(MODELS), 1200, 2000,
                    NTPreset(("GRU+Bahdanau", "Transformer"), 1200, 2000, None, None, None, 10000,
                             10), 3),
-}  # fmt: skip
+}  # fmt: skip  # one budget a row, the fields in the order of Preset
 
 
 # --- baselines and measures ---------------------------------------------------------------------
@@ -210,13 +201,6 @@ def baseline_aer(split: Split, gold: list[Gold]) -> dict[str, float]:
     }
 
 
-def bleu(hyps: list[str], refs: list[str]) -> float:
-    """Corpus BLEU as `attnlab.evaluate.corpus_scores` computes it, with sacreBLEU's "forgot to
-    detokenize" warning off: the NT's English is tokenized on purpose (the gold links index
-    those tokens), and the warning would break into the lab's progress bars."""
-    return float(BLEU(force=True).corpus_score(hyps, [refs]).score)
-
-
 def measure_model(
     translator: Translator, test: Split, gold: list[Gold], translate: bool = True
 ) -> dict[str, Any]:
@@ -233,9 +217,11 @@ def measure_model(
     ]
     entropy, uniform_entropy = row_entropy([a[-1] for a in attention])
     hyps = translate_lines(translator, test.src) if translate else None
+    # tokenized=True: the NT's English is tokenized on purpose (the gold links index its tokens),
+    # and sacreBLEU's warning about it would break into the lab's progress bars
     return {
         "params": parameter_count(translator),
-        "bleu": bleu(hyps, test.ref) if hyps is not None else None,
+        "bleu": corpus_bleu(hyps, test.ref, tokenized=True) if hyps is not None else None,
         "aer": per_layer[-1],
         "aer_per_layer": per_layer,
         "entropy": entropy,
@@ -249,24 +235,26 @@ def measure_model(
 
 def _preset_training(model: str, steps: int, batch_tokens: int) -> list[str]:
     """The lab's own model and optimiser settings (on the NT: the fallback without a recipe)."""
-    return [
-        *MODELS[model],
-        f"training.batch_tokens={batch_tokens}",
-        f"training.lr={LEARNING_RATES.get(model, 0.003)}",
-        f"training.warmup_steps={steps // 10 if model == 'Transformer' else 0}",
-        "model.dropout=0.0",
-    ]
+    return architecture_training(model, steps, batch_tokens, 0.0)
 
 
 def _nt_fallback(model: str, p: NTPreset) -> list[str]:
     # lowercasing keeps the whitespace words the gold links index
-    return [*_preset_training(model, p.steps, p.batch_tokens), "data.lowercase=true",
-            f"data.max_vocab={p.vocab}"]  # fmt: skip
+    return [
+        *_preset_training(model, p.steps, p.batch_tokens),
+        "data.lowercase=true",
+        f"data.max_vocab={p.vocab}",
+    ]
 
 
 def _train(model: str, data: Path, run_dir: Path, p: Preset, progress: LabProgress) -> Translator:
-    config = load_config(None, [*_preset_training(model, p.steps, p.batch_tokens),
-                                *nt_alignment._lab_training(data, p.steps)])  # fmt: skip
+    config = load_config(
+        None,
+        [
+            *_preset_training(model, p.steps, p.batch_tokens),
+            *nt_alignment._lab_training(data, p.steps),
+        ],
+    )
     return train_model(config, run_dir, progress, f"alignment: {model} on {run_dir.name}")
 
 
@@ -286,12 +274,20 @@ def heatmap_panels(
     n_cols = min(3, len(panels))
     n_rows = math.ceil(len(panels) / n_cols)
     side = 0.22 * max(len(src_words), len(trg_words)) + 1.2
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols * side + 0.6, n_rows * side + 0.4),
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(n_cols * side + 0.6, n_rows * side + 0.4), squeeze=False
+    )
     for ax, (title, weights) in zip(axes.flat, panels, strict=False):
         ax.imshow(weights, cmap="gray_r", vmin=0.0, vmax=1.0, aspect="auto")
-        ax.scatter([i for i, _ in sure], [j for _, j in sure], s=40, marker="s",
-                   facecolors="none", edgecolors="red", linewidths=0.8)  # fmt: skip
+        ax.scatter(
+            [i for i, _ in sure],
+            [j for _, j in sure],
+            s=40,
+            marker="s",
+            facecolors="none",
+            edgecolors="red",
+            linewidths=0.8,
+        )
         ax.set_xticks(range(len(src_words)), src_words, rotation=90, fontsize=6)
         ax.set_yticks(range(len(trg_words)), trg_words, fontsize=6)
         ax.set_title(title, fontsize=8)
@@ -338,12 +334,14 @@ def _heatmaps(
             panels += _model_panels(name, m["attention"][k])
         file = f"heatmap_{corpus}_{n}.png"
         heatmap_panels(out / file, panels, src_words, trg_words, sure)
-        figures.append({
-            "file": file,
-            "caption": f"{CORPORA[corpus]}, test sentence {k + 1}: attention weights read on "
-            "the reference (rows: target words, columns: source words; darker = more weight); "
-            "red squares are the gold sure links.",
-        })  # fmt: skip
+        figures.append(
+            {
+                "file": file,
+                "caption": f"{CORPORA[corpus]}, test sentence {k + 1}: attention weights read on "
+                "the reference (rows: target words, columns: source words; darker = more weight); "
+                "red squares are the gold sure links.",
+            }
+        )
     return figures
 
 
@@ -362,17 +360,22 @@ def _model_aers(m: dict[str, Any]) -> dict[str, float]:
     """label -> test AER of each reading of one model (NT: the readings; synthetic: layers)."""
     if "readings" in m:
         return {
-            reading + ("" if r["layer"] is None or len(m["aer_per_layer"]) == 1
-                       else f" (layer {r['layer'] + 1})"): r["aer"]
+            reading
+            + (
+                ""
+                if r["layer"] is None or len(m["aer_per_layer"]) == 1
+                else f" (layer {r['layer'] + 1})"
+            ): r["aer"]
             for reading, r in m["readings"].items()
-        }  # fmt: skip
+        }
     layers = m["aer_per_layer"]
     return {("" if len(layers) == 1 else f"layer {k + 1}"): a for k, a in enumerate(layers)}
 
 
 def _bars(out: Path, corpus: str, result: dict[str, Any]) -> dict[str, str]:
-    bars = {label.replace(" (", "\n("): result[key] for key, label in BASELINES.items()
-            if key in result}  # fmt: skip
+    bars = {
+        label.replace(" (", "\n("): result[key] for key, label in BASELINES.items() if key in result
+    }
     for name, m in result["models"].items():
         if m["evidence"]:
             for label, value in _model_aers(m).items():
@@ -393,8 +396,11 @@ def _bars(out: Path, corpus: str, result: dict[str, Any]) -> dict[str, str]:
 
 
 def _table(corpus: str, result: dict[str, Any]) -> dict[str, Any]:
-    rows = [[label, "–", "–", "–", f"{result[key]:.3f}", "–"]
-            for key, label in BASELINES.items() if key in result]  # fmt: skip
+    rows = [
+        [label, "–", "–", "–", f"{result[key]:.3f}", "–"]
+        for key, label in BASELINES.items()
+        if key in result
+    ]
     greyed = []
     for name, m in result["models"].items():
         ratio = m["entropy"] / m["uniform_entropy"] if m["uniform_entropy"] else float("nan")
@@ -403,9 +409,16 @@ def _table(corpus: str, result: dict[str, Any]) -> dict[str, Any]:
             dev = m["readings"][label.split(" (")[0]]["dev_aer"] if "readings" in m else None
             if not m["evidence"]:
                 greyed.append(len(rows))
-            rows.append([f"{name} {label}".strip(), f"{m['params']:,}", score,
-                         "–" if dev is None else f"{dev:.3f}", f"{value:.3f}",
-                         f"{ratio:.2f}"])  # fmt: skip
+            rows.append(
+                [
+                    f"{name} {label}".strip(),
+                    f"{m['params']:,}",
+                    score,
+                    "–" if dev is None else f"{dev:.3f}",
+                    f"{value:.3f}",
+                    f"{ratio:.2f}",
+                ]
+            )
     return {
         "caption": f"{CORPORA[corpus]} ({result['n_test']} test pairs"
         + (f"; choices on {result['n_dev']} gold dev pairs" if "n_dev" in result else "")
@@ -422,8 +435,10 @@ def _table(corpus: str, result: dict[str, Any]) -> dict[str, Any]:
 
 def _corpus_reading(corpus: str, result: dict[str, Any]) -> str:
     diagonal = result["diagonal_aer"]
-    parts = [f"On the {CORPORA[corpus]} test set the diagonal baseline has AER {diagonal:.3f} "
-             f"and every-link (uniform) {result['uniform_aer']:.3f}."]  # fmt: skip
+    parts = [
+        f"On the {CORPORA[corpus]} test set the diagonal baseline has AER {diagonal:.3f} "
+        f"and every-link (uniform) {result['uniform_aer']:.3f}."
+    ]
     if "ibm1_aer" in result:
         parts.append(
             f"IBM Model 1 reaches {result['ibm1_aer']:.3f} ({result['ibm1_gdfa_aer']:.3f} "
@@ -464,22 +479,31 @@ def verdicts(results: dict[str, dict[str, Any]], uniform: dict[str, Any]) -> lis
         bound_key = "ibm1_aer" if "ibm1_aer" in result else "diagonal_aer"
         bound_name = "IBM Model 1" if bound_key == "ibm1_aer" else "the diagonal"
         for name, m in result["models"].items():
-            found.append(verdict(
-                "attention", f"attention weights align words better than {bound_name}", corpus,
-                f"AER below {bound_name}'s {result[bound_key]:.3f} (Luong et al. 2015: 0.34-0.39 "
-                "on English-German)",
-                f"{name}: AER {m['aer']:.3f}" + (f" ({m['best']})" if "best" in m else ""),
-                compare(m["aer"], at_most=result[bound_key]), m["evidence"],
-            ))  # fmt: skip
+            found.append(
+                verdict(
+                    "attention",
+                    f"attention weights align words better than {bound_name}",
+                    corpus,
+                    f"AER below {bound_name}'s {result[bound_key]:.3f} "
+                    "(Luong et al. 2015: 0.34-0.39 on English-German)",
+                    f"{name}: AER {m['aer']:.3f}" + (f" ({m['best']})" if "best" in m else ""),
+                    compare(m["aer"], at_most=result[bound_key]),
+                    m["evidence"],
+                )
+            )
     if "skipped" not in uniform:
-        found.append(verdict(
-            "uniform", "equal weights make the context the mean of the encoder states, a fixed "
-            "vector, and cost most of the BLEU", "translation",
-            "BLEU with alpha_ij = 1/S at most half the learned attention's",
-            f"{uniform['model']}: BLEU {uniform['bleu']:.1f} -> {uniform['bleu_uniform']:.1f}",
-            compare(uniform["bleu_uniform"], at_most=0.5 * uniform["bleu"]),
-            real.evidence(uniform["bleu"]),
-        ))  # fmt: skip
+        found.append(
+            verdict(
+                "uniform",
+                "equal weights make the context the mean of the encoder states, a fixed "
+                "vector, and cost most of the BLEU",
+                "translation",
+                "BLEU with alpha_ij = 1/S at most half the learned attention's",
+                f"{uniform['model']}: BLEU {uniform['bleu']:.1f} -> {uniform['bleu_uniform']:.1f}",
+                compare(uniform["bleu_uniform"], at_most=0.5 * uniform["bleu"]),
+                real.evidence(uniform["bleu"]),
+            )
+        )
     return found
 
 
@@ -528,7 +552,7 @@ def _measure_uniform(translator: Translator, test: Split, learned: float) -> dic
     return {
         "model": UNIFORM_MODEL,
         "bleu": learned,
-        "bleu_uniform": bleu(hyps, test.ref),
+        "bleu_uniform": corpus_bleu(hyps, test.ref, tokenized=True),
     }
 
 
@@ -558,15 +582,16 @@ def _nt_model(
             pairs = splits[split] if not reverse else Split(splits[split].ref, splits[split].src)
             links[split][direction] = nt_alignment.attention_links(translator, pairs, reverse)
         test = splits["test"] if not reverse else Split(splits["test"].ref, splits["test"].src)
-        found["bleu_reverse" if reverse else "bleu"] = bleu(translate_lines(translator, test.src),
-                                                            test.ref)  # fmt: skip
+        hyps = translate_lines(translator, test.src)
+        found["bleu_reverse" if reverse else "bleu"] = corpus_bleu(hyps, test.ref, tokenized=True)
         if not reverse:
             forward = translator
     assert forward is not None  # FORWARD is always among the folders
     measured = measure_model(forward, splits["test"], gold["test"], translate=False)
     found.update({k: v for k, v in measured.items() if k != "bleu"})
-    found["readings"] = nt_alignment.readings(links["dev"], links["test"], gold["dev"],
-                                              gold["test"])  # fmt: skip
+    found["readings"] = nt_alignment.readings(
+        links["dev"], links["test"], gold["dev"], gold["test"]
+    )
     found["best"] = min(found["readings"], key=lambda k: found["readings"][k]["dev_aer"])
     found["aer"] = found["readings"][found["best"]]["aer"]
     found["evidence"] = real.evidence(found["bleu"]) and real.evidence(found["bleu_reverse"])
@@ -581,8 +606,9 @@ def _new_testament(
     splits = {split: read_split(data, split) for split in ("train", "dev", "test")}
     gold = {split: read_pharaoh(data / f"{split}.align") for split in ("dev", "test")}
     test = splits["test"]
-    classical = nt_alignment.classical_aer(splits["train"], test, gold["test"],
-                                           p.nt.ibm1_iterations)  # fmt: skip
+    classical = nt_alignment.classical_aer(
+        splits["train"], test, gold["test"], p.nt.ibm1_iterations
+    )
     ibm1 = classical.pop("ibm1_model")
     sizes = {"n_test": len(test.src), "n_dev": len(splits["dev"].src)}
     result = {**sizes, **baseline_aer(test, gold["test"]), **classical, "models": {}}
@@ -621,14 +647,16 @@ def run(budget: str, out: Path, progress: LabProgress, reuse: Path | None = None
     nt_steps = (
         f"{p.nt.steps} on the New Testament (each direction)"
         if p.nt.steps
-        else ("none on the New Testament")
+        else "none on the New Testament"
     )
-    reading = " ".join([
-        f"Attention weights were read with teacher forcing on the reference; models trained "
-        f"{p.steps} steps on the synthetic task and {nt_steps}.",
-        *(_corpus_reading(c, r) for c, r in results.items()),
-        _uniform_reading(uniform),
-    ])  # fmt: skip
+    reading = " ".join(
+        [
+            f"Attention weights were read with teacher forcing on the reference; models trained "
+            f"{p.steps} steps on the synthetic task and {nt_steps}.",
+            *(_corpus_reading(c, r) for c, r in results.items()),
+            _uniform_reading(uniform),
+        ]
+    )
     return {
         "figures": figures,
         "tables": [_table(c, r) for c, r in results.items()],
@@ -644,5 +672,5 @@ def run(budget: str, out: Path, progress: LabProgress, reuse: Path | None = None
         "the real Greek->English data, with enough training, the best reading below IBM Model 1; "
         "and uniform weights (context = the mean of the encoder states) costing most of the BLEU.",
         "reading": reading,
-        "config": {"preset": asdict(p), "models": MODELS},
+        "config": {"preset": asdict(p), "models": {m: ARCHITECTURES[m] for m in MODELS}},
     }

@@ -79,7 +79,7 @@ PRESETS: dict[str, Preset] = {
                     500, 40, True),
     "full": Preset(("elman", "gru", "lstm"), (16, 32, 64, 128, 256), 16, 16, 20000, 1000, 2000,
                    3000, 1000, 60, True),
-}  # fmt: skip
+}  # fmt: skip  # one budget a row, the fields in the order of Preset
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -191,28 +191,47 @@ def _falls(run: dict[str, Any]) -> bool:
     return run["accuracy"][0] > run["accuracy"][-1] + 0.02
 
 
-def _trend(runs: dict[str, dict[str, Any]], p: Preset) -> tuple[list[str], list[str]]:
-    """(claims that hold, claims that do not) for the two expectations, per cell."""
-    holds, fails = [], []
-    trained = [r for r in runs.values() if r["trained"]]
-    falling = [r for r in trained if _falls(r)]
-    text = (
-        f"accuracy falls from k=1 to k={p.max_len} in {len(falling)} of {len(trained)} trained "
-        "encoders"
-    )
-    (holds if len(falling) == len(trained) else fails).append(text)
+def findings(runs: dict[str, dict[str, Any]], p: Preset) -> dict[str, Any]:
+    """The two expectations and what may explain a miss, as data: "falls_with_k" per trained
+    encoder (accuracy at k=1 above that at the longest k), "grows_with_width" per cell (mean
+    accuracy never falling by more than 0.01 from one d_h to the next, and higher at the widest),
+    "primacy" the trained encoders that read the first source token better than the last, and
+    "untrained_recency" per untrained encoder (its accuracy falls with k)."""
+    trained = {k: r for k, r in runs.items() if r["trained"]}
+    grows = {}
     for cell in p.cells:
         means = [runs[f"{cell}-{d}"]["mean_accuracy"] for d in p.sizes]
-        chain = " -> ".join(f"{m:.2f}" for m in means)
         rising = all(b >= a - 0.01 for a, b in itertools.pairwise(means))
+        grows[cell] = rising and means[-1] > means[0]
+    return {
+        "falls_with_k": {k: _falls(r) for k, r in trained.items()},
+        "grows_with_width": grows,
+        "primacy": [k for k, r in trained.items() if r["accuracy"][-1] > r["accuracy"][0]],
+        "untrained_recency": {k: _falls(r) for k, r in runs.items() if not r["trained"]},
+    }
+
+
+def _trend(
+    runs: dict[str, dict[str, Any]], p: Preset, found: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """(claims that hold, claims that do not) for the two expectations, per cell."""
+    holds, fails = [], []
+    falling = found["falls_with_k"]
+    text = (
+        f"accuracy falls from k=1 to k={p.max_len} in {sum(falling.values())} of {len(falling)} "
+        "trained encoders"
+    )
+    (holds if all(falling.values()) else fails).append(text)
+    for cell in p.cells:
+        chain = " -> ".join(f"{runs[f'{cell}-{d}']['mean_accuracy']:.2f}" for d in p.sizes)
         text = f"{CELL_NAMES[cell]} mean accuracy over k by d_h {list(p.sizes)}: {chain}"
-        (holds if rising and means[-1] > means[0] else fails).append(text)
+        (holds if found["grows_with_width"][cell] else fails).append(text)
     return holds, fails
 
 
-def _primacy(runs: dict[str, dict[str, Any]], p: Preset) -> str:
+def _primacy(p: Preset, found: dict[str, Any]) -> str:
     """Why accuracy may rise with k: the copy objective, checked against untrained encoders."""
-    first = [k for k, r in runs.items() if r["trained"] and r["accuracy"][-1] > r["accuracy"][0]]
+    first = found["primacy"]
     if not first:
         return ""
     text = (
@@ -222,18 +241,18 @@ def _primacy(runs: dict[str, dict[str, Any]], p: Preset) -> str:
         "Sutskever et al. 2014, sec. 3.3); so the shape against k measures what the objective "
         "asks for as much as the width of the pipe. "
     )
-    fresh = [r for r in runs.values() if not r["trained"]]
-    if fresh:
-        n = sum(_falls(r) for r in fresh)
+    recency = found["untrained_recency"]
+    if recency:
         text += (
-            f"Untrained encoders, which no objective shaped, show recency in {n} of {len(fresh)} "
-            "cases (accuracy falling with k). "
+            f"Untrained encoders, which no objective shaped, show recency in "
+            f"{sum(recency.values())} of {len(recency)} cases (accuracy falling with k). "
         )
     return text
 
 
 def _reading(runs: dict[str, dict[str, Any]], p: Preset, chance: float) -> str:
-    holds, fails = _trend(runs, p)
+    found = findings(runs, p)
+    holds, fails = _trend(runs, p, found)
     text = (
         f"Each encoder was trained for {p.steps} steps as a fixed-context autoencoder on copies of "
         f"1-{p.max_len} random symbols (alphabet {p.alphabet}, chance {chance:.2f}); probes read "
@@ -243,7 +262,7 @@ def _reading(runs: dict[str, dict[str, Any]], p: Preset, chance: float) -> str:
         text += "As expected: " + "; ".join(holds) + ". "
     if fails:
         text += "Not as expected: " + "; ".join(fails) + ". "
-    text += _primacy(runs, p)
+    text += _primacy(p, found)
     badly = [k for k, r in runs.items() if r["trained"] and r["dev_ppl"] > 0.5 * p.alphabet]
     if badly:
         text += (
@@ -263,11 +282,16 @@ def _reading(runs: dict[str, dict[str, Any]], p: Preset, chance: float) -> str:
         )
     fresh = {k: r for k, r in runs.items() if not r["trained"]}
     if fresh:
-        text += "At initialisation (untrained): " + ", ".join(
-            f"{k} mean {r['mean_accuracy']:.2f}" for k, r in fresh.items()
-        ) + f" (trained d_h={p.sizes[-1]}: " + ", ".join(
-            f"{CELL_NAMES[c]} {runs[f'{c}-{p.sizes[-1]}']['mean_accuracy']:.2f}" for c in p.cells
-        ) + "); the difference is what training added."  # fmt: skip
+        text += (
+            "At initialisation (untrained): "
+            + ", ".join(f"{k} mean {r['mean_accuracy']:.2f}" for k, r in fresh.items())
+            + f" (trained d_h={p.sizes[-1]}: "
+            + ", ".join(
+                f"{CELL_NAMES[c]} {runs[f'{c}-{p.sizes[-1]}']['mean_accuracy']:.2f}"
+                for c in p.cells
+            )
+            + "); the difference is what training added."
+        )
     return text.strip()
 
 
@@ -287,29 +311,39 @@ def _figures(out: Path, runs: dict[str, dict[str, Any]], p: Preset, chance: floa
         styles = {name: "x:" for name in series if name.endswith("untrained")}
         file = f"probe_{cell}.png"
         line_plot(
-            out / file, distances, series, "distance k from the end of the source",
+            out / file,
+            distances,
+            series,
+            "distance k from the end of the source",
             "probe accuracy (held out)",
             f"{CELL_NAMES[cell]}: which token k steps back can a linear probe read from h_S?",
             styles={**styles, "chance": "k--"},
-        )  # fmt: skip
-        figures.append({
-            "file": file,
-            "caption": f"{CELL_NAMES[cell]} encoders: held-out accuracy of a linear probe on h_S "
-            "predicting the token at distance k from the end, one line per state size d_h "
-            "(dotted: the widest encoder at its initial weights, untrained).",
-        })  # fmt: skip
+        )
+        figures.append(
+            {
+                "file": file,
+                "caption": f"{CELL_NAMES[cell]} encoders: held-out accuracy of a linear probe on "
+                "h_S predicting the token at distance k from the end, one line per state size d_h "
+                "(dotted: the widest encoder at its initial weights, untrained).",
+            }
+        )
     file = "probe_by_size.png"
     line_plot(
-        out / file, list(range(len(p.sizes))),
+        out / file,
+        list(range(len(p.sizes))),
         {CELL_NAMES[c]: [runs[f"{c}-{d}"]["mean_accuracy"] for d in p.sizes] for c in p.cells},
-        "state size d_h", "mean probe accuracy over k", "What fits through the pipe, by width",
+        "state size d_h",
+        "mean probe accuracy over k",
+        "What fits through the pipe, by width",
         x_ticklabels=[str(d) for d in p.sizes],
-    )  # fmt: skip
-    figures.append({
-        "file": file,
-        "caption": f"Probe accuracy averaged over k = 1..{p.max_len}, against the state size, "
-        "for each cell (trained encoders).",
-    })  # fmt: skip
+    )
+    figures.append(
+        {
+            "file": file,
+            "caption": f"Probe accuracy averaged over k = 1..{p.max_len}, against the state size, "
+            "for each cell (trained encoders).",
+        }
+    )
     return figures
 
 
@@ -319,8 +353,15 @@ def _table(runs: dict[str, dict[str, Any]], p: Preset) -> dict[str, Any]:
     for key, r in runs.items():
         ppl = "–" if r["dev_ppl"] is None else f"{r['dev_ppl']:.2f}"
         cells = [f"{r['accuracy'][k - 1]:.2f}" for k in picks]
-        rows.append([key + ("" if r["trained"] else " (untrained)"), f"{r['params']:,}", ppl,
-                     *cells, f"{r['mean_accuracy']:.2f}"])  # fmt: skip
+        rows.append(
+            [
+                key + ("" if r["trained"] else " (untrained)"),
+                f"{r['params']:,}",
+                ppl,
+                *cells,
+                f"{r['mean_accuracy']:.2f}",
+            ]
+        )
     return {
         "caption": "Probe accuracy on h_S for the token at distance k from the end (held out); "
         "dev perplexity of the copy autoencoder the encoder was trained in.",
@@ -329,8 +370,15 @@ def _table(runs: dict[str, dict[str, Any]], p: Preset) -> dict[str, Any]:
     }
 
 
-def _record(cell: str, size: int, trained: bool, translator: Translator, run_dir: Path,
-            accuracy: list[float], chance: float) -> dict[str, Any]:  # fmt: skip
+def _record(
+    cell: str,
+    size: int,
+    trained: bool,
+    translator: Translator,
+    run_dir: Path,
+    accuracy: list[float],
+    chance: float,
+) -> dict[str, Any]:
     return {
         "cell": cell,
         "d_h": size,
@@ -349,15 +397,24 @@ def verdicts(runs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     if not trained:
         return []
     distances = [
-        f"{k} k={r['half_distance']}" if r["half_distance"] is not None
-        else f"{k} beyond the longest k" for k, r in trained.items()
-    ]  # fmt: skip
+        f"{k} k={r['half_distance']}"
+        if r["half_distance"] is not None
+        else f"{k} beyond the longest k"
+        for k, r in trained.items()
+    ]
     measured = "distance from the end at which a probe on h_S falls halfway to chance: "
     measured += ", ".join(distances)
     fades = any(r["half_distance"] is not None for r in trained.values())
-    return [verdict("bottleneck", "a fixed-width state keeps less of what it read longer ago",
-                    "copy", "probe accuracy falls with the distance k from the end", measured,
-                    "yes" if fades else "unclear")]  # fmt: skip
+    return [
+        verdict(
+            "bottleneck",
+            "a fixed-width state keeps less of what it read longer ago",
+            "copy",
+            "probe accuracy falls with the distance k from the end",
+            measured,
+            "yes" if fades else "unclear",
+        )
+    ]
 
 
 def run(budget: str, out: Path, progress: LabProgress) -> dict[str, Any]:
@@ -377,17 +434,21 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict[str, Any]:
         for size in p.sizes:
             run_dir = out / "runs" / f"{cell}-{size}"
             translator = train_model(
-                load_config(None, _overrides(cell, size, data, p)), run_dir, progress,
+                load_config(None, _overrides(cell, size, data, p)),
+                run_dir,
+                progress,
                 f"{CELL_NAMES[cell]} d_h={size} copy autoencoder",
-            )  # fmt: skip
+            )
             accuracy = probe_encoder(translator, probe_lines, p)
-            runs[f"{cell}-{size}"] = _record(cell, size, True, translator, run_dir, accuracy,
-                                             chance)  # fmt: skip
+            runs[f"{cell}-{size}"] = _record(
+                cell, size, True, translator, run_dir, accuracy, chance
+            )
             if p.untrained and size == p.sizes[-1]:
                 fresh = untrained(translator, cell, size, data, p)
                 accuracy = probe_encoder(fresh, probe_lines, p)
-                runs[f"{cell}-{size}-untrained"] = _record(cell, size, False, fresh, run_dir,
-                                                           accuracy, chance)  # fmt: skip
+                runs[f"{cell}-{size}-untrained"] = _record(
+                    cell, size, False, fresh, run_dir, accuracy, chance
+                )
             bar.advance(1)
     return {
         "figures": _figures(out, runs, p, chance),
@@ -396,6 +457,7 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict[str, Any]:
             "runs": runs,
             "distances": list(range(1, p.max_len + 1)),
             "chance": chance,
+            "findings": findings(runs, p),
             "majority": sum(majority) / len(majority),
         },
         "verdicts": verdicts(runs),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
@@ -35,11 +35,11 @@ from attnlab.analysis.lm import (
     train_language_model,
 )
 from attnlab.data.vocab import EOS, Vocab
+from attnlab.device import resolve_device
 from attnlab.lab.common import SEED, LabProgress, bible_en_fr, preset
 from attnlab.report.figures import line_plot
 from attnlab.report.verdicts import verdict
-from attnlab.train import seed_everything
-from attnlab.translate import resolve_device
+from attnlab.seeding import seed_everything
 
 NAME = "effective-context"
 TITLE = "An LSTM language model uses a bounded context, and word order only nearby"
@@ -68,7 +68,7 @@ BUDGETS: dict[str, Settings] = {
                       400),
     "full": Settings(None, 6000, 192, 384, 1, 0.2, 32, 35, 2500, 200,
                      (1, 2, 5, 10, 20, 50, 100, 150, 200), 1000),
-}  # fmt: skip
+}  # fmt: skip  # one budget a row, the fields in the order of Settings
 
 
 def words(line: str) -> list[str]:
@@ -130,6 +130,24 @@ def perturbed_losses(
     return baseline, increases
 
 
+def findings(
+    increases: dict[str, list[float]], contexts: dict[str, int | None], baseline: float, s: Settings
+) -> dict[str, Any]:
+    """What this run says, as data: "bounded", whether the loss comes within THRESHOLD of the
+    full window before the window ends when farther words are dropped (Khandelwal et al.: yes);
+    "order_matters_at", the distances k at which shuffling the farther words hurt more than
+    dropping them, beyond THRESHOLD x baseline (Khandelwal et al.: none)."""
+    tolerance = THRESHOLD * baseline
+    return {
+        "bounded": contexts["drop"] is not None and contexts["drop"] < s.window,
+        "order_matters_at": [
+            k
+            for k, sh, dr in zip(s.ks, increases["shuffle"], increases["drop"], strict=True)
+            if sh > dr + tolerance
+        ],
+    }
+
+
 def reading(
     increases: dict[str, list[float]],
     contexts: dict[str, int | None],
@@ -155,42 +173,49 @@ def reading(
         f"{THRESHOLD:.0%} of the full window at {context('drop')} when farther words are dropped "
         f"and at {context('shuffle')} when they are shuffled."
     )
-    worse = [k for k, sh, dr in zip(s.ks, shuffle, drop, strict=True) if sh > dr + tolerance]
-    bounded = contexts["drop"] is not None and contexts["drop"] < s.window
-    findings = []
+    found = findings(increases, contexts, baseline, s)
+    worse, bounded = found["order_matters_at"], found["bounded"]
+    notes = []
     if bounded:
-        findings.append("the context used is bounded, as Khandelwal et al. found")
+        notes.append("the context used is bounded, as Khandelwal et al. found")
     else:
-        findings.append("against the expectation the model still gains from the farthest words")
+        notes.append("against the expectation the model still gains from the farthest words")
     if worse:
-        findings.append(
+        notes.append(
             f"against the expectation shuffling hurt more than dropping at k = "
             f"{', '.join(map(str, worse))}"
         )
     else:
-        findings.append(
+        notes.append(
             "far words count more by their presence than by their order (shuffling never hurts "
             f"more than dropping, beyond {tolerance:.3f} nats)"
         )
     if bounded and contexts["drop"] is not None and contexts["drop"] < 50:
-        findings.append(
+        notes.append(
             f"the bound is far shorter than the ~200 tokens they measured, most likely because "
             f"this model is small (hidden size {s.hidden}) and has read only "
             f"{s.steps * s.batch_size * s.bptt:,} tokens of a {train_tokens:,}-token stream"
         )
-    return f"{text} Here {'; '.join(findings)}."
+    return f"{text} Here {'; '.join(notes)}."
 
 
 def verdicts(contexts: dict[str, int | None]) -> list[dict]:
     """The bottleneck in a language model: the loss stops changing once far words are dropped."""
     words = {p: f"{k} words" if k is not None else "the whole window" for p, k in contexts.items()}
     holds = "yes" if contexts.get("drop") is not None else "unclear"
-    return [verdict("bottleneck", "a recurrent state uses only a bounded stretch of its past",
-                    "bible-en-fr", "the loss stops changing beyond some tens to hundreds of words "
-                    "(Khandelwal et al. 2018: about 200 tokens)",
-                    f"LSTM language model (French Bible): the loss stops changing once the words "
-                    f"farther than {words.get('drop')} are dropped ({words.get('shuffle')} "
-                    "when shuffled)", holds)]  # fmt: skip
+    return [
+        verdict(
+            "bottleneck",
+            "a recurrent state uses only a bounded stretch of its past",
+            "bible-en-fr",
+            "the loss stops changing beyond some tens to hundreds of words "
+            "(Khandelwal et al. 2018: about 200 tokens)",
+            f"LSTM language model (French Bible): the loss stops changing once the words "
+            f"farther than {words.get('drop')} are dropped ({words.get('shuffle')} "
+            "when shuffled)",
+            holds,
+        )
+    ]
 
 
 def run(budget: str, out: Path, progress: LabProgress) -> dict:
@@ -243,6 +268,7 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict:
             "loss_full_window": baseline,
             "increase": {p: dict(zip(s.ks, increases[p], strict=True)) for p in PERTURBATIONS},
             "effective_context": contexts,
+            "findings": findings(increases, contexts, baseline, s),
             "final_train_loss": sum(last) / len(last),
             "vocabulary": vocab_size,
             "train_tokens": int(train.numel()),

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -35,12 +35,13 @@ from attnlab.config import load_config
 from attnlab.data.batching import Batch, collate, make_batches
 from attnlab.data.tasks import translation_task
 from attnlab.data.vocab import Vocab
+from attnlab.device import resolve_device
 from attnlab.lab.common import SEED, LabProgress, preset
 from attnlab.models.build import build_model
 from attnlab.report.figures import line_plot
 from attnlab.report.verdicts import verdict
-from attnlab.train import plain_training_step, seed_everything
-from attnlab.translate import resolve_device
+from attnlab.seeding import seed_everything
+from attnlab.train import plain_training_step
 
 NAME = "gradient-path"
 TITLE = "Gradients from far source words fade in recurrent encoders, not through attention"
@@ -194,45 +195,83 @@ def table_rows(
             far_near, factor = m[f"{state}_far_near"], m[f"{state}_decay_per_step"]
             loss = m["final_train_loss"]
             rows.append(
-                [name, state, f"{g[0]:.3g}", f"{g[-1]:.3g}", f"{far_near:.3g}", f"{factor:.3f}",
-                 f"{loss:.2f}"]
-            )  # fmt: skip
+                [
+                    name,
+                    state,
+                    f"{g[0]:.3g}",
+                    f"{g[-1]:.3g}",
+                    f"{far_near:.3g}",
+                    f"{factor:.3f}",
+                    f"{loss:.2f}",
+                ]
+            )
     return rows
+
+
+Finding = Literal["as expected", "unlearned", "aligned", "against"]
+
+
+def findings(metrics: dict[str, dict[str, float]]) -> dict[str, Finding]:
+    """How each model's trained curve compares with the expectation (fixed-context models decay
+    with distance, attention models do not):
+
+    "as expected"; "unlearned": a fixed-context model that does not decay, but whose training
+    loss is over UNLEARNED_LOSS_RATIO times the best attention model's (it has not learned to
+    use the source, so its trained curve says little); "aligned": an attention model that decays
+    by more than 10x after training though it was flat at init (every word keeps its direct path;
+    the last step has learned which words to use: an alignment, not a lost path); "against":
+    a difference this run does not explain."""
+    learned = min(m["final_train_loss"] for n, m in metrics.items() if n not in FIXED_CONTEXT)
+    found: dict[str, Finding] = {}
+    for name, m in metrics.items():
+        ratio, loss = m["trained_far_near"], m["final_train_loss"]
+        if name in FIXED_CONTEXT and ratio > 0.5:
+            found[name] = "unlearned" if loss > UNLEARNED_LOSS_RATIO * learned else "against"
+        elif name not in FIXED_CONTEXT and ratio < 0.1:
+            found[name] = "aligned" if m["init_far_near"] > 0.5 else "against"
+        else:
+            found[name] = "as expected"
+    return found
+
+
+def _explanation(name: str, m: dict[str, float], finding: Finding, learned: float) -> str:
+    if finding == "unlearned":
+        return (
+            f"{name} does not decay after training, but its training loss stayed at "
+            f"{m['final_train_loss']:.2f} (attention: {learned:.2f}): it has not learned to use "
+            f"the source yet, so its trained curve says little; its init curve (x"
+            f"{m['init_decay_per_step']:.2f} per word) shows the architecture"
+        )
+    return (
+        f"{name} decays by more than 10x after training though it was flat at init "
+        f"(x{m['init_decay_per_step']:.2f} per word): every word still has its direct "
+        "path; the trained gradient measures which words the last step, the one that "
+        "predicts </s>, has learned to use, and on this task the end of the target "
+        "follows the end of the source: a learned alignment, not a lost path"
+    )
 
 
 def reading(metrics: dict[str, dict[str, float]], g_0: dict[str, float], src_len: int) -> str:
     """One paragraph on this run's numbers, saying where they disagree with the expectation and
-    what in this run explains it."""
-    parts, surprises, explained = [], [], []
-    # the best training loss of a model that can read every source word
+    what in this run explains it (`findings`)."""
+    found = findings(metrics)
     learned = min(m["final_train_loss"] for n, m in metrics.items() if n not in FIXED_CONTEXT)
-    for name, m in metrics.items():
-        ratio, loss = m["trained_far_near"], m["final_train_loss"]
-        parts.append(
-            f"{name} {m['init_far_near']:.2g} at init, {ratio:.2g} trained "
-            f"(x{m['trained_decay_per_step']:.2f} per word of distance)"
-        )
-        if name in FIXED_CONTEXT and ratio > 0.5:
-            if loss > UNLEARNED_LOSS_RATIO * learned:
-                explained.append(
-                    f"{name} does not decay after training, but its training loss stayed at "
-                    f"{loss:.2f} (attention: {learned:.2f}): it has not learned to use the source "
-                    f"yet, so its trained curve says little; its init curve (x"
-                    f"{m['init_decay_per_step']:.2f} per word) shows the architecture"
-                )
-            else:
-                surprises.append(f"{name} does not decay after training")
-        if name not in FIXED_CONTEXT and ratio < 0.1:
-            if m["init_far_near"] > 0.5:
-                explained.append(
-                    f"{name} decays by more than 10x after training though it was flat at init "
-                    f"(x{m['init_decay_per_step']:.2f} per word): every word still has its direct "
-                    "path; the trained gradient measures which words the last step, the one that "
-                    "predicts </s>, has learned to use, and on this task the end of the target "
-                    "follows the end of the source: a learned alignment, not a lost path"
-                )
-            else:
-                surprises.append(f"{name} decays by more than 10x")
+    parts = [
+        f"{name} {m['init_far_near']:.2g} at init, {m['trained_far_near']:.2g} trained "
+        f"(x{m['trained_decay_per_step']:.2f} per word of distance)"
+        for name, m in metrics.items()
+    ]
+    surprises = [
+        f"{name} "
+        + ("does not decay after training" if name in FIXED_CONTEXT else "decays by more than 10x")
+        for name, finding in found.items()
+        if finding == "against"
+    ]
+    explained = [
+        _explanation(name, metrics[name], finding, learned)
+        for name, finding in found.items()
+        if finding in ("unlearned", "aligned")
+    ]
     verdict = (
         "This agrees with the expectation: the fixed-context recurrent models lose the gradient "
         "geometrically with distance while attention keeps far words within reach."
@@ -271,11 +310,19 @@ def verdicts(decay: dict[str, float]) -> list[dict]:
     if "Transformer" not in decay or not recurrent:
         return []
     measured = "gradient norm at the farthest source word / at the nearest, trained: " + ", ".join(
-        f"{n} {v:.2g}" for n, v in decay.items())  # fmt: skip
-    return [verdict("transformer", "self-attention gives every position a one-step path",
-                    "translation", "the Transformer's ratio above every fixed-context recurrent "
-                    "model's (recurrent gradients fade with distance)", measured,
-                    "yes" if decay["Transformer"] > max(recurrent) else "no")]  # fmt: skip
+        f"{n} {v:.2g}" for n, v in decay.items()
+    )
+    return [
+        verdict(
+            "transformer",
+            "self-attention gives every position a one-step path",
+            "translation",
+            "the Transformer's ratio above every fixed-context recurrent "
+            "model's (recurrent gradients fade with distance)",
+            measured,
+            "yes" if decay["Transformer"] > max(recurrent) else "no",
+        )
+    ]
 
 
 def run(budget: str, out: Path, progress: LabProgress) -> dict:
@@ -337,6 +384,7 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict:
             # the report's key: farthest over nearest distance (k = S-1 over k = 0), trained
             "decay": {name: g["trained"][-1] / g["trained"][0] for name, g in profiles.items()},
             "models": metrics,
+            "findings": findings(metrics),
             "profiles": profiles,
             "device": str(device),
         },

@@ -61,12 +61,13 @@ from attnlab.analysis.bootstrap import (
     sentence_stats,
 )
 from attnlab.config import Config, load_config
-from attnlab.evaluate import Bucket, bucket_label
 from attnlab.lab import real
 from attnlab.lab.common import (
+    ARCHITECTURES,
     SEED,
     LabProgress,
     Split,
+    architecture_training,
     bible_en_fr,
     lab_training,
     parameter_count,
@@ -77,6 +78,7 @@ from attnlab.lab.common import (
     translate_lines,
     write_split,
 )
+from attnlab.metrics import Bucket, bucket_label
 from attnlab.report.figures import line_plot
 from attnlab.report.verdicts import compare, verdict
 from attnlab.translate import Translator
@@ -85,32 +87,23 @@ NAME = "length"
 TITLE = "A fixed context loses long sentences; attention keeps them (Bahdanau et al. 2015, Fig. 2)"
 REUSE = True  # run() takes reuse=DIR (`attnlab lab --reuse DIR`)
 
-SYNTHETIC_BUCKETS: list[Bucket] = [(1, 10), (11, 20), (21, 30), (31, 40), (41, 50), (51, 60),
-                                   (61, None)]  # fmt: skip
+SYNTHETIC_BUCKETS: list[Bucket] = [
+    (1, 10),
+    (11, 20),
+    (21, 30),
+    (31, 40),
+    (41, 50),
+    (51, 60),
+    (61, None),
+]
 BIBLE_BUCKETS: list[Bucket] = [*SYNTHETIC_BUCKETS[:-1], (61, 70), (71, 80), (81, None)]
 BUCKETS = {"translation": SYNTHETIC_BUCKETS, "bible-en-fr": BIBLE_BUCKETS}
 TEST_MAX_LEN = 70  # synthetic test sources are 1..70 words; 61..70 is the extrapolation bucket
 MIN_POPULATED = 5  # sentences a bucket needs to be the "longest populated" one of a retention
 
-# Architectures at comparable parameter counts (about 0.3 M on the synthetic task; the
-# vocabularies dominate on the Bible). The fixed-context model is Cho et al.'s RNNencdec: a
-# unidirectional encoder whose last state c is fed to every decoder step.
-MODELS: dict[str, list[str]] = {
-    "GRU fixed": ["model.type=rnn", "model.cell=gru", "model.context=fixed",
-                  "model.feed_context=true", "model.bidirectional=false", "model.hidden_size=96"],
-    "GRU+Bahdanau": ["model.type=rnn", "model.cell=gru", "model.context=bahdanau",
-                     "model.bidirectional=true", "model.hidden_size=64"],
-    "LSTM+Luong": ["model.type=rnn", "model.cell=lstm", "model.context=luong",
-                   "model.luong_score=general", "model.bidirectional=false",
-                   "model.hidden_size=96"],
-    "Transformer": ["model.type=transformer", "model.num_layers=2", "model.heads=4",
-                    "model.hidden_size=64", "model.ff_size=256"],
-}  # fmt: skip
+# the architectures compared (lab.common.ARCHITECTURES), the fixed-context one first
+MODELS = ("GRU fixed", "GRU+Bahdanau", "LSTM+Luong", "Transformer")
 ATTENTION_MODELS = ("GRU+Bahdanau", "LSTM+Luong", "Transformer")
-# Adam's step size: 3e-3 lets these small RNNs learn the synthetic task within a few hundred steps
-# (GRU+Bahdanau: dev BLEU 83 after 600 steps against 26 at 1e-3 after 200); the Transformer gets
-# 2e-3 after a linear warm-up over the first tenth of its steps.
-LEARNING_RATES = {"Transformer": 0.002}
 
 
 @dataclass(frozen=True)
@@ -154,7 +147,7 @@ PRESETS: dict[str, Preset] = {
                     RESAMPLES),
     "full": Preset((30000, 500, 700), tuple(MODELS), 1500, BIBLE_RUNS, BIBLE_STEPS, 1500, 0.1,
                    None, 8000, RESAMPLES),
-}  # fmt: skip
+}  # fmt: skip  # one budget a row, the fields in the order of Preset
 SYNTHETIC_MAX = 30
 
 
@@ -215,8 +208,13 @@ def bucket_rows(
         for name, metric in (("bleu", bleu), ("chrf", chrf)):
             if indices:
                 found = interval(metric[indices], score_of(name), seed + b, resamples)
-                row.update({name: found["score"], f"{name}_low": found["low"],
-                            f"{name}_high": found["high"]})  # fmt: skip
+                row.update(
+                    {
+                        name: found["score"],
+                        f"{name}_low": found["low"],
+                        f"{name}_high": found["high"],
+                    }
+                )
             else:
                 row.update({name: None, f"{name}_low": None, f"{name}_high": None})
         if indices:
@@ -239,14 +237,23 @@ def summarise(
     closed = [b for b, (_, high) in enumerate(buckets) if high is not None]
     populated = [b for b in closed if rows[b]["n"] >= MIN_POPULATED and b > 0]
     longest = populated[-1] if populated else None
-    summary: dict[str, Any] = {"short_bleu": rows[0]["bleu"], "long_range": None,
-                               "long_bleu": None, "retention": None, "retention_low": None,
-                               "retention_high": None}  # fmt: skip
+    summary: dict[str, Any] = {
+        "short_bleu": rows[0]["bleu"],
+        "long_range": None,
+        "long_bleu": None,
+        "retention": None,
+        "retention_low": None,
+        "retention_high": None,
+    }
     if longest is not None and 0 in stats:
         ratio = ratio_interval(stats[longest], stats[0], score_of("bleu"), seed, resamples)
-        summary.update(long_range=rows[longest]["range"], long_bleu=rows[longest]["bleu"],
-                       retention=ratio["ratio"], retention_low=ratio["low"],
-                       retention_high=ratio["high"])  # fmt: skip
+        summary.update(
+            long_range=rows[longest]["range"],
+            long_bleu=rows[longest]["bleu"],
+            retention=ratio["ratio"],
+            retention_low=ratio["low"],
+            retention_high=ratio["high"],
+        )
     in_range = rows[_bucket_index(train_max, buckets)]["bleu"]
     short = summary["short_bleu"]
     summary["in_range_bleu"] = in_range
@@ -258,18 +265,12 @@ def summarise(
 
 
 def _synthetic_config(model: str, data: Path, p: Preset) -> Config:
-    return load_config(None, [*MODELS[model], *_preset_training(model, p),
-                              *_lab_training(data, p.steps, SEED)])  # fmt: skip
+    return load_config(None, [*_preset_training(model, p), *_lab_training(data, p.steps, SEED)])
 
 
 def _preset_training(model: str, p: Preset) -> list[str]:
-    """The lab's own training settings (the fallback for a corpus without a recipe)."""
-    return [
-        f"training.batch_tokens={p.batch_tokens}",
-        f"training.lr={LEARNING_RATES.get(model, 0.003)}",
-        f"training.warmup_steps={p.steps // 10 if model == 'Transformer' else 0}",
-        f"model.dropout={p.dropout}",
-    ]
+    """The lab's own settings (the fallback for a corpus without a recipe)."""
+    return architecture_training(model, p.steps, p.batch_tokens, p.dropout)
 
 
 def _lab_training(data: Path, steps: int, seed: int) -> list[str]:
@@ -278,8 +279,11 @@ def _lab_training(data: Path, steps: int, seed: int) -> list[str]:
 
 
 def _bible_recipe(model: str, p: Preset) -> real.Recipe:
-    fallback = [*MODELS[model], *_preset_training(model, p), "data.lowercase=true",
-                f"data.max_vocab={p.bible_vocab}"]  # fmt: skip
+    fallback = [
+        *_preset_training(model, p),
+        "data.lowercase=true",
+        f"data.max_vocab={p.bible_vocab}",
+    ]
     return real.recipe("bible-en-fr", model, fallback)
 
 
@@ -316,8 +320,9 @@ def _bible_run(
 ) -> dict[str, Any] | None:
     """Train (or reuse) and score one Bible model; None when the budget trains no Bible model
     and --reuse does not hold it."""
-    name = real.run_name(spec.model, spec.train_max if spec.train_max != BIBLE_MAX else None,
-                         spec.seed)  # fmt: skip
+    name = real.run_name(
+        spec.model, spec.train_max if spec.train_max != BIBLE_MAX else None, spec.seed
+    )
     recipe = _bible_recipe(spec.model, p)
     reused = real.reused_checkpoint(reuse, "bible-en-fr", name)
     start = time.perf_counter()
@@ -377,14 +382,28 @@ def run_verdict(run: dict[str, Any]) -> dict[str, Any]:
     measured = f"{run_label(run)}: {_retention_text(run)}"
     if run["model"] not in ATTENTION_MODELS:
         holds = compare(run["retention"], low, high, at_most=0.5)
-        return verdict("bottleneck", "a fixed context loses long sentences", run["corpus"],
-                       "retention at most 0.5 (Cho et al. 2014: RNNenc falls past ~20 words, "
-                       "to near 0 at 70-80)", measured, holds, run["evidence"])  # fmt: skip
+        return verdict(
+            "bottleneck",
+            "a fixed context loses long sentences",
+            run["corpus"],
+            "retention at most 0.5 (Cho et al. 2014: RNNenc falls past ~20 words, "
+            "to near 0 at 70-80)",
+            measured,
+            holds,
+            run["evidence"],
+        )
     question = "transformer" if run["model"] == "Transformer" else "attention"
     holds = compare(run["retention"], low, high, at_least=0.9)
-    return verdict(question, "attention keeps long sentences", run["corpus"],
-                   "retention at least 0.9 (Bahdanau et al. 2015: RNNsearch-50 does not "
-                   "deteriorate up to 50+ words)", measured, holds, run["evidence"])  # fmt: skip
+    return verdict(
+        question,
+        "attention keeps long sentences",
+        run["corpus"],
+        "retention at least 0.9 (Bahdanau et al. 2015: RNNsearch-50 does not "
+        "deteriorate up to 50+ words)",
+        measured,
+        holds,
+        run["evidence"],
+    )
 
 
 def _reading(runs: dict[str, dict[str, Any]], p: Preset) -> str:
@@ -445,11 +464,18 @@ def _figure(out: Path, corpus: str, runs: list[dict[str, Any]]) -> dict[str, str
         shade_from=len(buckets) - 1.5,
         shade_label=f"beyond {buckets[-2][1]} words",
         styles={run_label(r): "s--" for r in shown if r["train_max"] < max_train},
-        marks={f"longest training source ({m})": _between(m, buckets)
-               for m in sorted({r["train_max"] for r in shown})},
-        bands={run_label(r): ([row["bleu_low"] for row in r["buckets"]],
-                              [row["bleu_high"] for row in r["buckets"]]) for r in shown},
-    )  # fmt: skip
+        marks={
+            f"longest training source ({m})": _between(m, buckets)
+            for m in sorted({r["train_max"] for r in shown})
+        },
+        bands={
+            run_label(r): (
+                [row["bleu_low"] for row in r["buckets"]],
+                [row["bleu_high"] for row in r["buckets"]],
+            )
+            for r in shown
+        },
+    )
     left_out = [run_label(r) for r in runs if not r["evidence"]]
     caption = (
         f"BLEU against source length on {real.CORPUS_NAMES[corpus]}, with 95% bootstrap "
@@ -469,13 +495,23 @@ def _table(corpus: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     labels = [bucket_label(b) for b in BUCKETS[corpus]]
     rows, greyed = [], []
     for k, r in enumerate(runs):
-        cells = [_cell(row["bleu"], row["bleu_low"], row["bleu_high"], row["n"])
-                 for row in r["buckets"]]  # fmt: skip
+        cells = [
+            _cell(row["bleu"], row["bleu_low"], row["bleu_high"], row["n"]) for row in r["buckets"]
+        ]
         retention = _fmt(r["retention"], 2)
         if r["retention_low"] is not None:
             retention += f" [{r['retention_low']:.2f}, {r['retention_high']:.2f}]"
-        rows.append([run_label(r), r["recipe"], f"{r['params']:,}", _fmt(r["bleu"]),
-                     _fmt(r["chrf"]), *cells, retention])  # fmt: skip
+        rows.append(
+            [
+                run_label(r),
+                r["recipe"],
+                f"{r['params']:,}",
+                _fmt(r["bleu"]),
+                _fmt(r["chrf"]),
+                *cells,
+                retention,
+            ]
+        )
         if not r["evidence"]:
             greyed.append(k)
     return {
@@ -508,14 +544,26 @@ def _data(out: Path, p: Preset, bible: bool) -> dict[str, Path]:
 
 def _synthetic_run(model: str, data: Path, out: Path, p: Preset, progress: LabProgress) -> dict:
     start = time.perf_counter()
-    translator = _train(_synthetic_config(model, data, p), out / "runs" / f"translation-"
-                        f"{real.run_name(model)}", progress, f"{model} (synthetic)")  # fmt: skip
+    translator = _train(
+        _synthetic_config(model, data, p),
+        out / "runs" / f"translation-{real.run_name(model)}",
+        progress,
+        f"{model} (synthetic)",
+    )
     trained = time.perf_counter() - start
     scores = _score(translator, read_split(data, "test"), SYNTHETIC_BUCKETS, SYNTHETIC_MAX, p)
-    return {"corpus": "translation", "model": model, "train_max": SYNTHETIC_MAX, "seed": SEED,
-            "steps": p.steps, "recipe": "lab preset", "source": "trained", **scores,
-            "evidence": real.evidence(scores["bleu"]),
-            "train_seconds": trained}  # fmt: skip
+    return {
+        "corpus": "translation",
+        "model": model,
+        "train_max": SYNTHETIC_MAX,
+        "seed": SEED,
+        "steps": p.steps,
+        "recipe": "lab preset",
+        "source": "trained",
+        **scores,
+        "evidence": real.evidence(scores["bleu"]),
+        "train_seconds": trained,
+    }
 
 
 def run_key(run: dict[str, Any]) -> str:
@@ -557,7 +605,7 @@ def run(budget: str, out: Path, progress: LabProgress, reuse: Path | None = None
         "reading": _reading(runs, p),
         "config": {
             "preset": asdict(p),
-            "models": MODELS,
+            "models": {model: ARCHITECTURES[model] for model in MODELS},
             "buckets": {c: [list(b) for b in BUCKETS[c]] for c in BUCKETS},
         },
     }

@@ -8,10 +8,10 @@ alignment literature reads it, beside classical aligners in the same table.
   DIR/nt-en-grc/<family>/).
 - The reference is force-decoded (teacher forcing) and each target piece's attention row read
   two ways: plain (the step that predicts the piece) and Shift-Att (Chen et al. 2020: the step
-  whose decoder input is the piece); `attnlab.evaluate.attention_rows`.
+  whose decoder input is the piece); `attnlab.word_alignment.attention_rows`.
 - Each target piece is linked to its most attended source piece, and piece links become word
   links when any piece of the one word is linked to any piece of the other
-  (`attnlab.evaluate.word_links`); the gold links index whitespace words.
+  (`attnlab.word_alignment.word_links`); the gold links index whitespace words.
 - The Transformer's layer (its heads averaged) is chosen per direction and reading on the gold
   dev verses (`dev.align`, never the test verses), as is, for each direction, the reading that
   goes into the symmetrised alignment: grow-diag-final-and (Koehn et al. 2003;
@@ -42,14 +42,6 @@ from typing import Any
 from attnlab.analysis.ibm1 import IBM1, DiagonalPrior, train_ibm1, viterbi_alignment
 from attnlab.analysis.symmetrize import flip, grow_diag_final_and
 from attnlab.config import Config
-from attnlab.evaluate import (
-    Gold,
-    Link,
-    aer,
-    attention_rows,
-    attention_word_links,
-    teacher_forced_attention,
-)
 from attnlab.lab import real
 from attnlab.lab.common import (
     SEED,
@@ -61,6 +53,14 @@ from attnlab.lab.common import (
     write_split,
 )
 from attnlab.translate import Translator
+from attnlab.word_alignment import (
+    Gold,
+    Link,
+    aer,
+    attention_rows,
+    attention_word_links,
+    teacher_forced_attention,
+)
 
 FORWARD, REVERSE = "nt-grc-en", "nt-en-grc"
 SHORT = {FORWARD: "grc-en", REVERSE: "en-grc"}
@@ -163,8 +163,11 @@ def attention_links(
         for weights, src_pieces, trg_pieces in found:
             rows = None if weights is None else attention_rows(weights, shift)  # (L, T, S)
             for layer in range(n_layers):
-                pair = set() if rows is None else attention_word_links(rows[layer], src_pieces,
-                                                                        trg_pieces)  # fmt: skip
+                pair = (
+                    set()
+                    if rows is None
+                    else attention_word_links(rows[layer], src_pieces, trg_pieces)
+                )
                 links[reading][layer].append(flip(pair) if reverse else pair)
     return links
 

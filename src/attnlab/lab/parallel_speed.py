@@ -37,7 +37,7 @@ from attnlab.lab.common import SEED, LabProgress, preset
 from attnlab.models.build import build_model
 from attnlab.report.figures import line_plot
 from attnlab.report.verdicts import verdict
-from attnlab.train import seed_everything
+from attnlab.seeding import seed_everything
 
 NAME = "parallel-speed"
 TITLE = "The Transformer trains faster than an LSTM, and its advantage grows with length"
@@ -133,9 +133,23 @@ def measure(
     return speeds
 
 
+def trends(ratios: dict[str, dict[int, float]]) -> dict[str, dict[str, bool]]:
+    """Per device, as data: whether the Transformer's lead over the LSTM (its tokens per second
+    over theirs) grows from the shortest length to the longest, and whether it trails the LSTM
+    at every length."""
+    return {
+        device: {
+            "grows": by_length[max(by_length)] > by_length[min(by_length)],
+            "slower_everywhere": max(by_length.values()) < 1.0,
+        }
+        for device, by_length in ratios.items()
+    }
+
+
 def reading(ratios: dict[str, dict[int, float]], threads: int) -> str:
     """One paragraph on this run's ratios, per device, and whether they grow with length."""
-    parts, surprises = [], []
+    found = trends(ratios)
+    parts = []
     for device, by_length in ratios.items():
         lengths = sorted(by_length)
         first, last = by_length[lengths[0]], by_length[lengths[-1]]
@@ -143,10 +157,9 @@ def reading(ratios: dict[str, dict[int, float]], threads: int) -> str:
             f"on the {device.upper()} the Transformer trains {first:.2g}x as many tokens per "
             f"second as the LSTM at length {lengths[0]} and {last:.2g}x at length {lengths[-1]}"
         )
-        if last <= first:
-            surprises.append(device)
-        if max(by_length.values()) < 1.0:
+        if found[device]["slower_everywhere"]:
             parts[-1] += f" (slower than the LSTM at every length on the {device.upper()})"
+    surprises = [device for device, trend in found.items() if not trend["grows"]]
     text = "; ".join(parts) + "."
     if not surprises:
         return text + " The advantage grows with length, as expected."
@@ -171,10 +184,18 @@ def verdicts(ratios: dict[int, float]) -> list[dict]:
     short, long = ratios[lengths[0]], ratios[lengths[-1]]
     holds = "yes" if long > 1.0 and long >= short else "no" if long < 1.0 else "unclear"
     measured = "Transformer / LSTM training tokens per second by length (CPU): " + ", ".join(
-        f"{n} {ratios[n]:.2f}" for n in lengths)  # fmt: skip
-    return [verdict("transformer", "self-attention computes all positions at once",
-                    "random tokens", "above 1, growing with the sequence length", measured,
-                    holds)]  # fmt: skip
+        f"{n} {ratios[n]:.2f}" for n in lengths
+    )
+    return [
+        verdict(
+            "transformer",
+            "self-attention computes all positions at once",
+            "random tokens",
+            "above 1, growing with the sequence length",
+            measured,
+            holds,
+        )
+    ]
 
 
 def run(budget: str, out: Path, progress: LabProgress) -> dict:
@@ -211,11 +232,16 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict:
         x_ticklabels=ticks,
     )
     rows = [
-        [d, n, f"{speeds[d]['LSTM'][n]:,.0f}", f"{speeds[d]['Transformer'][n]:,.0f}",
-         f"{ratios[d][n]:.2f}"]
+        [
+            d,
+            n,
+            f"{speeds[d]['LSTM'][n]:,.0f}",
+            f"{speeds[d]['Transformer'][n]:,.0f}",
+            f"{ratios[d][n]:.2f}",
+        ]
         for d in speeds
         for n in s.lengths
-    ]  # fmt: skip
+    ]
     threads = torch.get_num_threads()
     return {
         "figures": [
@@ -239,6 +265,7 @@ def run(budget: str, out: Path, progress: LabProgress) -> dict:
         "metrics": {
             "speedup": ratios["cpu"],  # the report's key: CPU ratio by length
             "speedup_by_device": ratios,
+            "trends": trends(ratios),
             "tokens_per_s": speeds,
             "parameters": counts,
         },

@@ -22,8 +22,9 @@ from models given with --reuse DIR (DIR/bible-en-fr/lstm-fixed[-reversed][-seedN
 Metrics (`results.json`): metrics["runs"][SETTING] (SETTING "forward" or "reversed") is a list of
 {seed, dev_loss, dev_ppl, bleu}; metrics["summary"][SETTING] holds ppl_mean, ppl_std, bleu_mean,
 bleu_std; metrics["ppl_gain"] = forward - reversed perplexity and metrics["bleu_gain"] = reversed
-- forward BLEU (positive: reversal helped); metrics["bible-en-fr"], when measured, the same keys
-(runs, summary, ppl_gain, bleu_gain) plus evidence (the better BLEU at least the lab's floor).
+- forward BLEU (positive: reversal helped); metrics["outcome"] what they say (`outcome`);
+metrics["bible-en-fr"], when measured, the same keys (runs, summary, ppl_gain, bleu_gain,
+outcome) plus evidence (the better BLEU at least the lab's floor).
 A reused model's dev perplexity comes from the log.jsonl beside its checkpoint (None without
 one). result["verdicts"]: one per corpus (`report.verdicts`). Left out: deep LSTMs, beam search
 and ensembles of the paper.
@@ -39,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 from attnlab.config import load_config
-from attnlab.evaluate import corpus_scores
 from attnlab.lab import real
 from attnlab.lab.common import (
     LabProgress,
@@ -52,6 +52,7 @@ from attnlab.lab.common import (
     train_model,
     translate_lines,
 )
+from attnlab.metrics import corpus_bleu
 from attnlab.report.figures import bar_chart
 from attnlab.report.verdicts import verdict
 from attnlab.translate import Translator
@@ -137,6 +138,19 @@ def _summary(runs: list[dict[str, float]]) -> dict[str, float]:
     }
 
 
+def outcome(summary: dict[str, dict[str, float]]) -> dict[str, bool]:
+    """What the seeds' means say, as data: whether the models learned to translate at all (BLEU
+    of MIN_LEARNED_BLEU either way), whether reversal lowered the perplexity and raised the BLEU,
+    and whether the perplexity moved by more than the two spreads over seeds."""
+    f, r = summary["forward"], summary["reversed"]
+    return {
+        "learned": max(f["bleu_mean"], r["bleu_mean"]) >= MIN_LEARNED_BLEU,
+        "ppl_helped": r["ppl_mean"] < f["ppl_mean"],
+        "bleu_helped": r["bleu_mean"] > f["bleu_mean"],
+        "beyond_spread": abs(f["ppl_mean"] - r["ppl_mean"]) > f["ppl_std"] + r["ppl_std"],
+    }
+
+
 def _reading(summary: dict[str, dict[str, float]], p: Preset, budget: str) -> str:
     f, r = summary["forward"], summary["reversed"]
     n = len(p.seeds)
@@ -146,9 +160,13 @@ def _reading(summary: dict[str, dict[str, float]], p: Preset, budget: str) -> st
         f"{r['ppl_mean']:.2f} ± {r['ppl_std']:.2f} (reversed), and test BLEU from "
         f"{f['bleu_mean']:.1f} ± {f['bleu_std']:.1f} to {r['bleu_mean']:.1f} ± {r['bleu_std']:.1f}."
     )
-    ppl_helped, bleu_helped = r["ppl_mean"] < f["ppl_mean"], r["bleu_mean"] > f["bleu_mean"]
-    beyond = abs(f["ppl_mean"] - r["ppl_mean"]) > f["ppl_std"] + r["ppl_std"]
-    if max(f["bleu_mean"], r["bleu_mean"]) < MIN_LEARNED_BLEU:
+    found = outcome(summary)
+    ppl_helped, bleu_helped, beyond = (
+        found["ppl_helped"],
+        found["bleu_helped"],
+        found["beyond_spread"],
+    )
+    if not found["learned"]:
         text += (
             f" Test BLEU stays below {MIN_LEARNED_BLEU:.0f} either way: after {p.steps} steps the "
             "fixed-context LSTM (Sutskever et al.'s design: c only sets the decoder's first state) "
@@ -200,6 +218,7 @@ def _gains(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         "summary": summary,
         "ppl_gain": summary["forward"]["ppl_mean"] - summary["reversed"]["ppl_mean"],
         "bleu_gain": summary["reversed"]["bleu_mean"] - summary["forward"]["bleu_mean"],
+        "outcome": outcome(summary),
     }
 
 
@@ -211,13 +230,17 @@ def reversal_verdict(corpus: str, measured: dict[str, Any], evidence: bool) -> d
     gain = measured["ppl_gain"]
     holds = "yes" if gain > spread else "no" if gain < -spread else "unclear"
     return verdict(
-        "bottleneck", "reading the source backwards helps a fixed context (shorter lags)", corpus,
+        "bottleneck",
+        "reading the source backwards helps a fixed context (shorter lags)",
+        corpus,
         "lower perplexity and higher BLEU reversed (Sutskever et al. 2014: 5.8 -> 4.7, BLEU "
         "25.9 -> 30.6)",
         f"fixed-context LSTM, {len(measured['runs']['forward'])} seeds: dev perplexity "
         f"{f['ppl_mean']:.2f} -> {r['ppl_mean']:.2f}, BLEU {f['bleu_mean']:.1f} -> "
-        f"{r['bleu_mean']:.1f}", holds, evidence,
-    )  # fmt: skip
+        f"{r['bleu_mean']:.1f}",
+        holds,
+        evidence,
+    )
 
 
 def _seed_rows(
@@ -225,11 +248,14 @@ def _seed_rows(
 ) -> list[list[str]]:
     """One table row per setting: dev perplexity / test BLEU per seed, then mean ± std of each."""
     return [
-        [s, *(f"{r['dev_ppl']:.2f} / {r['bleu']:.1f}" for r in runs[s]),
-         f"{summary[s]['ppl_mean']:.2f} ± {summary[s]['ppl_std']:.2f}",
-         f"{summary[s]['bleu_mean']:.1f} ± {summary[s]['bleu_std']:.1f}"]
+        [
+            s,
+            *(f"{r['dev_ppl']:.2f} / {r['bleu']:.1f}" for r in runs[s]),
+            f"{summary[s]['ppl_mean']:.2f} ± {summary[s]['ppl_std']:.2f}",
+            f"{summary[s]['bleu_mean']:.1f} ± {summary[s]['bleu_std']:.1f}",
+        ]
         for s in settings
-    ]  # fmt: skip
+    ]
 
 
 def _bible_table(measured: dict[str, Any], p: Preset, evidence: bool) -> dict[str, Any]:
@@ -282,10 +308,15 @@ def _bible_runs(
                 dev = {"dev_loss": math.nan, "dev_ppl": math.nan}
             hyps = translate_lines(translator, test.src)
             source = str(reused) if reused else recipe.describe()
-            runs[setting].append({"seed": seed, "dev_loss": dev["dev_loss"],
-                                  "dev_ppl": dev["dev_ppl"],
-                                  "bleu": corpus_scores(hyps, test.ref)["bleu"],
-                                  "source": source})  # fmt: skip
+            runs[setting].append(
+                {
+                    "seed": seed,
+                    "dev_loss": dev["dev_loss"],
+                    "dev_ppl": dev["dev_ppl"],
+                    "bleu": corpus_bleu(hyps, test.ref),
+                    "source": source,
+                }
+            )
     return runs
 
 
@@ -300,21 +331,27 @@ def run(budget: str, out: Path, progress: LabProgress, reuse: Path | None = None
             run_dir = out / "runs" / f"{setting}-seed{seed}"
             config = load_config(None, _overrides(setting, data, seed, p))
             translator = train_model(config, run_dir, progress, f"LSTM {setting}, seed {seed}")
-            bleu = corpus_scores(translate_lines(translator, test.src), test.ref)["bleu"]
+            bleu = corpus_bleu(translate_lines(translator, test.src), test.ref)
             dev = dev_metrics(run_dir)
-            runs[setting].append({"seed": seed, "dev_loss": dev["dev_loss"],
-                                  "dev_ppl": dev["dev_ppl"], "bleu": bleu})  # fmt: skip
+            runs[setting].append(
+                {"seed": seed, "dev_loss": dev["dev_loss"], "dev_ppl": dev["dev_ppl"], "bleu": bleu}
+            )
             bar.advance(1)
     summary = {setting: _summary(values) for setting, values in runs.items()}
     labels = ["forward", "reversed"]
-    bar_chart(out / "perplexity.png", labels, [summary[s]["ppl_mean"] for s in labels],
-              [summary[s]["ppl_std"] for s in labels], "dev perplexity",
-              "Fixed-context LSTM: dev perplexity (lower is better)",
-              points=[[r["dev_ppl"] for r in runs[s]] for s in labels])  # fmt: skip
-    bar_chart(out / "bleu.png", labels, [summary[s]["bleu_mean"] for s in labels],
-              [summary[s]["bleu_std"] for s in labels], "test BLEU",
-              "Fixed-context LSTM: test BLEU (higher is better)",
-              points=[[r["bleu"] for r in runs[s]] for s in labels])  # fmt: skip
+    for file, key, per_seed, label, better in (
+        ("perplexity.png", "ppl", "dev_ppl", "dev perplexity", "lower"),
+        ("bleu.png", "bleu", "bleu", "test BLEU", "higher"),
+    ):
+        bar_chart(
+            out / file,
+            labels,
+            [summary[s][f"{key}_mean"] for s in labels],
+            [summary[s][f"{key}_std"] for s in labels],
+            label,
+            f"Fixed-context LSTM: {label} ({better} is better)",
+            points=[[r[per_seed] for r in runs[s]] for s in labels],
+        )
     rows = _seed_rows(runs, summary, labels)
     caption = "bars: mean over seeds; error bars: sample standard deviation; dots: each seed."
     synthetic = _gains(runs)

@@ -13,6 +13,7 @@ and terminates them.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import pickle
@@ -29,6 +30,7 @@ import torch
 from rich.progress import Progress, TaskID
 
 from attnlab.lab.common import LabProgress
+from attnlab.lab.runner import run_experiment
 
 _QUEUE: Any = None  # the worker's end of the progress queue (set by _start_worker)
 
@@ -88,14 +90,10 @@ def run_in_worker(
 ) -> tuple[str, float | None, str | None]:
     """Run one experiment (name, module path, budget, lab folder, reuse folder or None) in a
     worker of `worker_pool`. -> (name, seconds, None) or (name, None, the error)."""
-    import importlib
-
-    from attnlab.lab import attempt_experiment  # the runner's own bookkeeping, in this process
-
     name, module_path, budget, out, reuse = job
     progress = LabProgress(QueueProgress(_QUEUE, name))  # type: ignore[arg-type]
     module = importlib.import_module(module_path)
-    return name, *attempt_experiment(name, module, budget, out, progress, reuse)
+    return name, *run_experiment(name, module, budget, out, progress, reuse)
 
 
 def _replay(sink: Any, bars: Progress, stop: threading.Event) -> None:

@@ -13,14 +13,20 @@ padding (batch.trg_mask False) are unspecified: the Transformer skips them (zero
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Iterator
+from typing import Any, Protocol, runtime_checkable
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from attnlab.data.batching import Batch
 
 
+@runtime_checkable
 class Seq2SeqModel(Protocol):
+    """An nn.Module that keeps the contract above (search reads its device off its parameters)."""
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
+
     def forward(self, batch: Batch) -> tuple[Tensor, Tensor | None]: ...
 
     def encode(self, src: Tensor, src_mask: Tensor) -> Any: ...
@@ -28,6 +34,17 @@ class Seq2SeqModel(Protocol):
     def step(
         self, memory: Any, state: Any, y_prev: Tensor
     ) -> tuple[Tensor, Any, Tensor | None]: ...
+
+
+@runtime_checkable
+class CrossAttentionModel(Protocol):
+    """A model with several layers and heads of cross-attention (the Transformer).
+
+    cross_attention(batch) -> (B, L, heads, T, S): every decoder layer's weights, every head,
+    read with teacher forcing; `forward`'s attention is the last layer's, heads averaged.
+    """
+
+    def cross_attention(self, batch: Batch) -> Tensor: ...
 
 
 def select_batch(value: Any, index: Tensor) -> Any:
@@ -47,4 +64,4 @@ def select_batch(value: Any, index: Tensor) -> Any:
     raise TypeError(f"select_batch: cannot index a {type(value).__name__}")
 
 
-__all__ = ["Seq2SeqModel", "select_batch"]
+__all__ = ["CrossAttentionModel", "Seq2SeqModel", "select_batch"]

@@ -61,11 +61,24 @@ def line_plot(
         [line] = ax.plot(x, y, (styles or {}).get(label, "o-"), label=label, markersize=4)
         if bands and label in bands:
             low, high = (_values(v) for v in bands[label])
-            ax.errorbar(x, y, yerr=[y - low, high - y], fmt="none", ecolor=line.get_color(),
-                        elinewidth=1, capsize=2, alpha=0.7)  # fmt: skip
+            ax.errorbar(
+                x,
+                y,
+                yerr=[y - low, high - y],
+                fmt="none",
+                ecolor=line.get_color(),
+                elinewidth=1,
+                capsize=2,
+                alpha=0.7,
+            )
     if shade_from is not None:
-        ax.axvspan(shade_from, max(x) + 0.5 * (x[-1] - x[-2] if len(x) > 1 else 1), alpha=0.12,
-                   color="grey", label=shade_label or None)  # fmt: skip
+        ax.axvspan(
+            shade_from,
+            max(x) + 0.5 * (x[-1] - x[-2] if len(x) > 1 else 1),
+            alpha=0.12,
+            color="grey",
+            label=shade_label or None,
+        )
     for label, at in (marks or {}).items():
         ax.axvline(at, color="grey", linestyle=":", linewidth=1.2, label=label)
     if x_ticklabels is not None:
@@ -95,8 +108,14 @@ def bar_chart(
     given, `points` draws each bar's individual measurements (one list per bar) on top."""
     fig, ax = plt.subplots(figsize=(max(3.2, 1.3 * len(labels) + 1.5), SIZE[1]))
     positions = np.arange(len(labels))
-    ax.bar(positions, _values(means), yerr=_values(spreads), capsize=6, color="#8fb3d9",
-           edgecolor="#34557a")  # fmt: skip
+    ax.bar(
+        positions,
+        _values(means),
+        yerr=_values(spreads),
+        capsize=6,
+        color="#8fb3d9",
+        edgecolor="#34557a",
+    )
     for k, values in enumerate(points or []):
         ax.plot([positions[k]] * len(values), values, "k.", markersize=6)
     ax.set_xticks(positions, list(labels), fontsize=8)

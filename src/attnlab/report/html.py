@@ -27,8 +27,15 @@ from attnlab.errors import UserError
 from attnlab.report.verdicts import QUESTIONS
 
 REPORT = "report.html"
-REQUIRED = {"name": str, "title": str, "figures": list, "tables": list, "metrics": dict,
-            "expected": str, "reading": str}  # fmt: skip
+REQUIRED = {
+    "name": str,
+    "title": str,
+    "figures": list,
+    "tables": list,
+    "metrics": dict,
+    "expected": str,
+    "reading": str,
+}
 NOT_MEASURED = "not measured in this run"
 NOT_TRAINED_ENOUGH = "not trained enough: run `--budget full`"
 CSS = """
@@ -226,7 +233,7 @@ def _questions(records: dict[str, dict[str, Any]]) -> str:
 # --- machine, versions, time --------------------------------------------------------------------
 
 
-def _wall_seconds(records: dict[str, dict[str, Any]]) -> float | None:
+def wall_seconds(records: dict[str, dict[str, Any]]) -> float | None:
     """From the first experiment's start to the last one's end (they may run side by side);
     None when a record has no times (written before they were recorded)."""
     starts = [t for r in records.values() if (t := _num(r.get("started_at"))) is not None]
@@ -239,7 +246,7 @@ def _wall_seconds(records: dict[str, dict[str, Any]]) -> float | None:
 def _time_spent(records: dict[str, dict[str, Any]]) -> str:
     """'X minutes' of wall-clock time, with the experiments' own sum when they overlapped."""
     total = sum(_num(r.get("seconds")) or 0.0 for r in records.values())
-    wall = _wall_seconds(records)
+    wall = wall_seconds(records)
     if wall is None or wall >= 0.99 * total:
         return f"{(total if wall is None else wall) / 60:.1f} minutes"
     return f"{wall / 60:.1f} minutes ({total / 60:.1f} minutes of experiments side by side)"
@@ -252,21 +259,38 @@ def _environment(records: dict[str, dict[str, Any]]) -> str:
     ]
     total = sum(_num(r.get("seconds")) or 0.0 for r in records.values())
     rows.append(["sum", "", f"{total:.0f}"])
-    wall = _wall_seconds(records)
+    wall = wall_seconds(records)
     if wall is not None:
         rows.append(["wall clock, first start to last end", "", f"{wall:.0f}"])
     machine = first.get("machine") if isinstance(first.get("machine"), dict) else {}
     versions = first.get("versions") if isinstance(first.get("versions"), dict) else {}
-    return "\n".join([
-        "<section id='environment'><h2>Machine, versions and time spent</h2>",
-        _table({"caption": "Time per experiment (seconds)",
-                "columns": ["experiment", "budget", "seconds"], "rows": rows}),
-        _table({"caption": "Machine", "columns": ["property", "value"],
-                "rows": list(machine.items())}),
-        _table({"caption": "Versions", "columns": ["library", "version"],
-                "rows": list(versions.items())}),
-        "</section>",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "<section id='environment'><h2>Machine, versions and time spent</h2>",
+            _table(
+                {
+                    "caption": "Time per experiment (seconds)",
+                    "columns": ["experiment", "budget", "seconds"],
+                    "rows": rows,
+                }
+            ),
+            _table(
+                {
+                    "caption": "Machine",
+                    "columns": ["property", "value"],
+                    "rows": list(machine.items()),
+                }
+            ),
+            _table(
+                {
+                    "caption": "Versions",
+                    "columns": ["library", "version"],
+                    "rows": list(versions.items()),
+                }
+            ),
+            "</section>",
+        ]
+    )
 
 
 def render(out: Path, records: dict[str, dict[str, Any]], expected: list[str] | None = None) -> str:

@@ -21,8 +21,13 @@ import torch
 from attnlab.checkpoint import load_checkpoint
 from attnlab.config import Config
 from attnlab.data.batching import collate
-from attnlab.evaluate import aer, alignment_from_attention, merge_subword_attention, word_index
 from attnlab.translate import Translator
+from attnlab.word_alignment import (
+    aer,
+    alignment_from_attention,
+    merge_subword_attention,
+    word_index,
+)
 
 MAX_CHARS = 1000
 MAX_TOKENS = 200
