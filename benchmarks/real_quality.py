@@ -41,9 +41,10 @@ def attnlab(*args: str) -> str:
     return done.stdout
 
 
-def ensure_data(config: Path) -> Path:
-    """The config's data folder, made with `attnlab data make` if it is an embedded corpus."""
-    data = load_config(config).data.dir
+def ensure_data(config: Path, overrides: list[str]) -> Path:
+    """The data folder of the config with its --set overrides (the one training reads), made
+    with `attnlab data make` if it is an embedded corpus."""
+    data = load_config(config, overrides).data.dir
     if data is None:
         sys.exit(f"{config}: the benchmark reads data.dir configs only")
     if not (data / "train.src").exists():
@@ -84,7 +85,7 @@ def measure(
     config: Path, seed: int, minutes: float | None, runs: Path, extra: list[str]
 ) -> dict[str, Any]:
     """Train one recipe and seed (with `extra` key=value overrides), score best.pt on test."""
-    data = ensure_data(config)
+    data = ensure_data(config, extra)
     run = runs / f"{config.parent.name}-{config.stem}-seed{seed}"
     overrides = ["--set", f"training.seed={seed}"]
     for item in extra:
