@@ -30,10 +30,8 @@ uniform_entropy (mean log S over the same rows), evidence (BLEU at least the lab
 metrics["nt-grc-en"] as `lab.nt_alignment` lists; metrics["uniform_attention"] = {model, bleu,
 bleu_uniform} or {skipped}; result["verdicts"] (`report.verdicts`). A model below the floor is
 greyed in the tables and left out of the figures and verdicts' evidence.
-Time: quick about 3 minutes on the shared 2-core machine (it trains no NT model: 250 steps in
-each direction took 5 minutes and stayed far below the floor; NT models come from --reuse);
-full about 35 minutes on one core, estimated from the presets' step times (4 x 1,200 synthetic
-steps at about 0.15 s, 4 x 1,200 NT steps at about 0.25 s).
+Budgets: quick trains no NT model (a few hundred steps in each direction stay far below the
+floor): its NT models come from --reuse; full trains them.
 Left out: the Berkeley aligner, IBM Models 2-5, guided alignment.
 """
 
@@ -92,7 +90,7 @@ TITLE = "Attention weights are soft word alignments (Bahdanau et al. 2015; Luong
 MODELS = ("GRU+Bahdanau", "LSTM+Luong global", "LSTM+Luong local-p", "Transformer")
 UNIFORM_MODEL = "GRU+Bahdanau"  # decoded again with uniform weights
 NT_ONLY_REUSED = (
-    "not trained at this budget (250 steps left them near BLEU 0, far below the floor): run "
+    "not trained at this budget (a few hundred steps leave them far below the floor): run "
     "`--budget full`, or give models trained with configs/nt-grc-en/ in both directions with "
     "`--reuse DIR`"
 )

@@ -19,8 +19,7 @@ Metrics (`results.json`): metrics["runs"][f"{cell}-{d_h}"] = {cell, d_h, trained
 dev_ppl (the copy model's dev perplexity; None untrained), accuracy (one per k), mean_accuracy,
 half_distance (the first k whose accuracy is below half of the way from chance to 1; None if
 none)}; metrics["distances"] (the k), metrics["chance"] (1 / alphabet), metrics["majority"] (the
-majority-label accuracy averaged over k). Time: quick about 1 minute on the shared 2-core
-development machine; full about 15 minutes (estimated, not measured). Left out: bidirectional
+majority-label accuracy averaged over k). Left out: bidirectional
 encoders (their h_S is two states), probing every position rather than distances from the end,
 non-linear probes.
 """

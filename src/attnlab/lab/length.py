@@ -31,17 +31,13 @@ retention with retention_low and retention_high, in_range_bleu (the bucket of th
 training source) and in_range_retention, evidence (False: below the floor, not a measurement),
 train_seconds, test_seconds. result["verdicts"]: one per run (`lab.verdicts`).
 
-Budgets. quick: the four synthetic -30 models, 500 steps each (about 1.5 minutes on one core);
-the Bible only from models given with `--reuse DIR` (in a trial, 300 Bible steps left both
-GRUs below 1 BLEU: nothing to read a curve from). full: the synthetic models for 1,500 steps
-and the ten Bible runs for BIBLE_STEPS steps each on one thread, estimated from the step times
-of the previous full preset (20,000 steps in 3,246 s: about 0.15 s a step on the synthetic
-task, 0.2-0.25 s on the Bible with its 8,000-word vocabularies) at about 15 + 10 x 6 = 75
-minutes with the test sets, not measured; the lab runs the other experiments beside it on the
-second core. At this budget the fallback presets reached BLEU below 6 on the Bible before, so
-their rows may well stay under the floor; `--reuse DIR` with models trained by the corpus
-recipes fills them. Left out: beam search, the vocabularies of 30,000 words and the days of
-training of the papers.
+Budgets. quick: the four synthetic -30 models, 500 steps each; the Bible only from models
+given with `--reuse DIR` (a few hundred Bible steps leave the GRUs near BLEU 0: nothing to read
+a curve from). full: the synthetic models for 1,500 steps and the ten Bible runs for
+BIBLE_STEPS steps each on one thread, the other experiments beside it on the second core. The
+fallback presets may stay under the floor on the Bible; `--reuse DIR` with models trained by
+the corpus recipes fills those rows. Left out: beam search, the vocabularies of 30,000 words
+and the days of training of the papers.
 """
 
 from __future__ import annotations

@@ -6,17 +6,15 @@ the synthetic `translation` task with and without `model.reverse_source`, over s
 the source reversed, the first source words, which the first target words depend on, are the
 last ones the encoder reads: the "minimal time lag" of Sutskever et al. Reported: dev perplexity
 (from the training log) and test BLEU (sacreBLEU, greedy search), mean and sample standard
-deviation over seeds. Measured on the project's 2-core machine (beside other experiments):
-quick (sources of 1-15 words, 400 steps) in 80 s, perplexity 16.3 -> 8.1 and BLEU 1.1 -> 7.6
-(short of learning to translate; perplexity speaks louder); full (1-20 words, 2,000 steps) in
-631 s, perplexity 3.00 -> 2.27 and BLEU 27.0 -> 35.0, each beyond the spread over seeds.
+deviation over seeds. quick: sources of 1-15 words, 400 steps (short of learning to
+translate, so perplexity speaks louder than BLEU); full: 1-20 words, 2,000 steps. Measured
+figures: docs/STATUS.md.
 
 On real language (Sutskever et al.'s own setting is English->French): in --budget full the
 same comparison on the embedded English->French Bible, two seeds, with the corpus recipe
 `configs/bible-en-fr/lstm-fixed.yaml` where it exists (`lab.real`; the lab sets only
 `model.reverse_source`, its data, seed and step budget), else the preset above with a 8,000-word
-vocabulary; BIBLE_STEPS steps each, about 4 x 1,500 x 0.25 s = 25 minutes on one core
-(estimated from the presets' step times, not measured). --budget quick measures the Bible only
+vocabulary; BIBLE_STEPS steps each. --budget quick measures the Bible only
 from models given with --reuse DIR (DIR/bible-en-fr/lstm-fixed[-reversed][-seedN]/best.pt).
 
 Metrics (`results.json`): metrics["runs"][SETTING] (SETTING "forward" or "reversed") is a list of
