@@ -16,3 +16,15 @@ def float64() -> Iterator[None]:
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(previous)
+
+
+@pytest.fixture
+def float64_one_thread() -> Iterator[None]:
+    """float64 for tight tolerances; one thread, since tiny models only lose time to thread
+    hand-offs on a shared CPU. Both restored afterwards."""
+    dtype, threads = torch.get_default_dtype(), torch.get_num_threads()
+    torch.set_default_dtype(torch.float64)
+    torch.set_num_threads(1)
+    yield
+    torch.set_default_dtype(dtype)
+    torch.set_num_threads(threads)

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from attnlab.config import ModelConfig
+from attnlab.data.batching import Batch
 from attnlab.models.build import build_model
 
 
@@ -25,3 +27,18 @@ def build_pair(
     assert list(ours) == list(theirs)
     assert all(torch.equal(ours[name], theirs[name]) for name in ours)
     return reference, fast
+
+
+def adam_losses(model: nn.Module, batch: Batch, steps: int) -> list[float]:
+    """`steps` Adam updates on one batch; the losses."""
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(steps):
+        logits, _ = model(batch)
+        loss = F.cross_entropy(logits[batch.trg_mask], batch.trg_out[batch.trg_mask])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses

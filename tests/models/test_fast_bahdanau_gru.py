@@ -54,19 +54,22 @@ def test_loop_passes_gradcheck_with_padding(target_lengths: list[int] | None) ->
     assert torch.autograd.gradcheck(loop, tensors)
 
 
+TINY = ModelConfig(
+    type="rnn",
+    cell="gru",
+    context="bahdanau",
+    bidirectional=True,
+    embedding_size=5,
+    hidden_size=6,
+    attention_size=7,
+    dropout=0.0,
+)
+
+
 def test_fused_decoder_equals_the_reference_decoder() -> None:
     """Logits and attention at the real target positions, and every parameter's gradient, on a
     batch padded on both sides."""
-    cfg = ModelConfig(
-        type="rnn",
-        cell="gru",
-        context="bahdanau",
-        bidirectional=True,
-        embedding_size=5,
-        hidden_size=6,
-        attention_size=7,
-        dropout=0.0,
-    )
+    cfg = TINY
     reference, fast = build_pair(cfg, 13, 13, seed=1)
     assert type(reference.decoder) is BahdanauDecoder
     assert isinstance(fast.decoder, FusedBahdanauDecoder)
@@ -93,16 +96,7 @@ def test_fast_paths_run_in_float32_under_autocast() -> None:
     """bf16 autocast on the CPU: the encoder's and the decoder's GRU loops stay in float32
     (the encoder's states bit for bit), the output layer runs in bf16."""
     torch.manual_seed(2)
-    cfg = ModelConfig(
-        type="rnn",
-        cell="gru",
-        context="bahdanau",
-        bidirectional=True,
-        embedding_size=5,
-        hidden_size=6,
-        attention_size=7,
-        dropout=0.0,
-    )
+    cfg = TINY
     model = build_model(cfg, 13, 13).float().eval()
     src = torch.tensor([[4, 5, 6, 7], [8, 9, PAD_ID, PAD_ID]])
     trg = torch.tensor([[BOS_ID, 6, 5, 4], [BOS_ID, 12, PAD_ID, PAD_ID]])

@@ -5,13 +5,12 @@ the setting existed translating as they did under both."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from attnlab.checkpoint import load_checkpoint
@@ -26,7 +25,7 @@ from attnlab.models.fast.transformer import RealTokenTransformer
 from attnlab.train import run_training
 from attnlab.translate import Translator
 from tests.conftest import CliResult, assert_one_line_error, write_reverse_task
-from tests.models.kernels import build_pair
+from tests.models.kernels import adam_losses, build_pair
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 V = 12
@@ -39,16 +38,6 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
     "transformer": {"type": "transformer", "heads": 2, "ff_size": 16, "num_layers": 2},
     "transformer-post-ln": {"type": "transformer", "heads": 2, "ff_size": 16, "norm": "post"},
 }
-
-
-@pytest.fixture
-def float64_one_thread() -> Iterator[None]:
-    dtype, threads = torch.get_default_dtype(), torch.get_num_threads()
-    torch.set_default_dtype(torch.float64)
-    torch.set_num_threads(1)
-    yield
-    torch.set_default_dtype(dtype)
-    torch.set_num_threads(threads)
 
 
 def _cfg(name: str, **extra: object) -> ModelConfig:
@@ -92,21 +81,6 @@ def _batch() -> Batch:
     return collate(pairs)
 
 
-def _train(model: nn.Module, batch: Batch, steps: int) -> list[float]:
-    """`steps` Adam updates on one batch; the losses."""
-    model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    losses = []
-    for _ in range(steps):
-        logits, _ = model(batch)
-        loss = F.cross_entropy(logits[batch.trg_mask], batch.trg_out[batch.trg_mask])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
-
-
 @pytest.mark.usefixtures("float64_one_thread")
 @pytest.mark.parametrize("name", ["gru-bahdanau", "gru-luong-concat", "transformer"])
 def test_training_with_reference_kernels_matches_fast(name: str) -> None:
@@ -114,7 +88,7 @@ def test_training_with_reference_kernels_matches_fast(name: str) -> None:
     rounding."""
     reference, fast = build_pair(_cfg(name), V, V)
     batch = _batch()
-    reference_losses, fast_losses = _train(reference, batch, 8), _train(fast, batch, 8)
+    reference_losses, fast_losses = adam_losses(reference, batch, 8), adam_losses(fast, batch, 8)
     assert reference_losses[-1] < reference_losses[0]  # it did learn
     assert reference_losses == pytest.approx(fast_losses, rel=1e-10)
     fast_weights = fast.state_dict()

@@ -4,7 +4,6 @@ forced forward, gradients reach every parameter, beam reordering of the state, a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from attnlab.data.vocab import BOS_ID, EOS_ID, PAD_ID
 from attnlab.models.build import build_model
 from attnlab.models.interface import select_batch
 from attnlab.models.seq2seq import RNNSeq2Seq
+from tests.models.kernels import adam_losses
 
 V = 13
 CELLS = ["elman", "gru", "lstm"]
@@ -80,16 +80,7 @@ def _name(variant: dict[str, Any]) -> str:
     return "-".join(f"{k}={v}" for k, v in variant.items())
 
 
-@pytest.fixture(autouse=True)
-def _float64_one_thread() -> Iterator[None]:
-    """float64 for tight tolerances; one thread, since tiny models only lose time to thread
-    hand-offs on a shared CPU. Both restored afterwards."""
-    dtype, threads = torch.get_default_dtype(), torch.get_num_threads()
-    torch.set_default_dtype(torch.float64)
-    torch.set_num_threads(1)
-    yield
-    torch.set_default_dtype(dtype)
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("float64_one_thread")
 
 
 def make_model(variant: dict[str, Any], size: int = 8, seed: int = 0) -> RNNSeq2Seq:
@@ -200,15 +191,7 @@ def overfit(variant: dict[str, Any], steps: int) -> float:
     torch.set_default_dtype(torch.float32)  # training speed; the fixture restores float64 later
     model = make_model(variant, size=32).train()
     batch = make_batch(*reverse_pairs())
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    loss = torch.tensor(float("inf"))
-    for _ in range(steps):
-        logits, _ = model(batch)
-        loss = F.cross_entropy(logits[batch.trg_mask], batch.trg_out[batch.trg_mask])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return loss.item()
+    return adam_losses(model, batch, steps)[-1]
 
 
 def test_bahdanau_gru_overfits_twenty_pairs() -> None:
