@@ -86,7 +86,7 @@ def measure(
 ) -> dict[str, Any]:
     """Train one recipe and seed (with `extra` key=value overrides), score best.pt on test."""
     data = ensure_data(config, extra)
-    run = runs / f"{config.parent.name}-{config.stem}-seed{seed}"
+    run = runs / f"{data.name}-{config.stem}-seed{seed}"  # data: the folder this run reads
     overrides = ["--set", f"training.seed={seed}"]
     for item in extra:
         overrides += ["--set", item]
