@@ -67,12 +67,18 @@ def api(url: str, path: str, body: dict) -> dict:
         return json.load(response)
 
 
-def test_typed_sentence_gives_a_heatmap_of_every_pair_with_the_weight_on_hover(
-    browser: webdriver.Chrome, server: str, tmp_path: Path
-) -> None:
+def open_page(browser: webdriver.Chrome, server: str) -> WebDriverWait:
+    """The explorer's page, once its three models are listed; a 30-second wait for what follows."""
     wait = WebDriverWait(browser, 30)
     browser.get(server + "/")
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#model-a option")) == 3)
+    return wait
+
+
+def test_typed_sentence_gives_a_heatmap_of_every_pair_with_the_weight_on_hover(
+    browser: webdriver.Chrome, server: str, tmp_path: Path
+) -> None:
+    wait = open_page(browser, server)
     Select(browser.find_element(By.ID, "model-a")).select_by_value("transformer")
     Select(browser.find_element(By.ID, "model-b")).select_by_value("fixed")
     box = browser.find_element(By.ID, "text")
@@ -126,9 +132,7 @@ def test_typed_sentence_gives_a_heatmap_of_every_pair_with_the_weight_on_hover(
 def test_reference_and_gold_links_show_the_sentence_aer(
     browser: webdriver.Chrome, server: str
 ) -> None:
-    wait = WebDriverWait(browser, 30)
-    browser.get(server + "/")
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#model-a option")) == 3)
+    wait = open_page(browser, server)
     Select(browser.find_element(By.ID, "model-a")).select_by_value("gru")
     Select(browser.find_element(By.ID, "model-b")).select_by_value("")
     browser.find_element(By.ID, "text").send_keys("w1 w2 w3")
@@ -148,9 +152,7 @@ def test_reference_and_gold_links_show_the_sentence_aer(
 def test_a_bad_request_shows_the_servers_one_line_error(
     browser: webdriver.Chrome, server: str
 ) -> None:
-    wait = WebDriverWait(browser, 30)
-    browser.get(server + "/")
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#model-a option")) == 3)
+    wait = open_page(browser, server)
     browser.find_element(By.ID, "text").send_keys(" ".join(["w1"] * 30))  # > 24 positions
     browser.find_element(By.ID, "go").click()
     wait.until(lambda d: "more than 24" in d.find_element(By.ID, "status").text)
