@@ -15,7 +15,7 @@ import torch
 from attnlab.config import DecodingConfig, load_config
 from attnlab.data.tokenize import WordTokenizer
 from attnlab.data.vocab import Vocab
-from attnlab.lab import alignment, nt_alignment
+from attnlab.lab import alignment, nt_alignment, real
 from attnlab.lab.common import LabProgress, read_split
 from attnlab.models.build import build_model
 from attnlab.translate import Translator
@@ -188,7 +188,9 @@ def test_nt_models_without_steps_come_only_from_reuse(tmp_path: Path, monkeypatc
         shutil.copy(tmp_path / "first" / "runs" / f"{direction}-gru-bahdanau" / "best.pt",
                     reuse / direction / "gru-bahdanau" / "best.pt")  # fmt: skip
     p = alignment.PRESETS["test"]
-    monkeypatch.setitem(alignment.PRESETS, "test", replace(p, nt=replace(p.nt, steps=0)))
+    monkeypatch.setitem(
+        alignment.PRESETS, "test", replace(p, nt=replace(p.nt, budget=real.TrainingBudget(0)))
+    )
 
     untrained = alignment.run("test", tmp_path / "second", LabProgress(None))
     nt = untrained["metrics"]["nt-grc-en"]

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from attnlab.lab import length
+from attnlab.lab import length, real
 from attnlab.lab.common import LabProgress, Split
-from attnlab.lab.real import FLOOR_BLEU
 from attnlab.metrics import corpus_scores
 
 
@@ -97,7 +96,7 @@ def _run(
         "long_bleu": 9.0,
         "short_bleu": 30.0,
         "long_range": "61-70",
-        "evidence": bleu >= FLOOR_BLEU,
+        "evidence": bleu >= real.FLOOR_BLEU,
     }
 
 
@@ -117,9 +116,9 @@ def test_verdicts_judge_the_interval_against_the_literature() -> None:
 
 
 def test_a_model_below_the_floor_is_no_evidence() -> None:
-    below = length.run_verdict(_run("GRU fixed", 0.3, 0.2, 0.45, bleu=FLOOR_BLEU - 0.1))
+    below = length.run_verdict(_run("GRU fixed", 0.3, 0.2, 0.45, bleu=real.FLOOR_BLEU - 0.1))
     assert below["evidence"] is False
-    assert length.run_verdict(_run("GRU fixed", 0.3, 0.2, 0.45, bleu=FLOOR_BLEU))["evidence"]
+    assert length.run_verdict(_run("GRU fixed", 0.3, 0.2, 0.45, bleu=real.FLOOR_BLEU))["evidence"]
 
 
 def test_micro_run_produces_the_documented_keys(tmp_path: Path) -> None:
@@ -139,7 +138,7 @@ def test_micro_run_produces_the_documented_keys(tmp_path: Path) -> None:
         assert [row["range"] for row in run["buckets"]] == labels
         assert run["short_bleu"] == run["buckets"][0]["bleu"]
         assert run["params"] > 0 and 0 <= run["bleu"] <= 100
-        assert run["evidence"] == (run["bleu"] >= FLOOR_BLEU)
+        assert run["evidence"] == (run["bleu"] >= real.FLOOR_BLEU)
         for row in run["buckets"]:
             if row["n"]:
                 assert row["bleu_low"] <= row["bleu"] + 1e-9 <= row["bleu_high"] + 2e-9
@@ -170,7 +169,7 @@ def test_reuse_measures_trained_models_without_training(
         trained / "runs" / "bible-en-fr-gru-fixed" / "best.pt",
         reuse / "bible-en-fr" / "gru-fixed" / "best.pt",
     )
-    no_bible_training = dataclasses.replace(length.PRESETS["test"], bible_steps=0)
+    no_bible_training = dataclasses.replace(length.PRESETS["test"], bible=real.TrainingBudget(0))
     monkeypatch.setitem(length.PRESETS, "test", no_bible_training)
     result = length.run("test", tmp_path / "second", LabProgress(None), reuse=reuse)
     runs = result["metrics"]["runs"]

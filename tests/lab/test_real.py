@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from attnlab.lab import real
+from attnlab.lab import alignment, length, real, reversal
+from attnlab.lab.common import lab_training
 from tests.conftest import assert_one_line_error
 
 
@@ -54,3 +55,35 @@ def test_floor() -> None:
 def test_cli_reuse_must_be_a_folder(tmp_path: Path, cli) -> None:
     result = cli("lab", "length", "--out", tmp_path / "out", "--reuse", tmp_path / "nowhere")
     assert_one_line_error(result, "--reuse", "nowhere")
+
+
+def test_training_budget_in_steps_or_minutes(tmp_path: Path) -> None:
+    steps, timed, none = (
+        real.TrainingBudget(40),
+        real.TrainingBudget(100_000, 9),
+        real.TrainingBudget(0),
+    )
+    assert steps and timed and not none
+    assert steps.overrides() == [] and steps.describe() == "40 steps"
+    assert timed.describe() == "9 minutes"
+    recipe = real.recipe("bible-en-fr", "GRU fixed", ["model.hidden_size=8"], tmp_path)
+    config = recipe.config(
+        [f"data.dir={tmp_path}", *lab_training(tmp_path, timed.steps, 1), *timed.overrides()]
+    )
+    assert config.training.max_minutes == 9 and config.training.max_steps == 100_000
+    assert config.training.eval_every == 100_000  # one evaluation, when the time ends the run
+    assert config.training.log_every == 50
+
+
+def test_full_budget_real_trainings_fit_two_hours_on_two_cores() -> None:
+    """The full lab's real-language runs, at one thread each: `length` on one core, `alignment`
+    (both NT directions of each family) then `reversal` (two settings, two seeds) on the other;
+    each core keeps at least 15 minutes for the synthetic models, the decoding and the data."""
+    p_length, p_align = length.PRESETS["full"], alignment.PRESETS["full"]
+    p_reversal = reversal.PRESETS["full"]
+    first_core = len(p_length.bible_runs) * p_length.bible.minutes
+    second_core = (
+        2 * len(p_align.nt.models) * p_align.nt.budget.minutes
+        + 2 * len(p_reversal.bible_seeds) * p_reversal.bible.minutes
+    )
+    assert max(first_core, second_core) <= 120 - 15

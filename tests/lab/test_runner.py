@@ -17,7 +17,7 @@ from rich.progress import Progress
 
 import attnlab.lab as lab
 from attnlab.errors import AttnlabError, UserError
-from attnlab.lab.common import LabProgress, _last_step, preset
+from attnlab.lab.common import LabProgress, last_step, preset
 from attnlab.lab.workers import QueueProgress, _replay, worker_plan
 from attnlab.report.figures import line_plot
 from tests.conftest import assert_one_line_error
@@ -158,9 +158,9 @@ def test_preset_and_last_step(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="quick, full"):
         preset({"quick": 1, "full": 2}, "huge")
     log = tmp_path / "log.jsonl"
-    assert _last_step(log) is None
+    assert last_step(log) is None
     log.write_text('{"step": 20, "kind": "train"}\n{"step": 40, "kind": "dev"}\n{"step": 6')
-    assert _last_step(log) == 40  # the half-written last line is skipped
+    assert last_step(log) == 40  # the half-written last line is skipped
 
 
 def test_experiments_run_side_by_side_in_worker_processes(tmp_path: Path, monkeypatch) -> None:

@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import torch
 from rich.console import Console
 from rich.progress import Progress, TaskID
 
-from attnlab.config import Config
+from attnlab.config import Config, TrainingConfig
 from attnlab.data.builtin import write_builtin
 from attnlab.data.make import make_dataset
 from attnlab.errors import UserError
@@ -160,7 +161,7 @@ def architecture_training(model: str, steps: int, batch_tokens: int, dropout: fl
 # --- training -----------------------------------------------------------------------------------
 
 
-def _last_step(log_path: Path) -> int | None:
+def last_step(log_path: Path) -> int | None:
     """The step of the last complete line of a run's log.jsonl, or None."""
     try:
         lines = log_path.read_text(encoding="utf-8").splitlines()
@@ -175,16 +176,22 @@ def _last_step(log_path: Path) -> int | None:
 
 
 @contextmanager
-def _follow(log_path: Path, bar: ProgressTask, every_s: float = 0.5) -> Iterator[None]:
-    """Move `bar` to the step of the training log while the body runs (run_training, quiet,
-    reports nothing else; it logs every `training.log_every` steps)."""
+def _follow(
+    log_path: Path, bar: ProgressTask, training: TrainingConfig, every_s: float = 0.5
+) -> Iterator[None]:
+    """Move `bar` (0..1) to the part of the training budget spent while the body runs: the
+    larger of the steps done (from the log, which run_training, quiet, writes every
+    `training.log_every` steps) over `max_steps` and the minutes gone over `max_minutes`."""
     stop = threading.Event()
+    start = time.monotonic()
 
     def poll() -> None:
         while not stop.wait(every_s):
-            step = _last_step(log_path)
-            if step is not None:
-                bar.update(step)
+            step = last_step(log_path) or 0
+            spent = step / training.max_steps
+            if training.max_minutes:
+                spent = max(spent, (time.monotonic() - start) / (60 * training.max_minutes))
+            bar.update(min(spent, 1.0))
 
     thread = threading.Thread(target=poll, daemon=True)
     thread.start()
@@ -215,10 +222,10 @@ def train_model(
 ) -> Translator:
     """Train `config` into the run folder `out` (config.yaml, log.jsonl, best.pt, last.pt) with a
     progress bar of its steps, and return the best checkpoint ready to translate."""
-    bar = (progress or LabProgress(None)).task(description, config.training.max_steps)
-    with _follow(out / "log.jsonl", bar):
+    bar = (progress or LabProgress(None)).task(description, 1.0)
+    with _follow(out / "log.jsonl", bar, config.training):
         run_training(config, out, quiet=True)
-    bar.update(config.training.max_steps)
+    bar.update(1.0)
     best = out / "best.pt"
     return Translator.from_checkpoint(best if best.exists() else out / "last.pt", device="auto")
 

@@ -34,7 +34,8 @@ train_seconds, test_seconds. result["verdicts"]: one per run (`lab.verdicts`).
 Budgets. quick: the four synthetic -30 models, 500 steps each; the Bible only from models
 given with `--reuse DIR` (a few hundred Bible steps leave the GRUs near BLEU 0: nothing to read
 a curve from). full: the synthetic models for 1,500 steps and the ten Bible runs for
-BIBLE_STEPS steps each on one thread, the other experiments beside it on the second core. The
+BIBLE_BUDGET (minutes of wall clock) each on one thread, the other experiments beside it on the
+second core. The
 fallback presets may stay under the floor on the Bible; `--reuse DIR` with models trained by
 the corpus recipes fills those rows. Left out: beam search, the vocabularies of 30,000 words
 and the days of training of the papers.
@@ -66,6 +67,7 @@ from attnlab.lab.common import (
     architecture_training,
     bible_en_fr,
     lab_training,
+    last_step,
     parameter_count,
     preset,
     read_split,
@@ -115,9 +117,11 @@ BIBLE_MAX = 80  # the Bible models' longest training source (the -30 variants: 3
 BIBLE_RUNS = tuple(
     [RealRun(m, BIBLE_MAX, s) for m in ("GRU fixed", "GRU+Bahdanau") for s in (1, 2)]
     + [RealRun("LSTM+Luong", BIBLE_MAX), RealRun("Transformer", BIBLE_MAX)]
-    + [RealRun(m, 30, s) for m in ("GRU fixed", "GRU+Bahdanau") for s in (1, 2)]
+    + [RealRun(m, 30) for m in ("GRU fixed", "GRU+Bahdanau")]
 )
-BIBLE_STEPS = 1500
+# full: each Bible run's wall clock, so that the eight runs of this worker and the other
+# experiments' runs on the second core end within the two hours of the budget
+BIBLE_BUDGET = real.TrainingBudget(100_000, minutes=9)
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ class Preset:
     models: tuple[str, ...]  # trained on the synthetic task, sources of at most 30 words
     steps: int
     bible_runs: tuple[RealRun, ...]
-    bible_steps: int  # 0: the Bible runs are measured only when --reuse holds them
+    bible: real.TrainingBudget  # no steps: the Bible runs are measured only from --reuse
     batch_tokens: int
     dropout: float
     bible_per_bucket: int | None  # Bible test sentences per bucket (None: every test verse)
@@ -136,12 +140,12 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "test": Preset((300, 20, 14), ("GRU fixed", "Transformer"), 3,
-                   (RealRun("GRU fixed", 80), RealRun("GRU+Bahdanau", 30, 2)), 2, 200, 0.0, 2,
-                   500, RESAMPLES),
+                   (RealRun("GRU fixed", 80), RealRun("GRU+Bahdanau", 30, 2)),
+                   real.TrainingBudget(2), 200, 0.0, 2, 500, RESAMPLES),
     "quick": Preset((20000, 200, 280), tuple(MODELS), 500,
-                    tuple(RealRun(m, BIBLE_MAX) for m in MODELS), 0, 1200, 0.0, None, 8000,
-                    RESAMPLES),
-    "full": Preset((30000, 500, 700), tuple(MODELS), 1500, BIBLE_RUNS, BIBLE_STEPS, 1500, 0.1,
+                    tuple(RealRun(m, BIBLE_MAX) for m in MODELS), real.TrainingBudget(0), 1200,
+                    0.0, None, 8000, RESAMPLES),
+    "full": Preset((30000, 500, 700), tuple(MODELS), 1500, BIBLE_RUNS, BIBLE_BUDGET, 1500, 0.1,
                    None, 8000, RESAMPLES),
 }  # fmt: skip  # one budget a row, the fields in the order of Preset
 SYNTHETIC_MAX = 30
@@ -322,12 +326,16 @@ def _bible_run(
     recipe = _bible_recipe(spec.model, p)
     reused = real.reused_checkpoint(reuse, "bible-en-fr", name)
     start = time.perf_counter()
+    steps = None
     if reused is not None:
         translator, source = Translator.from_checkpoint(reused, device="auto"), str(reused)
-    elif p.bible_steps:
-        config = recipe.config(_lab_training(data, p.bible_steps, spec.seed))
-        translator = _train(config, out / "runs" / f"bible-en-fr-{name}", progress, name)
-        source = "trained"
+    elif p.bible:
+        config = recipe.config(
+            [*_lab_training(data, p.bible.steps, spec.seed), *p.bible.overrides()]
+        )
+        run_dir = out / "runs" / f"bible-en-fr-{name}"
+        translator = _train(config, run_dir, progress, name)
+        source, steps = "trained", last_step(run_dir / "log.jsonl")
     else:
         return None
     trained = time.perf_counter() - start
@@ -337,7 +345,7 @@ def _bible_run(
         "model": spec.model,
         "train_max": spec.train_max,
         "seed": spec.seed,
-        "steps": p.bible_steps if reused is None else None,
+        "steps": steps,
         "recipe": recipe.describe() if reused is None else "reused",
         "source": source,
         **scores,
@@ -405,7 +413,7 @@ def run_verdict(run: dict[str, Any]) -> dict[str, Any]:
 def _reading(runs: dict[str, dict[str, Any]], p: Preset) -> str:
     parts = [
         f"Each synthetic model trained for {p.steps} steps"
-        + (f", each Bible model for {p.bible_steps}" if p.bible_steps else "")
+        + (f", each Bible model for {p.bible.describe()}" if p.bible else "")
         + " (greedy search; intervals: 95% bootstrap over the bucket's sentences)."
     ]
     for corpus in BUCKETS:
@@ -425,7 +433,7 @@ def _reading(runs: dict[str, dict[str, Any]], p: Preset) -> str:
                 f"{real.NOT_TRAINED_ENOUGH}."
             )
         parts.append(text)
-    if not p.bible_steps and not any(r["corpus"] == "bible-en-fr" for r in runs.values()):
+    if not p.bible and not any(r["corpus"] == "bible-en-fr" for r in runs.values()):
         parts.append(
             "The Bible runs belong to --budget full (or to models given with --reuse DIR): in a "
             "trial at this budget (300 steps) both GRUs stayed below 1 BLEU."
@@ -569,7 +577,7 @@ def run_key(run: dict[str, Any]) -> str:
 
 def run(budget: str, out: Path, progress: LabProgress, reuse: Path | None = None) -> dict[str, Any]:
     p = preset(PRESETS, budget)
-    bible_runs = p.bible_runs if p.bible_steps or reuse is not None else ()
+    bible_runs = p.bible_runs if p.bible or reuse is not None else ()
     folders = _data(out / "data", p, bool(bible_runs))
     bar = progress.task("length: models trained and scored", len(p.models) + len(bible_runs))
     found = []

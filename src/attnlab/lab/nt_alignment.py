@@ -70,7 +70,7 @@ READINGS = {"plain": False, "shift": True}
 @dataclass(frozen=True)
 class NTPreset:
     models: tuple[str, ...]  # trained in both directions
-    steps: int  # 0: the models are measured only when --reuse holds both directions
+    budget: real.TrainingBudget  # no steps: the models are measured only from --reuse (both ways)
     batch_tokens: int
     train: int | None  # the first n training pairs (None: all ~7k)
     dev: int | None  # the first n gold dev pairs, for the choices (None: all ~440)
@@ -218,8 +218,12 @@ def readings(
 # --- models -------------------------------------------------------------------------------------
 
 
-def _lab_training(data: Path, steps: int) -> list[str]:
-    return [*lab_training(data, steps, SEED), "training.early_stopping_metric=loss"]
+def _lab_training(data: Path, budget: real.TrainingBudget) -> list[str]:
+    return [
+        *lab_training(data, budget.steps, SEED),
+        *budget.overrides(),
+        "training.early_stopping_metric=loss",
+    ]
 
 
 def reused_both(reuse: Path | None, model: str) -> bool:
@@ -245,7 +249,7 @@ def model_for(
     if reused is not None:
         return Translator.from_checkpoint(reused, device="auto"), str(reused)
     recipe = real.recipe(direction, model, fallback)
-    config: Config = recipe.config(_lab_training(data, p.steps))
+    config: Config = recipe.config(_lab_training(data, p.budget))
     run_dir = out / "runs" / f"{direction}-{name}"
     translator = train_model(config, run_dir, progress, f"alignment: {model} {direction}")
     return translator, f"trained: {recipe.describe()}"

@@ -14,6 +14,11 @@ etc. for a seed other than the first: e.g. DIR/bible-en-fr/gru-bahdanau/best.pt,
 DIR/bible-en-fr/gru-fixed-30-seed2/best.pt, DIR/nt-en-grc/transformer/best.pt (the reverse
 direction of nt-grc-en). A run without a checkpoint there is trained as usual.
 
+Budgets. A real-language model trains for a number of steps (`--budget test`) or, in
+`--budget full`, for a number of wall-clock minutes (`training.max_minutes`, the cosine decaying
+over them), so that the lab's duration does not depend on how fast the machine steps
+(`TrainingBudget`).
+
 The floor. A real-language row whose BLEU is below FLOOR_BLEU comes from a model that has not
 learned to translate; its figures are kept in results.json with "evidence": false, and the
 report shows them greyed, never as evidence for or against a claim.
@@ -45,6 +50,27 @@ FAMILIES = {
     "LSTM fixed": "lstm-fixed",
     "Transformer": "transformer",
 }
+
+
+@dataclass(frozen=True)
+class TrainingBudget:
+    """How long the lab trains one real-language model: `steps`, or, with `minutes`, a wall-clock
+    budget that `steps` only bounds. No steps: the models come only from --reuse."""
+
+    steps: int
+    minutes: float | None = None
+
+    def __bool__(self) -> bool:
+        return self.steps > 0
+
+    def overrides(self) -> list[str]:
+        """What a time budget adds to the lab's step settings (`lab.common.lab_training`)."""
+        if self.minutes is None:
+            return []
+        return [f"training.max_minutes={self.minutes}", "training.log_every=50"]
+
+    def describe(self) -> str:
+        return f"{self.minutes:g} minutes" if self.minutes is not None else f"{self.steps:,} steps"
 
 
 def evidence(bleu: float | None) -> bool:

@@ -14,7 +14,7 @@ On real language (Sutskever et al.'s own setting is English->French): in --budge
 same comparison on the embedded English->French Bible, two seeds, with the corpus recipe
 `configs/bible-en-fr/lstm-fixed.yaml` where it exists (`lab.real`; the lab sets only
 `model.reverse_source`, its data, seed and step budget), else the preset above with a 8,000-word
-vocabulary; BIBLE_STEPS steps each. --budget quick measures the Bible only
+vocabulary; BIBLE_BUDGET (minutes of wall clock) each. --budget quick measures the Bible only
 from models given with --reuse DIR (DIR/bible-en-fr/lstm-fixed[-reversed][-seedN]/best.pt).
 
 Metrics (`results.json`): metrics["runs"][SETTING] (SETTING "forward" or "reversed") is a list of
@@ -81,16 +81,18 @@ class Preset:
     batch_tokens: int
     dropout: float
     bible_seeds: tuple[int, ...]  # the Bible runs (none: no Bible at this budget)
-    bible_steps: int  # 0: the Bible runs only from --reuse
+    bible: real.TrainingBudget  # no steps: the Bible runs only from --reuse
     bible_test: int | None  # the first n Bible test verses (None: all 790)
 
 
-BIBLE_STEPS = 1500
+# full: each Bible run's wall clock (see lab/length.py: the lab's two hours on two cores)
+BIBLE_BUDGET = real.TrainingBudget(100_000, minutes=9)
 PRESETS: dict[str, Preset] = {
-    "test": Preset((200, 20, 20), 10, (1, 2), 2, 200, 0.0, (), 2, 20),  # Bible: a slow test
-    "quick": Preset((15000, 200, 200), 15, (1, 2, 3), 400, 1200, 0.0, (1, 2), 0, None),
-    "full": Preset((20000, 500, 500), 20, (1, 2, 3), 2000, 1500, 0.1, (1, 2), BIBLE_STEPS, None),
-}
+    "test": Preset((200, 20, 20), 10, (1, 2), 2, 200, 0.0, (), real.TrainingBudget(2), 20),
+    "quick": Preset((15000, 200, 200), 15, (1, 2, 3), 400, 1200, 0.0, (1, 2),
+                    real.TrainingBudget(0), None),
+    "full": Preset((20000, 500, 500), 20, (1, 2, 3), 2000, 1500, 0.1, (1, 2), BIBLE_BUDGET, None),
+}  # fmt: skip  # one budget a row, the fields in the order of Preset
 
 
 def _preset(p: Preset) -> list[str]:
@@ -275,7 +277,7 @@ def _bible_runs(
     """Both settings on the English->French Bible, each seed trained or reused; None when the
     budget trains none and --reuse holds none of them (all or nothing: a comparison needs
     both settings)."""
-    if not p.bible_seeds or (not p.bible_steps and reuse is None):
+    if not p.bible_seeds or (not p.bible and reuse is None):
         return None
     data = bible_en_fr(out / "data-bible")
     test = read_split(data, "test")
@@ -294,9 +296,11 @@ def _bible_runs(
                     Translator.from_checkpoint(reused, device="auto"),
                     reused.parent,
                 )
-            elif p.bible_steps:
+            elif p.bible:
                 run_dir = out / "runs" / f"bible-{setting}-seed{seed}"
-                config = recipe.config(_lab(setting, data, seed, p.bible_steps))
+                config = recipe.config(
+                    [*_lab(setting, data, seed, p.bible.steps), *p.bible.overrides()]
+                )
                 translator = train_model(config, run_dir, progress, f"LSTM {setting} (Bible)")
             else:
                 return None
