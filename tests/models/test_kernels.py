@@ -176,7 +176,12 @@ def test_the_setting_is_validated_like_every_other(cli: Callable[..., CliResult]
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "model", [["model.context=bahdanau", "model.cell=gru"], ["model.type=transformer"]]
+    "model",
+    [
+        ["model.context=bahdanau", "model.cell=gru"],
+        ["model.context=luong", "model.cell=lstm", "model.luong_score=general"],
+        ["model.type=transformer"],
+    ],
 )
 def test_attnlab_train_with_reference_kernels_matches_fast(
     tmp_path: Path, model: list[str]

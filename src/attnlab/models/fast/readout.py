@@ -10,6 +10,11 @@ scattered back, 0 at the padding (the model interface leaves them unspecified). 
 attention and `features` are the reference's; a batch without padding, and `step`, take the
 reference path. FusedBahdanauDecoder (models/fast/bahdanau_gru.py) does the same inside its
 packed loop.
+
+The loss (attnlab.train.sequence_loss) still reads all B*T rows and ignores the padding:
+gathering the real rows of the logits again, and scattering their gradient back, moves about
+as many bytes as the log-softmax over the padding that it would skip, unless a batch is mostly
+padding; length-bucketed batches (`training.batching: length`) are about 5% padding.
 """
 
 from __future__ import annotations
