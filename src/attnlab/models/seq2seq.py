@@ -160,13 +160,6 @@ class FixedDecoder(nn.Module):
     def start(self, memory: Memory) -> State:
         return self.bridge(memory.final, memory.final_cell)
 
-    def forward(
-        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
-    ) -> tuple[Tensor, State, None]:
-        features, state = self.features(memory, state, y)  # (B, T, F)
-        logits = self.output(self.dropout(features))  # (B, T, V)
-        return logits, state, None
-
     def features(self, memory: Memory, state: State, y: Tensor) -> tuple[Tensor, State]:
         """The output layer's input at every position: [s_i; c; y_{i-1}] with feed_context,
         else s_i.  y (B, T) -> features (B, T, F), State after the last position"""
@@ -180,6 +173,13 @@ class FixedDecoder(nn.Module):
             s, h, cell = run_rnn(self.rnn, e, state.h, state.cell)  # (B, T, H)
             features = s
         return features, State(h, cell, None, state.t + y.size(1))
+
+    def forward(
+        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
+    ) -> tuple[Tensor, State, None]:
+        features, state = self.features(memory, state, y)  # (B, T, F)
+        logits = self.output(self.dropout(features))  # (B, T, V)
+        return logits, state, None
 
 
 class BahdanauDecoder(nn.Module):
@@ -213,13 +213,6 @@ class BahdanauDecoder(nn.Module):
     def start(self, memory: Memory) -> State:
         return self.bridge(memory.final, memory.final_cell)
 
-    def forward(
-        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
-    ) -> tuple[Tensor, State, Tensor]:
-        features, state, alpha = self.features(memory, state, y)  # (B, T, F), (B, T, S)
-        logits = self.output(self.dropout(features))  # (B, T, V)
-        return logits, state, alpha
-
     def features(self, memory: Memory, state: State, y: Tensor) -> tuple[Tensor, State, Tensor]:
         """The output layer's input [s_i; c_i; y_{i-1}] at every position.
         y (B, T) -> features (B, T, H + He + E), State after the last position, weights (B, T, S)"""
@@ -227,6 +220,13 @@ class BahdanauDecoder(nn.Module):
         s, c, alpha, h, cell = self.step_by_step_loop(memory, state, e)
         features = torch.cat([s, c, e], dim=-1)  # (B, T, H + He + E)
         return features, State(h, cell, None, state.t + y.size(1)), alpha
+
+    def forward(
+        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
+    ) -> tuple[Tensor, State, Tensor]:
+        features, state, alpha = self.features(memory, state, y)  # (B, T, F), (B, T, S)
+        logits = self.output(self.dropout(features))  # (B, T, V)
+        return logits, state, alpha
 
     def step_by_step_loop(
         self, memory: Memory, state: State, e: Tensor
@@ -297,13 +297,6 @@ class LuongDecoder(nn.Module):
         h_tilde = torch.tanh(self.combine(torch.cat([c, h_top], dim=-1)))  # (B, T, H)
         return h_tilde, alpha
 
-    def forward(
-        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
-    ) -> tuple[Tensor, State, Tensor]:
-        h_tilde, state, alpha = self.features(memory, state, y)  # (B, T, H), (B, T, S)
-        logits = self.output(self.dropout(h_tilde))  # (B, T, V)
-        return logits, state, alpha
-
     def features(self, memory: Memory, state: State, y: Tensor) -> tuple[Tensor, State, Tensor]:
         """The output layer's input h~_t at every position.
         y (B, T) -> h~ (B, T, H), State after the last position, weights (B, T, S)"""
@@ -325,6 +318,13 @@ class LuongDecoder(nn.Module):
                 weights.append(alpha_i)
             h_tilde, alpha = torch.cat(tildes, dim=1), torch.cat(weights, dim=1)  # (B, T, H|S)
         return h_tilde, State(h, cell, feed, state.t + y.size(1)), alpha
+
+    def forward(
+        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
+    ) -> tuple[Tensor, State, Tensor]:
+        h_tilde, state, alpha = self.features(memory, state, y)  # (B, T, H), (B, T, S)
+        logits = self.output(self.dropout(h_tilde))  # (B, T, V)
+        return logits, state, alpha
 
 
 Decoder = FixedDecoder | BahdanauDecoder | LuongDecoder
