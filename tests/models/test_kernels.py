@@ -21,7 +21,13 @@ from attnlab.models.build import build_model
 from attnlab.models.fast.attention import FastAdditiveScore, FastMultiHeadAttention
 from attnlab.models.fast.bahdanau_gru import FusedBahdanauDecoder
 from attnlab.models.fast.gru import PackedGRUEncoder
+from attnlab.models.fast.readout import (
+    RealTokenBahdanauDecoder,
+    RealTokenFixedDecoder,
+    RealTokenLuongDecoder,
+)
 from attnlab.models.fast.transformer import RealTokenTransformer
+from attnlab.models.seq2seq import BahdanauDecoder, FixedDecoder, LuongDecoder
 from attnlab.train import run_training
 from attnlab.translate import Translator
 from tests.conftest import CliResult, assert_one_line_error, write_reverse_task
@@ -35,6 +41,13 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
     "lstm-bahdanau": {"context": "bahdanau", "cell": "lstm"},
     "gru-luong-concat": {"context": "luong", "luong_score": "concat", "cell": "gru"},
     "elman-fixed": {"context": "fixed", "cell": "elman"},
+    "lstm-fixed-feed-context": {"context": "fixed", "cell": "lstm", "feed_context": True},
+    "lstm-luong-general-local-p": {
+        "context": "luong",
+        "luong_score": "general",
+        "luong_mode": "local-p",
+        "cell": "lstm",
+    },
     "transformer": {"type": "transformer", "heads": 2, "ff_size": 16, "num_layers": 2},
     "transformer-post-ln": {"type": "transformer", "heads": 2, "ff_size": 16, "norm": "post"},
 }
@@ -54,8 +67,12 @@ FAST_CLASSES = {
     FastMultiHeadAttention,
     PackedGRUEncoder,
     FusedBahdanauDecoder,
+    RealTokenFixedDecoder,
+    RealTokenBahdanauDecoder,
+    RealTokenLuongDecoder,
     RealTokenTransformer,
 }
+REFERENCE_ONLY = {AdditiveScore, MultiHeadAttention, FixedDecoder, BahdanauDecoder, LuongDecoder}
 
 
 @pytest.mark.parametrize("name", ARCHITECTURES)
@@ -64,15 +81,17 @@ def test_each_setting_builds_its_classes_with_the_same_parameter_names(name: str
     assert not _types(reference) & FAST_CLASSES
     expected = {
         "gru-bahdanau": {PackedGRUEncoder, FusedBahdanauDecoder, FastAdditiveScore},
-        "gru-bahdanau-2-layers": {PackedGRUEncoder, FastAdditiveScore},
-        "lstm-bahdanau": {FastAdditiveScore},
-        "gru-luong-concat": {PackedGRUEncoder, FastAdditiveScore},
-        "elman-fixed": set(),
+        "gru-bahdanau-2-layers": {PackedGRUEncoder, FastAdditiveScore, RealTokenBahdanauDecoder},
+        "lstm-bahdanau": {FastAdditiveScore, RealTokenBahdanauDecoder},
+        "gru-luong-concat": {PackedGRUEncoder, FastAdditiveScore, RealTokenLuongDecoder},
+        "elman-fixed": {RealTokenFixedDecoder},
+        "lstm-fixed-feed-context": {RealTokenFixedDecoder},
+        "lstm-luong-general-local-p": {RealTokenLuongDecoder},
         "transformer": {RealTokenTransformer, FastMultiHeadAttention},
         "transformer-post-ln": {RealTokenTransformer, FastMultiHeadAttention},
     }[name]
     assert _types(fast) & FAST_CLASSES == expected
-    assert not _types(fast) & {AdditiveScore, MultiHeadAttention}  # no reference part left
+    assert not _types(fast) & REFERENCE_ONLY  # no reference part left
 
 
 def _batch() -> Batch:
@@ -82,7 +101,9 @@ def _batch() -> Batch:
 
 
 @pytest.mark.usefixtures("float64_one_thread")
-@pytest.mark.parametrize("name", ["gru-bahdanau", "gru-luong-concat", "transformer"])
+@pytest.mark.parametrize(
+    "name", ["gru-bahdanau", "gru-luong-concat", "lstm-fixed-feed-context", "transformer"]
+)
 def test_training_with_reference_kernels_matches_fast(name: str) -> None:
     """Eight Adam steps (dropout 0): the same losses and the same weights to float64
     rounding."""
@@ -155,7 +176,12 @@ def test_the_setting_is_validated_like_every_other(cli: Callable[..., CliResult]
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "model", [["model.context=bahdanau", "model.cell=gru"], ["model.type=transformer"]]
+    "model",
+    [
+        ["model.context=bahdanau", "model.cell=gru"],
+        ["model.context=luong", "model.cell=lstm", "model.luong_score=general"],
+        ["model.type=transformer"],
+    ],
 )
 def test_attnlab_train_with_reference_kernels_matches_fast(
     tmp_path: Path, model: list[str]

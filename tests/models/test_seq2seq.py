@@ -53,6 +53,9 @@ def _decoder_variants() -> list[dict[str, Any]]:
     decoders.append(
         {"context": "luong", "luong_score": "concat", "cell": "gru", "kernels": "reference"}
     )
+    decoders.append(  # readable; fast: the output layer on the real positions only
+        {"context": "fixed", "feed_context": True, "cell": "lstm", "kernels": "reference"}
+    )
     return decoders
 
 

@@ -35,6 +35,11 @@ from attnlab.models.fast.attention import FastAdditiveScore, FastMultiHeadAttent
 from attnlab.models.fast.bahdanau_gru import FusedBahdanauDecoder
 from attnlab.models.fast.dropout import use_fast_dropout
 from attnlab.models.fast.gru import PackedGRUEncoder
+from attnlab.models.fast.readout import (
+    RealTokenBahdanauDecoder,
+    RealTokenFixedDecoder,
+    RealTokenLuongDecoder,
+)
 from attnlab.models.fast.transformer import RealTokenTransformer
 from attnlab.models.rnn import RNNEncoder, make_rnn
 from attnlab.models.seq2seq import (
@@ -63,21 +68,34 @@ class Kernels(NamedTuple):
 
     additive_score: type[AdditiveScore]  # Bahdanau's score and Luong's concat
     gru_encoder: type[RNNEncoder]  # the encoder of a GRU
+    fixed_decoder: type[FixedDecoder]
     gru_bahdanau: type[BahdanauDecoder]  # the Bahdanau decoder of a one-layer GRU
+    bahdanau_decoder: type[BahdanauDecoder]  # of the other cells and depths
+    luong_decoder: type[LuongDecoder]
     multi_head_attention: type[MultiHeadAttention]
     transformer: type[Transformer]
 
 
 KERNELS: dict[str, Kernels] = {
     "reference": Kernels(
-        AdditiveScore, RNNEncoder, BahdanauDecoder, MultiHeadAttention, Transformer
+        additive_score=AdditiveScore,
+        gru_encoder=RNNEncoder,
+        fixed_decoder=FixedDecoder,
+        gru_bahdanau=BahdanauDecoder,
+        bahdanau_decoder=BahdanauDecoder,
+        luong_decoder=LuongDecoder,
+        multi_head_attention=MultiHeadAttention,
+        transformer=Transformer,
     ),
     "fast": Kernels(
-        FastAdditiveScore,
-        PackedGRUEncoder,
-        FusedBahdanauDecoder,
-        FastMultiHeadAttention,
-        RealTokenTransformer,
+        additive_score=FastAdditiveScore,
+        gru_encoder=PackedGRUEncoder,
+        fixed_decoder=RealTokenFixedDecoder,
+        gru_bahdanau=FusedBahdanauDecoder,
+        bahdanau_decoder=RealTokenBahdanauDecoder,
+        luong_decoder=RealTokenLuongDecoder,
+        multi_head_attention=FastMultiHeadAttention,
+        transformer=RealTokenTransformer,
     ),
 }
 
@@ -201,7 +219,7 @@ def _fixed_decoder(cfg: ModelConfig, context_size: int, trg_vocab_size: int) -> 
         cfg, cfg.embedding_size + extra, context_size, trg_vocab_size
     )
     output_size = cfg.hidden_size + (extra + cfg.embedding_size if cfg.feed_context else 0)
-    return FixedDecoder(
+    return KERNELS[cfg.kernels].fixed_decoder(
         embedding=embedding,
         rnn=rnn,
         bridge=bridge,
@@ -222,7 +240,7 @@ def _bahdanau_decoder(cfg: ModelConfig, context_size: int, trg_vocab_size: int) 
     )
     output_size = cfg.hidden_size + context_size + cfg.embedding_size
     one_layer_gru = cfg.cell == "gru" and cfg.num_layers == 1
-    decoder_class = kernels.gru_bahdanau if one_layer_gru else BahdanauDecoder
+    decoder_class = kernels.gru_bahdanau if one_layer_gru else kernels.bahdanau_decoder
     return decoder_class(
         embedding=embedding,
         rnn=rnn,
@@ -260,7 +278,7 @@ def _luong_decoder(cfg: ModelConfig, context_size: int, trg_vocab_size: int) -> 
     embedding, rnn, bridge = _decoder_parts(
         cfg, cfg.embedding_size + extra, context_size, trg_vocab_size
     )
-    return LuongDecoder(
+    return KERNELS[cfg.kernels].luong_decoder(
         embedding=embedding,
         rnn=rnn,
         bridge=bridge,

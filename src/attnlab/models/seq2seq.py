@@ -19,8 +19,9 @@ with the batch on dimension 0 of every tensor (RNN states stored (B, L, H), tran
 (L, B, H) only when an RNN is called).
 
 Decoders take forward(memory, state, y (B, T), y_mask (B, T) | None): y_mask marks the real
-target positions (None: all are). Outputs at the others are unspecified (models/fast's loop
-skips them).
+target positions (None: all are). Outputs at the others are unspecified (models/fast skips
+them). forward is `features` (the output layer's input at every position, F wide) followed by
+the output layer; models/fast/readout.py runs that layer on the real positions only.
 
 The fixed decoder runs one RNN call over all T steps (with `feed_context` too, since c does not
 change), and so does Luong without input feeding (attention then runs on all T at once).
@@ -28,7 +29,8 @@ Bahdanau and Luong with input feeding loop over steps; keys (U_a h_j), embedding
 layer are computed outside the loop. models/fast/bahdanau_gru.py holds the Bahdanau loop of a
 one-layer GRU with its backward pass written out.
 
-Letters beyond DESIGN's: E embedding size, L decoder layers, He encoder state size (D*H).
+Letters beyond DESIGN's: E embedding size, L decoder layers, He encoder state size (D*H),
+F the output layer's input size.
 Left out: Bahdanau's maxout deep output (a linear layer over [s_i; c_i; y_{i-1}] instead), beam
 search (attnlab.search), scheduled sampling.
 """
@@ -158,9 +160,9 @@ class FixedDecoder(nn.Module):
     def start(self, memory: Memory) -> State:
         return self.bridge(memory.final, memory.final_cell)
 
-    def forward(
-        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
-    ) -> tuple[Tensor, State, None]:
+    def features(self, memory: Memory, state: State, y: Tensor) -> tuple[Tensor, State]:
+        """The output layer's input at every position: [s_i; c; y_{i-1}] with feed_context,
+        else s_i.  y (B, T) -> features (B, T, F), State after the last position"""
         e = self.embedding_dropout(self.embedding(y))  # (B, T, E)
         if self.feed_context:
             c = memory.final.unsqueeze(1).expand(-1, y.size(1), -1)  # (B, T, He)
@@ -170,8 +172,14 @@ class FixedDecoder(nn.Module):
         else:
             s, h, cell = run_rnn(self.rnn, e, state.h, state.cell)  # (B, T, H)
             features = s
+        return features, State(h, cell, None, state.t + y.size(1))
+
+    def forward(
+        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
+    ) -> tuple[Tensor, State, None]:
+        features, state = self.features(memory, state, y)  # (B, T, F)
         logits = self.output(self.dropout(features))  # (B, T, V)
-        return logits, State(h, cell, None, state.t + y.size(1)), None
+        return logits, state, None
 
 
 class BahdanauDecoder(nn.Module):
@@ -205,14 +213,20 @@ class BahdanauDecoder(nn.Module):
     def start(self, memory: Memory) -> State:
         return self.bridge(memory.final, memory.final_cell)
 
-    def forward(
-        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
-    ) -> tuple[Tensor, State, Tensor]:
+    def features(self, memory: Memory, state: State, y: Tensor) -> tuple[Tensor, State, Tensor]:
+        """The output layer's input [s_i; c_i; y_{i-1}] at every position.
+        y (B, T) -> features (B, T, H + He + E), State after the last position, weights (B, T, S)"""
         e = self.embedding_dropout(self.embedding(y))  # (B, T, E)
         s, c, alpha, h, cell = self.step_by_step_loop(memory, state, e)
         features = torch.cat([s, c, e], dim=-1)  # (B, T, H + He + E)
+        return features, State(h, cell, None, state.t + y.size(1)), alpha
+
+    def forward(
+        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
+    ) -> tuple[Tensor, State, Tensor]:
+        features, state, alpha = self.features(memory, state, y)  # (B, T, F), (B, T, S)
         logits = self.output(self.dropout(features))  # (B, T, V)
-        return logits, State(h, cell, None, state.t + y.size(1)), alpha
+        return logits, state, alpha
 
     def step_by_step_loop(
         self, memory: Memory, state: State, e: Tensor
@@ -283,9 +297,9 @@ class LuongDecoder(nn.Module):
         h_tilde = torch.tanh(self.combine(torch.cat([c, h_top], dim=-1)))  # (B, T, H)
         return h_tilde, alpha
 
-    def forward(
-        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
-    ) -> tuple[Tensor, State, Tensor]:
+    def features(self, memory: Memory, state: State, y: Tensor) -> tuple[Tensor, State, Tensor]:
+        """The output layer's input h~_t at every position.
+        y (B, T) -> h~ (B, T, H), State after the last position, weights (B, T, S)"""
         e = self.embedding_dropout(self.embedding(y))  # (B, T, E)
         t = target_positions(state, y.size(1))  # (B, T)
         if not self.input_feeding:  # all T steps in one RNN call, attention on all at once
@@ -303,8 +317,14 @@ class LuongDecoder(nn.Module):
                 tildes.append(h_tilde_i)
                 weights.append(alpha_i)
             h_tilde, alpha = torch.cat(tildes, dim=1), torch.cat(weights, dim=1)  # (B, T, H|S)
+        return h_tilde, State(h, cell, feed, state.t + y.size(1)), alpha
+
+    def forward(
+        self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
+    ) -> tuple[Tensor, State, Tensor]:
+        h_tilde, state, alpha = self.features(memory, state, y)  # (B, T, H), (B, T, S)
         logits = self.output(self.dropout(h_tilde))  # (B, T, V)
-        return logits, State(h, cell, feed, state.t + y.size(1)), alpha
+        return logits, state, alpha
 
 
 Decoder = FixedDecoder | BahdanauDecoder | LuongDecoder

@@ -10,6 +10,8 @@ that reference (outputs and gradients):
     bahdanau_gru.py   FusedBahdanauDecoder: the Bahdanau loop of a one-layer GRU as one autograd
                       Function, backward written out
     transformer.py    RealTokenTransformer: position-wise layers on the real tokens only
+    readout.py        RealTokenFixedDecoder, RealTokenLuongDecoder, RealTokenBahdanauDecoder:
+                      the recurrent decoders' output layer on the real target positions only
     dropout.py        Dropout: nn.Dropout with a cheaper mask on CPUs
     packing.py, real_tokens.py   the layouts the above run on
 """
