@@ -47,9 +47,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +113,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         ],
         "data_sizes": {"train": 1500, "dev": 50, "test": 40},
         "steps": 20,
-        "sentences": 24,
+        "sentences": 16,
         "batch_size": 8,
         "repeat": 1,
         "warmup": 1,
@@ -202,15 +204,21 @@ def run_child(script: str, spec: dict[str, Any], spec_path: Path) -> dict[str, A
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def decode_engines(ckpt: Path, ct2_dir: Path, batches: Path, preset: dict, args: Any) -> dict:
-    """Every engine in its own process, `--rounds` times alternately; the best time of each
-    search over the rounds, the outputs of the last."""
-    common = {"threads": args.threads, "batches": str(batches), "searches": SEARCHES}
-    common |= {"repeat": args.repeat or preset["repeat"], "checkpoint": str(ckpt)}
-    common |= {"model_dir": str(ct2_dir), "profile_batches": preset["profile_batches"]}
-    common |= {"profile_searches": PROFILED_SEARCHES}
+@dataclass
+class DecodeSettings:
+    threads: int
+    repeat: int  # timed passes in each process
+    rounds: int  # processes of each engine, alternately
+    profile_batches: int  # batches profiled by the attnlab process (0: no profile)
+
+
+def decode_engines(ckpt: Path, ct2_dir: Path, batches: Path, settings: DecodeSettings) -> dict:
+    """Every engine in its own process, `rounds` times alternately; the best time of each
+    search over the rounds, the outputs of the first."""
+    common = {"batches": str(batches), "searches": SEARCHES, "profile_searches": PROFILED_SEARCHES}
+    common |= {"checkpoint": str(ckpt), "model_dir": str(ct2_dir)} | asdict(settings)
     best: dict[str, dict] = {}
-    for _ in range(args.rounds):
+    for _ in range(settings.rounds):
         for engine, settings in ENGINES.items():
             result = run_child(
                 "realistic_decode.py", common | settings, batches.with_suffix(".spec")
@@ -275,7 +283,9 @@ def run_transformer(name: str, sizes: dict, data: Path, preset: dict, args: Any)
     order = write_batches(ckpt, data, n, size, batches)
     refs = (data / "test.trg").read_text(encoding="utf-8").splitlines()
     tokenizer = Encoders.from_state(saved).trg_tokenizer
-    best = decode_engines(ckpt, ct2_dir, batches, preset, args)
+    repeat = args.repeat or preset["repeat"]
+    settings = DecodeSettings(args.threads, repeat, args.rounds, preset["profile_batches"])
+    best = decode_engines(ckpt, ct2_dir, batches, settings)
     return {
         "checkpoint": str(ckpt),
         "trained_steps": saved["progress"]["step"],
@@ -430,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_after": load_average(),
         "seconds": time.time() - started,
         "openmp": openmp_settings(),
+        "ct2_env": {k: v for k, v in os.environ.items() if k.startswith("CT2_")},
         "versions": {"torch": torch.__version__, "ctranslate2": ctranslate2.__version__},
         "searches": {name: {"beam": b, "length_penalty": a} for name, (b, a) in SEARCHES.items()},
         "args": {k: str(v) for k, v in vars(args).items()},

@@ -122,7 +122,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"searches": {}}
     for name, (beam, alpha) in spec["searches"].items():
         out["searches"][name] = time_search(engine, batches, beam, alpha, spec["repeat"])
-    if isinstance(engine, AttnlabEngine):
+    if isinstance(engine, AttnlabEngine) and spec["profile_batches"]:
         head = batches[: spec["profile_batches"]]
         out["profile"] = {
             name: engine.profile(head, beam, alpha)

@@ -9,11 +9,13 @@ and its input shapes. An op is put in a group by where it ran:
   embeddings                        inside `src_embed` / `trg_embed` (scaled lookup + positions)
   attention                         any other matrix product or softmax inside the model (the
                                     Q/K/V/output projections, scores, context), and any op on a
-                                    4-D (B, heads, L, D|L) tensor (masks, head layouts, KV cache)
+                                    4-D (B, heads, L, D|L) tensor (masks, head layouts), and
+                                    `cat` (the KV cache grows by one position a decoding step)
+  layer norm                        layer_norm and its backward
   beam bookkeeping                  decoding only: whatever search does outside `encode`/`step`
                                     (top-k, reordering the cache with index_select, bans, trace)
   optimizer                         inside `Optimizer.step` / `Optimizer.zero_grad`
-  other                             the rest: layer norms, residual adds, dropout, real-token
+  other                             the rest: residual adds, dropout, real-token
                                     gathers, gradient clipping, autograd's own bookkeeping
 
 A module's region is marked with a profiler range opened by a forward pre-hook and closed by a
@@ -40,14 +42,15 @@ OUTPUT, ATTENTION, FFN, EMBEDDINGS = (
     "FFN",
     "embeddings",
 )
-BOOKKEEPING, OPTIMIZER, OTHER = "beam bookkeeping", "optimizer", "other"
-GROUPS = (OUTPUT, ATTENTION, FFN, EMBEDDINGS, BOOKKEEPING, OPTIMIZER, OTHER)
+NORM, BOOKKEEPING, OPTIMIZER, OTHER = "layer norm", "beam bookkeeping", "optimizer", "other"
+GROUPS = (OUTPUT, ATTENTION, FFN, EMBEDDINGS, NORM, BOOKKEEPING, OPTIMIZER, OTHER)
 
 SCOPE = "scope:"  # prefix of the ranges opened here; their own time is profiler overhead
 MODEL = SCOPE + "model"  # encode / step during decoding
 LOSS_OPS = ("log_softmax", "nll_loss", "cross_entropy")
 ATTENTION_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul")
 ATTENTION_OPS += ("aten::linear", "aten::softmax", "aten::_softmax", "aten::_softmax_backward_data")
+ATTENTION_OPS += ("aten::cat",)
 
 
 def _open_range(name: str, stack: list[Any]) -> Any:
@@ -144,6 +147,8 @@ def classify(event: Any, scopes: dict[int, str | None], decoding: bool) -> str:
         region = scopes.get(node.sequence_nr)
     if region is not None:
         return region
+    if "layer_norm" in event.name:
+        return NORM
     if event.name in ATTENTION_OPS or any(len(s) == 4 for s in event.input_shapes or []):
         return ATTENTION
     return OTHER

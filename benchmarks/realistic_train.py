@@ -11,7 +11,8 @@ profiled steps and the size of the peak matmul. Prints one JSON line.
   FLOPs        2 m n k for every matrix product the timed steps run, forward and backward,
                counted by torch.utils.flop_counter.FlopCounterMode over the same steps run again
                (mm, addmm, bmm, baddbmm and what decomposes into them; elementwise work is not
-               counted). For the Transformer this is about 6 (N_s (L_e (4 d^2 + 2 d f) +
+               counted). For the Transformer (fast kernels, the default) this is exactly
+               `transformer_flops`: 6 (N_s (L_e (4 d^2 + 2 d f) +
                2 L_d d^2) + N_t (L_d (6 d^2 + 2 d f) + d V)) + 12 d (L_e sum S^2 + L_d sum
                (T^2 + T S)), sums over the sentences at the batch's padded lengths S, T (N_s, N_t
                real source / target tokens, rounded up to a multiple of 64 by the real-token path)
@@ -36,10 +37,11 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from attnlab.checkpoint import load_checkpoint
-from attnlab.config import Config
+from attnlab.config import Config, ModelConfig
 from attnlab.data.batching import Batch, collate, make_batches
 from attnlab.data.dataset import Encoders, load_training_data
 from attnlab.distributed import DistEnv
+from attnlab.models.fast.transformer import ROWS_MULTIPLE
 from attnlab.seeding import seed_everything
 from attnlab.train import Trainer
 
@@ -54,6 +56,22 @@ def matmul_peak(n: int, repeat: int = 5) -> float:
         torch.mm(a, b)
         best = min(best, time.perf_counter() - start)
     return 2 * n**3 / best / 1e9
+
+
+def transformer_flops(model: ModelConfig, vocab: int, batch: Batch) -> int:
+    """The matmul FLOPs of one training step of the Transformer on `batch` (module docstring).
+
+    The fast kernels run position-wise layers on the real tokens, rounded up to a multiple of
+    ROWS_MULTIPLE rows; attention runs on the padded (B, heads, L, L) layout.
+    """
+    d, f, layers = model.hidden_size, model.ff_size, model.num_layers
+    b, s = batch.src.shape
+    t = batch.trg_in.size(1)
+    rows = ROWS_MULTIPLE
+    n_s, n_t = (-(-int(m.sum()) // rows) * rows for m in (batch.src_mask, batch.trg_mask))
+    positionwise = n_s * layers * (4 * d * d + 2 * d * f + 2 * d * d)
+    positionwise += n_t * (layers * (6 * d * d + 2 * d * f) + d * vocab)
+    return 6 * positionwise + 12 * d * layers * b * (s * s + t * t + t * s)
 
 
 def fixed_batches(trainer: Trainer, n: int) -> list[Batch]:
@@ -115,6 +133,10 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             "peak_size": spec["peak_size"],
             "fraction_of_peak": flops / seconds / 1e9 / peak,
         }
+        if config.model.type == "transformer" and config.model.kernels == "fast":
+            vocab = len(data.encoders.trg_vocab)
+            analytic = sum(transformer_flops(config.model, vocab, b) for b in timed)
+            out["analytic_gflop_per_step"] = analytic / len(timed) / 1e9
         if spec["profile_steps"] and config.model.type == "transformer":
             out["profile"] = profile_steps(trainer, batches[: spec["profile_steps"]])
     return out
