@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -102,7 +103,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "quick": {
         "transformers": {
-            "transformer-tiny": {"hidden_size": 32, "num_layers": 1, "heads": 2, "ff_size": 80},
+            "transformer-tiny": {
+                "hidden_size": 32,
+                "num_layers": 1,
+                "heads": 2,
+                "ff_size": 80,
+                "max_positions": 64,
+            },
         },
         "sp_vocab_size": 400,
         "gru": [
@@ -161,13 +168,22 @@ def transformer_config(sizes: dict[str, int], data: Path, preset: dict, args: An
 
 
 def trained_checkpoint(name: str, config: Config, work: Path, given: dict[str, Path]) -> Path:
-    """RUN/best.pt of `--from NAME=RUN`, else of WORK/runs/NAME (trained here unless there)."""
-    run = given.get(name, work / "runs" / name)
-    if not (run / "best.pt").exists():
-        if name in given:
-            raise SystemExit(f"realistic.py: error: --from {name}={run}: no best.pt there")
-        Console(stderr=True).print(f"[dim]{name}: training {config.training.max_steps} steps[/]")
-        run_training(config, run, quiet=True)
+    """RUN/best.pt of `--from NAME=RUN`, else of WORK/runs/NAME: trained here unless an earlier
+    invocation left it there with the same model and steps."""
+    if name in given:
+        if not (given[name] / "best.pt").exists():
+            raise SystemExit(f"realistic.py: error: --from {name}={given[name]}: no best.pt there")
+        return given[name] / "best.pt"
+    run = work / "runs" / name
+    if (run / "best.pt").exists():
+        saved = Config.model_validate(load_checkpoint(run / "best.pt")["config"])
+        if (saved.model, saved.training.max_steps) != (config.model, config.training.max_steps):
+            raise SystemExit(
+                f"realistic.py: error: {run} holds another model or step count; remove it"
+            )
+        return run / "best.pt"
+    Console(stderr=True).print(f"[dim]{name}: training {config.training.max_steps} steps[/]")
+    run_training(config, run, quiet=True)
     return run / "best.pt"
 
 
@@ -219,10 +235,9 @@ def decode_engines(ckpt: Path, ct2_dir: Path, batches: Path, settings: DecodeSet
     common |= {"checkpoint": str(ckpt), "model_dir": str(ct2_dir)} | asdict(settings)
     best: dict[str, dict] = {}
     for _ in range(settings.rounds):
-        for engine, settings in ENGINES.items():
-            result = run_child(
-                "realistic_decode.py", common | settings, batches.with_suffix(".spec")
-            )
+        for engine, engine_spec in ENGINES.items():
+            spec_path = batches.with_suffix(".spec")
+            result = run_child("realistic_decode.py", common | engine_spec, spec_path)
             if engine not in best:
                 best[engine] = result
                 continue
@@ -275,9 +290,12 @@ def run_transformer(name: str, sizes: dict, data: Path, preset: dict, args: Any)
     ckpt = trained_checkpoint(name, config, args.work, dict(args.given))
     saved = load_checkpoint(ckpt)
     saved_config = Config.model_validate(saved["config"])
+    # the run's own data folder may be a path relative to where it was trained
+    data_section = saved_config.data.model_copy(update={"dir": data})
+    saved_config = saved_config.model_copy(update={"data": data_section})
     ct2_dir = args.work / "ct2" / name
-    if not (ct2_dir / "model.bin").exists():
-        export_checkpoint(ckpt, "ctranslate2", ct2_dir)
+    shutil.rmtree(ct2_dir, ignore_errors=True)
+    export_checkpoint(ckpt, "ctranslate2", ct2_dir)
     batches = args.work / f"batches-{name}.json"
     n, size = args.sentences or preset["sentences"], args.batch_size or preset["batch_size"]
     order = write_batches(ckpt, data, n, size, batches)
