@@ -82,6 +82,7 @@ ENGINES = {  # name -> the decode child's engine settings
     "ct2-int8": {"engine": "ctranslate2", "compute_type": "int8"},
 }
 
+QUICK_WORDS = 12  # the quick mode's longest verse, in words: well within max_positions 64
 PRESETS: dict[str, dict[str, Any]] = {
     "full": {
         "transformers": {
@@ -133,8 +134,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def prepare_data(work: Path, sizes: dict[str, int] | None) -> Path:
-    """`attnlab data make bible-en-fr` into WORK/bible-en-fr; with `sizes`, the first lines of
-    each split into WORK/bible-en-fr-small (the quick mode)."""
+    """`attnlab data make bible-en-fr` into WORK/bible-en-fr; with `sizes` (the quick mode), the
+    first pairs of each split of at most QUICK_WORDS words a side into WORK/bible-en-fr-small."""
     full = work / "bible-en-fr"
     make_dataset("bible-en-fr", full, 0, 0, 0, 0, 0, seed=0)
     if sizes is None:
@@ -142,8 +143,14 @@ def prepare_data(work: Path, sizes: dict[str, int] | None) -> Path:
     small = work / "bible-en-fr-small"
     small.mkdir(parents=True, exist_ok=True)
     for split, n in sizes.items():
-        for side in ("src", "trg"):
-            lines = (full / f"{split}.{side}").read_text(encoding="utf-8").splitlines()[:n]
+        sides = [
+            (full / f"{split}.{side}").read_text(encoding="utf-8").splitlines()
+            for side in ("src", "trg")
+        ]
+        pairs = [
+            p for p in zip(*sides, strict=True) if max(len(x.split()) for x in p) <= QUICK_WORDS
+        ]
+        for side, lines in zip(("src", "trg"), zip(*pairs[:n], strict=True), strict=True):
             (small / f"{split}.{side}").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return small
 

@@ -27,6 +27,7 @@ Stopping rules (num_hypotheses / n_best = 1):
                 of log P / |Y|^alpha, |Y| without </s>. Outputs may differ.
 
 Only the attnlab engine imports torch (two OpenMP runtimes in one process slow each other).
+Left out: n-best lists, sampling, CTranslate2's own re-batching (`max_batch_size`).
 """
 
 from __future__ import annotations
