@@ -156,6 +156,7 @@ def prepare_data(work: Path, sizes: dict[str, int] | None) -> Path:
 
 
 def transformer_config(sizes: dict[str, int], data: Path, preset: dict, args: Any) -> Config:
+    """The Bible Transformer recipe at `sizes`, trained a fixed number of steps (docstring)."""
     steps = args.steps if args.steps is not None else preset["steps"]
     overrides = [f"model.{key}={value}" for key, value in sizes.items()]
     overrides += [
@@ -215,6 +216,8 @@ def write_batches(ckpt_path: Path, data: Path, n: int, batch_size: int, out: Pat
 
 
 def run_child(script: str, spec: dict[str, Any], spec_path: Path) -> dict[str, Any]:
+    """Run benchmarks/SCRIPT on `spec` (written to `spec_path`) in a fresh interpreter; its
+    last line of output, parsed."""
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
     done = subprocess.run(
         [sys.executable, str(HERE / script), str(spec_path)],
@@ -280,6 +283,7 @@ def summarise_decoding(best: dict, order: list[int], refs: list[str], detok: Any
 
 
 def measure_training(name: str, config: Config, ckpt: Path | None, preset: dict, args: Any) -> dict:
+    """realistic_train.py on `config` (the tokenizers of `ckpt`, else fitted there)."""
     spec = {
         "config": config.model_dump(mode="json"),
         "checkpoint": str(ckpt) if ckpt else None,
@@ -293,6 +297,7 @@ def measure_training(name: str, config: Config, ckpt: Path | None, preset: dict,
 
 
 def run_transformer(name: str, sizes: dict, data: Path, preset: dict, args: Any) -> dict:
+    """Train (or reuse), export, decode with every engine, measure training: one model."""
     config = transformer_config(sizes, data, preset, args)
     ckpt = trained_checkpoint(name, config, args.work, dict(args.given))
     saved = load_checkpoint(ckpt)
@@ -331,6 +336,7 @@ def run_transformer(name: str, sizes: dict, data: Path, preset: dict, args: Any)
 
 
 def run_gru(data: Path, preset: dict, args: Any) -> dict:
+    """The GRU+Bahdanau recipe: training speed only."""
     overrides = [f"data.dir={data}", "training.device=cpu", f"training.num_threads={args.threads}"]
     config = load_config(GRU_RECIPE, overrides + preset["gru"])
     return {
