@@ -19,9 +19,9 @@ For each model (configs/NAME.yaml, run in its own subprocess):
      search, detokenize), greedy and beam 5; best of `--repeat` runs.
   3. test BLEU (sacreBLEU) of both outputs.
 
-JoeyNMT 2.3's figures are printed beside ours as ratios: with `--joeynmt FILE`, those that
-benchmarks/joeynmt_side.py measured on this machine (its `--json` output); otherwise the figures
-quoted in the issues "models" and "training", measured elsewhere. Load averages are recorded.
+With `--joeynmt FILE` (the `--json` output of benchmarks/joeynmt_side.py, measured on this
+machine) JoeyNMT 2.3's figures are printed beside ours as ratios; without it, none (figures
+typed in from another machine are no comparison). Load averages are recorded.
 
 Threads: the children inherit the OpenMP spin setting that `import attnlab` made here
 (GOMP_SPINCOUNT=3000 unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set; README.md); the JSON
@@ -55,13 +55,6 @@ from attnlab.translate import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# JoeyNMT 2.3, same sizes, reverse task, 2 CPU threads (issues "models" §Performance and
-# "training" §Benchmark): training tokens/s, seconds for 500 sentences greedy / beam 5 (the
-# middle of the quoted ranges), test BLEU after 471 updates.
-JOEYNMT = {
-    "gru-bahdanau": {"tokens_per_s": 12_400, "greedy_s": 0.75, "beam5_s": 2.25, "bleu": 93.3},
-    "transformer-small": {"tokens_per_s": 8_500, "greedy_s": 4.85, "beam5_s": 9.0, "bleu": 36.0},
-}
 # padded positions a batch for about 64 sentences, by `training.batching` (see above)
 BATCH_TOKENS = {"length": 1536, "random": 2624}
 
@@ -152,7 +145,7 @@ def run_child(name: str, args: argparse.Namespace) -> dict:
 
 
 def measured_joeynmt(path: Path) -> dict[str, dict]:
-    """JoeyNMT's figures from the JSON of benchmarks/joeynmt_side.py, in JOEYNMT's form."""
+    """JoeyNMT's figures from the JSON of benchmarks/joeynmt_side.py, by model name."""
     results = json.loads(path.read_text(encoding="utf-8"))["results"]
     return {
         name: {
@@ -202,7 +195,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument(
-        "--joeynmt", type=Path, help="JSON of benchmarks/joeynmt_side.py (default: quoted figures)"
+        "--joeynmt", type=Path, help="JSON of benchmarks/joeynmt_side.py (default: no ratios)"
     )
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--models", nargs="*", default=["gru-bahdanau", "transformer-small"])
@@ -233,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.models:
         console.print(f"[dim]{name}: {args.updates} updates, then decoding ...[/dim]")
         results[name] = run_child(name, args)
-    joeynmt = measured_joeynmt(args.joeynmt) if args.joeynmt else JOEYNMT
-    source = f"measured: {args.joeynmt}" if args.joeynmt else "figures quoted from the issues"
+    joeynmt = measured_joeynmt(args.joeynmt) if args.joeynmt else {}
+    source = f"measured: {args.joeynmt}" if args.joeynmt else "none given: --joeynmt FILE"
     console.print(table(results, args.threads, joeynmt, source))
     if args.json:
         report = {
