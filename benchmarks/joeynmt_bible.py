@@ -73,6 +73,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -366,7 +367,8 @@ def run_joey(
 def compare(name: str, args: argparse.Namespace, env: dict[str, str], console: Console) -> dict:
     """One recipe: attnlab, the shared SentencePiece files, then JoeyNMT."""
     out = args.out / name
-    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out, ignore_errors=True)  # a fresh run: neither toolkit resumes an old one
+    out.mkdir(parents=True)
     cfg = load_config(RECIPES[name], [f"data.dir={args.data}"])
     console.print(f"[dim]{name}: attnlab, {args.minutes} min ...[/dim]")
     attnlab_side = run_attnlab(RECIPES[name], args, env, out)
@@ -430,7 +432,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=BENCH / "bible-en-fr",
         help="`attnlab data make bible-en-fr --out DIR` (made there if missing)",
     )
-    parser.add_argument("--out", type=Path, default=BENCH / "joey-bible", help="runs and logs")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=BENCH / "joey-bible",
+        help="runs and logs (OUT/NAME is emptied first)",
+    )
     parser.add_argument(
         "--json", type=Path, help="default: benchmarks/results/joeynmt_bible-<M>min.json"
     )

@@ -11,9 +11,12 @@ and the script stops if the venv's torch is not the system's). Into it go the Jo
 (`--wheel`) and, one by one and only where the import fails, the pure-python modules that
 JoeyNMT imports on the train/test path (PURE_DEPS, pinned to versions of JoeyNMT 2.3's time);
 the compiled ones (torch, numpy, sentencepiece, matplotlib, tensorboard) must already be there.
-Patch: JoeyNMT passes `verbose=False` to ReduceLROnPlateau, which this torch rejects; the
-script deletes that argument from the venv's joeynmt/builders.py (idempotent). It changes
-nothing else in JoeyNMT.
+Patches (PATCHES, idempotent, in the venv's copy): JoeyNMT passes `verbose=False` to
+ReduceLROnPlateau, which this torch rejects, so joeynmt/builders.py loses that argument; its
+SentencePiece tokenizer calls SetVocabulary, which sentencepiece 0.2.3 no longer has, so
+joeynmt/tokenizers.py calls it only where it exists (the restriction to JoeyNMT's vocabulary
+is then skipped: it restricts nothing when the vocabulary holds every piece, as
+joeynmt_bible.py's does). They change nothing else in JoeyNMT.
 
 For each model, JoeyNMT YAML configs that match configs/NAME.yaml (CONFIGS below), then:
   1. training: `python -m joeynmt train cfg.yaml --skip-test` on the `--data` reverse-task
@@ -109,7 +112,16 @@ PURE_DEPS = [
     ("wrapt", "wrapt==1.16.0"),
 ]
 COMPILED_DEPS = ["torch", "numpy", "sentencepiece", "matplotlib", "tensorboard", "lxml"]
-PATCH_OLD, PATCH_NEW = '"verbose": False,', ""
+# (file in the joeynmt package, text, its replacement, what the change does)
+PATCHES = [
+    ("builders.py", '"verbose": False,', "", "ReduceLROnPlateau without verbose="),
+    (
+        "tokenizers.py",
+        "self.spm.SetVocabulary(vocab._itos)",
+        'getattr(self.spm, "SetVocabulary", lambda _: None)(vocab._itos)',
+        "SetVocabulary only where sentencepiece still has it",
+    ),
+]
 
 
 def _data(data: Path) -> dict:
@@ -327,11 +339,12 @@ def ensure_venv(venv: Path, wheel: Path | None, console: Console) -> dict[str, s
 
     if found["torch"] != torch.__version__:
         raise SystemExit(f"venv torch {found['torch']} is not the system's {torch.__version__}")
-    builders = Path(found["builders"])
-    text = builders.read_text(encoding="utf-8")
-    if PATCH_OLD in text:
-        builders.write_text(text.replace(PATCH_OLD, PATCH_NEW), encoding="utf-8")
-        console.print(f"[dim]patched {builders}: ReduceLROnPlateau without verbose=[/dim]")
+    package = Path(found["builders"]).parent
+    for name, old, new, note in PATCHES:
+        text = (package / name).read_text(encoding="utf-8")
+        if old in text:
+            (package / name).write_text(text.replace(old, new), encoding="utf-8")
+            console.print(f"[dim]patched {package / name}: {note}[/dim]")
     return {"torch": found["torch"], "joeynmt": found["joeynmt"], "torch_file": found["torch_file"]}
 
 
