@@ -37,7 +37,8 @@ training data only); dev and test are never filtered on either side.
 
 Reported per side: test BLEU and chrF, training target tokens/s (non-pad target tokens, </s>
 included, over the training windows of the log, validation excluded: attnlab's log.jsonl
-"tokens_per_s", JoeyNMT's "Tokens per Sec", the mean of the windows), steps (JoeyNMT: the last
+"tokens_per_s", JoeyNMT's "Tokens per Sec", the mean of the windows after the first, which
+holds the warm-up, as real_quality.py reads attnlab's), steps (JoeyNMT: the last
 logged step, so up to log_every short of the step it was stopped at), minutes of the training
 clock, parameters. Every process runs under `flock bench-out/cpu.lock` (as joeynmt_side.py);
 the JSON records the load average before and after each training. The venv and its setup are
@@ -58,9 +59,9 @@ Nearest JoeyNMT config, read from the recipe, and what is not matched:
   * Optimiser: Adam, the recipe's lr, clipping at the recipe's norm, label smoothing, loss
     normalised by target tokens on both sides.
   * Beam search: attnlab stops a sentence when no open hypothesis can beat its best finished
-    one, with a length limit of 1.5 x source + 10 tokens per sentence; JoeyNMT stops when its
-    top hypothesis has ended, with a limit of 1.5 x the longest source of the batch (</s>
-    counted). Dev BLEU for model selection: greedy on both sides.
+    one, with a length limit of 1.5 x source + 10 tokens per sentence; JoeyNMT stops when
+    every entry of its beam has ended, with a limit of 1.5 x the longest source of the batch
+    (</s> counted). Dev BLEU for model selection: greedy on both sides.
   * Checkpoints: attnlab also checkpoints at the budget; JoeyNMT's last is up to K updates
     before it was stopped. attnlab averages its last checkpoints (training.average_last) when
     that scores higher on dev; JoeyNMT does not.
@@ -316,15 +317,17 @@ def train_joey(
 
 
 def parse_joey_log(log: str) -> dict[str, Any]:
-    """Parameters, last logged step and mean training tokens/s from JoeyNMT's training log."""
+    """Parameters, last logged step and training tokens/s from JoeyNMT's training log: the
+    mean of its logged windows after the first (the first alone when there is one)."""
     windows = re.findall(r"Step: +(\d+), Batch Loss: .*Tokens per Sec: +(\d+)", log)
     params = re.search(r"Total params: (\d+)", log)
     if not windows or params is None:
         raise RuntimeError("the JoeyNMT log has no step line or no parameter count")
+    rates = [float(rate) for _, rate in windows[1:] or windows]
     return {
         "parameters": int(params[1]),
         "steps": int(windows[-1][0]),
-        "tokens_per_s": sum(float(rate) for _, rate in windows) / len(windows),
+        "tokens_per_s": sum(rates) / len(rates),
     }
 
 
