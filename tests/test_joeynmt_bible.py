@@ -103,26 +103,18 @@ def test_joey_log_gives_parameters_last_step_and_mean_rate() -> None:
     assert bench.parse_joey_log(first)["tokens_per_s"] == 1000.0
 
 
-def joeynmt_installable() -> bool:
-    """JoeyNMT's wheel can be fetched (the CI reaches PyPI), or the venv already has it."""
+def joeynmt_installable(folder: Path) -> bool:
+    """The script's venv exists already, or JoeyNMT's wheel can be fetched (the CI reaches PyPI)."""
     if (ROOT / "bench-out" / "joey-venv" / "bin" / "python").exists():
         return True
-    probe = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "-d",
-        "/tmp",
-        joeynmt_side.JOEYNMT,
-    ]
-    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
+    probe = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(folder)]
+    done = subprocess.run([*probe, joeynmt_side.JOEYNMT], capture_output=True, check=False)
+    return done.returncode == 0
 
 
 @pytest.mark.slow
 def test_smoke_budget_runs_both_toolkits_end_to_end(tmp_path: Path) -> None:
-    if not joeynmt_installable():
+    if not joeynmt_installable(tmp_path / "wheel"):
         pytest.skip(f"{joeynmt_side.JOEYNMT} cannot be downloaded here (no PyPI)")
     data = tmp_path / "bible"
     subprocess.run(
