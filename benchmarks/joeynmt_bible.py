@@ -303,15 +303,20 @@ def train_joey(
             start_new_session=True,  # its own process group: flock and JoeyNMT stop together
         )
     started = None
-    while process.poll() is None:
-        time.sleep(0.5)
-        if started is None and re.search(r"EPOCH 1$", log.read_text(encoding="utf-8"), re.M):
-            started = time.perf_counter()
-        spent = started is not None and time.perf_counter() - started >= budget_s
-        if spent and (model_dir / "best.ckpt").exists():
+    try:
+        while process.poll() is None:
+            time.sleep(0.5)
+            if started is None and re.search(r"EPOCH 1$", log.read_text(encoding="utf-8"), re.M):
+                started = time.perf_counter()
+            spent = started is not None and time.perf_counter() - started >= budget_s
+            if spent and (model_dir / "best.ckpt").exists():
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait()
+                return time.perf_counter() - started
+    finally:  # an interrupted benchmark leaves no JoeyNMT behind
+        if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait()
-            return time.perf_counter() - started
     tail = " | ".join(log.read_text(encoding="utf-8").strip().splitlines()[-5:])
     raise RuntimeError(f"JoeyNMT training ended by itself before the budget ({log}): {tail}")
 
