@@ -447,7 +447,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="runs and logs (OUT/NAME is emptied first)",
     )
     parser.add_argument(
-        "--json", type=Path, help="default: benchmarks/results/joeynmt_bible-<M>min.json"
+        "--json",
+        type=Path,
+        help="default: benchmarks/results/joeynmt_bible-<M>min.json (smoke budgets: bench-out/)",
     )
     parser.add_argument("--seed", type=int, default=42, help="training seed of both sides")
     parser.add_argument("--venv", type=Path, default=BENCH / "joey-venv")
@@ -460,8 +462,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.validation_freq is None:
         args.validation_freq = SMOKE_FREQ if args.minutes < SMOKE_MINUTES else DEFAULT_FREQ
-    if args.json is None:
-        args.json = ROOT / "benchmarks" / "results" / f"joeynmt_bible-{args.minutes:g}min.json"
+    if args.json is None:  # a smoke run's figures are not results
+        folder = BENCH if args.minutes < SMOKE_MINUTES else ROOT / "benchmarks" / "results"
+        args.json = folder / f"joeynmt_bible-{args.minutes:g}min.json"
     return args
 
 
