@@ -38,7 +38,8 @@ training data only); dev and test are never filtered on either side.
 Reported per side: test BLEU and chrF, training target tokens/s (non-pad target tokens, </s>
 included, over the training windows of the log, validation excluded: attnlab's log.jsonl
 "tokens_per_s", JoeyNMT's "Tokens per Sec", the mean of the windows after the first, which
-holds the warm-up, as real_quality.py reads attnlab's), steps (JoeyNMT: the last
+holds the warm-up, as real_quality.py reads attnlab's; the first alone if it is the only one),
+steps (JoeyNMT: the last
 logged step, so up to log_every short of the step it was stopped at), minutes of the training
 clock, parameters. Every process runs under `flock bench-out/cpu.lock` (as joeynmt_side.py);
 the JSON records the load average before and after each training. The venv and its setup are
@@ -96,7 +97,7 @@ from joeynmt_side import (
     transformer_model,
     write_yaml,
 )
-from real_quality import summarise_run
+from real_quality import log_entries, summarise_run
 from rich.console import Console
 from rich.table import Table
 
@@ -252,6 +253,13 @@ def score(hyp_file: Path, data: Path) -> dict[str, Any]:
     }
 
 
+def windows_mean(rates: list[float]) -> float:
+    """tokens/s of a run: the mean of its logged windows after the first (which holds the
+    warm-up, as real_quality.py reads it), or the first alone when there is one."""
+    kept = rates[1:] or rates
+    return sum(kept) / len(kept)
+
+
 def run_attnlab(
     recipe: Path, args: argparse.Namespace, env: dict[str, str], out: Path
 ) -> dict[str, Any]:
@@ -276,7 +284,7 @@ def run_attnlab(
     attnlab_locked(["translate", str(run / "best.pt"), "--input", test_src, *decode], env, hyp)
     return {
         **score(hyp, args.data),
-        "tokens_per_s": summary["tokens_per_s"],
+        "tokens_per_s": windows_mean([e["tokens_per_s"] for e in log_entries(run, "train")]),
         "steps": summary["steps"],
         "minutes": summary["train_seconds"] / 60,
         "parameters": summary["parameters"],
@@ -322,17 +330,15 @@ def train_joey(
 
 
 def parse_joey_log(log: str) -> dict[str, Any]:
-    """Parameters, last logged step and training tokens/s from JoeyNMT's training log: the
-    mean of its logged windows after the first (the first alone when there is one)."""
+    """Parameters, last logged step and training tokens/s (windows_mean) from JoeyNMT's log."""
     windows = re.findall(r"Step: +(\d+), Batch Loss: .*Tokens per Sec: +(\d+)", log)
     params = re.search(r"Total params: (\d+)", log)
     if not windows or params is None:
         raise RuntimeError("the JoeyNMT log has no step line or no parameter count")
-    rates = [float(rate) for _, rate in windows[1:] or windows]
     return {
         "parameters": int(params[1]),
         "steps": int(windows[-1][0]),
-        "tokens_per_s": sum(rates) / len(rates),
+        "tokens_per_s": windows_mean([float(rate) for _, rate in windows]),
     }
 
 
