@@ -11,9 +11,12 @@ and the script stops if the venv's torch is not the system's). Into it go the Jo
 (`--wheel`) and, one by one and only where the import fails, the pure-python modules that
 JoeyNMT imports on the train/test path (PURE_DEPS, pinned to versions of JoeyNMT 2.3's time);
 the compiled ones (torch, numpy, sentencepiece, matplotlib, tensorboard) must already be there.
-Patch: JoeyNMT passes `verbose=False` to ReduceLROnPlateau, which this torch rejects; the
-script deletes that argument from the venv's joeynmt/builders.py (idempotent). It changes
-nothing else in JoeyNMT.
+Patches (PATCHES, idempotent, in the venv's copy): JoeyNMT passes `verbose=False` to
+ReduceLROnPlateau, which this torch rejects, so joeynmt/builders.py loses that argument; its
+SentencePiece tokenizer calls SetVocabulary, which sentencepiece 0.2.3 no longer has, so
+joeynmt/tokenizers.py calls it only where it exists (the restriction to JoeyNMT's vocabulary
+is then skipped: it restricts nothing when the vocabulary holds every piece, as
+joeynmt_bible.py's does). They change nothing else in JoeyNMT.
 
 For each model, JoeyNMT YAML configs that match configs/NAME.yaml (CONFIGS below), then:
   1. training: `python -m joeynmt train cfg.yaml --skip-test` on the `--data` reverse-task
@@ -109,7 +112,16 @@ PURE_DEPS = [
     ("wrapt", "wrapt==1.16.0"),
 ]
 COMPILED_DEPS = ["torch", "numpy", "sentencepiece", "matplotlib", "tensorboard", "lxml"]
-PATCH_OLD, PATCH_NEW = '"verbose": False,', ""
+# (file in the joeynmt package, text, its replacement, what the change does)
+PATCHES = [
+    ("builders.py", '"verbose": False,', "", "ReduceLROnPlateau without verbose="),
+    (
+        "tokenizers.py",
+        "self.spm.SetVocabulary(vocab._itos)",
+        'getattr(self.spm, "SetVocabulary", lambda _: None)(vocab._itos)',
+        "SetVocabulary only where sentencepiece still has it",
+    ),
+]
 
 
 def _data(data: Path) -> dict:
@@ -132,28 +144,31 @@ def _data(data: Path) -> dict:
     }
 
 
-def _gru_model() -> dict:
-    """configs/gru-bahdanau.yaml: emb 64, bidirectional GRU 128, GRU 128 + additive attention."""
-    emb = {"embedding_dim": 64, "scale": False, "dropout": 0.1}
+def gru_model(
+    embedding: int, hidden: int, dropout: float, embedding_dropout: float, bidirectional: bool
+) -> dict:
+    """JoeyNMT's GRU encoder-decoder with additive (Bahdanau) attention, one layer each side:
+    input feeding and a bridge to the decoder's first state (JoeyNMT's recurrent decoder)."""
+    emb = {"embedding_dim": embedding, "scale": False, "dropout": embedding_dropout}
     return {
         "initializer": "xavier_uniform",
         "encoder": {
             "type": "recurrent",
             "rnn_type": "gru",
             "embeddings": emb,
-            "hidden_size": 128,
-            "bidirectional": True,
+            "hidden_size": hidden,
+            "bidirectional": bidirectional,
             "num_layers": 1,
-            "dropout": 0.1,
+            "dropout": dropout,
         },
         "decoder": {
             "type": "recurrent",
             "rnn_type": "gru",
             "embeddings": emb,
-            "hidden_size": 128,
+            "hidden_size": hidden,
             "num_layers": 1,
-            "dropout": 0.1,
-            "hidden_dropout": 0.1,
+            "dropout": dropout,
+            "hidden_dropout": dropout,
             "attention": "bahdanau",
             "input_feeding": True,
             "init_hidden": "bridge",
@@ -161,25 +176,38 @@ def _gru_model() -> dict:
     }
 
 
-def _transformer_model() -> dict:
-    """configs/transformer-small.yaml: 2+2 layers, d 128, 4 heads, FFN 512, pre-LN, no dropout."""
+def transformer_model(
+    layers: int, heads: int, d_model: int, ff: int, dropout: float, tied_embeddings: bool
+) -> dict:
+    """JoeyNMT's pre-LN Transformer, sqrt(d)-scaled embeddings, the decoder's input embedding
+    tied to the output layer; `tied_embeddings` also ties the source embedding (one vocabulary)."""
     side = {
         "type": "transformer",
-        "num_layers": 2,
-        "num_heads": 4,
-        "embeddings": {"embedding_dim": 128, "scale": True, "dropout": 0.0},
-        "hidden_size": 128,
-        "ff_size": 512,
-        "dropout": 0.0,
+        "num_layers": layers,
+        "num_heads": heads,
+        "embeddings": {"embedding_dim": d_model, "scale": True, "dropout": dropout},
+        "hidden_size": d_model,
+        "ff_size": ff,
+        "dropout": dropout,
         "layer_norm": "pre",
     }
     return {
         "initializer": "xavier_uniform",
-        "tied_embeddings": False,
+        "tied_embeddings": tied_embeddings,
         "tied_softmax": True,
         "encoder": dict(side),
         "decoder": dict(side),
     }
+
+
+def _gru_model() -> dict:
+    """configs/gru-bahdanau.yaml: emb 64, bidirectional GRU 128, GRU 128 + additive attention."""
+    return gru_model(64, 128, dropout=0.1, embedding_dropout=0.1, bidirectional=True)
+
+
+def _transformer_model() -> dict:
+    """configs/transformer-small.yaml: 2+2 layers, d 128, 4 heads, FFN 512, pre-LN, no dropout."""
+    return transformer_model(2, 4, 128, 512, dropout=0.0, tied_embeddings=False)
 
 
 # name -> (model section, optimizer/schedule part of the training section)
@@ -246,14 +274,14 @@ def joey_config(
     }
 
 
-def test_config(train_cfg: dict, data: Path, beam: int) -> dict:
-    """Decode the test set only (no train/dev paths), with the last checkpoint."""
+def test_config(train_cfg: dict, data: Path, beam: int, checkpoint: str = "latest.ckpt") -> dict:
+    """Decode the test set only (no train/dev paths), with `checkpoint` of the model folder."""
     cfg = json.loads(json.dumps(train_cfg))
     cfg["data"].pop("train")
     cfg["data"].pop("dev")
     cfg["data"]["test"] = str(data / "test")
     cfg["testing"] = {
-        "load_model": str(Path(cfg["model_dir"]) / "latest.ckpt"),
+        "load_model": str(Path(cfg["model_dir"]) / checkpoint),
         "batch_size": BATCH_SENTENCES,
         "batch_type": "sentence",
         "beam_size": beam,
@@ -311,11 +339,12 @@ def ensure_venv(venv: Path, wheel: Path | None, console: Console) -> dict[str, s
 
     if found["torch"] != torch.__version__:
         raise SystemExit(f"venv torch {found['torch']} is not the system's {torch.__version__}")
-    builders = Path(found["builders"])
-    text = builders.read_text(encoding="utf-8")
-    if PATCH_OLD in text:
-        builders.write_text(text.replace(PATCH_OLD, PATCH_NEW), encoding="utf-8")
-        console.print(f"[dim]patched {builders}: ReduceLROnPlateau without verbose=[/dim]")
+    package = Path(found["builders"]).parent
+    for name, old, new, note in PATCHES:
+        text = (package / name).read_text(encoding="utf-8")
+        if old in text:
+            (package / name).write_text(text.replace(old, new), encoding="utf-8")
+            console.print(f"[dim]patched {package / name}: {note}[/dim]")
     return {"torch": found["torch"], "joeynmt": found["joeynmt"], "torch_file": found["torch_file"]}
 
 
