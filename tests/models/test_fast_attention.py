@@ -1,7 +1,7 @@
 """The fast attention twins (models/fast/attention.py) against the reference: the additive
 score's sigmoid route (values and gradcheck), heads_attention's paths against the reference and
-torch's own kernel, FastMultiHeadAttention (padded and real-token paths), outputs and
-gradients."""
+torch's own kernel, biased_attention's passes over the scores, FastMultiHeadAttention (padded
+and real-token paths), outputs and gradients."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from attnlab.models.attention import (
 from attnlab.models.fast.attention import (
     FastAdditiveScore,
     FastMultiHeadAttention,
+    biased_attention,
     fast_additive_scores,
     heads_attention,
 )
@@ -81,6 +82,32 @@ def test_heads_attention_equals_the_reference_and_torchs_kernel(
         torch.testing.assert_close(out, reference, rtol=0, atol=1e-12)
         for a, b in zip(torch.autograd.grad(out, (q, k, v), grad), expected, strict=True):
             torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+def test_biased_attention_neither_copies_nor_fills_the_scores() -> None:
+    """Forward and backward make no copy or fill of a (B, heads, T, S) tensor, where the
+    reference's masked_fill makes a copy and a fill forward and a fill backward; the same
+    context, weights and gradients."""
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(3, 2, n, 8, requires_grad=True) for n in (5, 7, 7))
+    mask = (torch.arange(7)[None] < torch.tensor([7, 3, 1])[:, None])[:, None, None]
+    copies_and_fills = {"aten::clone", "aten::copy_", "aten::masked_fill", "aten::masked_fill_"}
+    results = []
+    for attention in (biased_attention, scaled_dot_product_attention):
+        with torch.profiler.profile(record_shapes=True) as profile:
+            context, alpha = attention(q, k, v, mask)
+            grads = torch.autograd.grad(context.sin().sum(), (q, k, v))
+        ops = {
+            event.key
+            for event in profile.key_averages(group_by_input_shape=True)
+            if event.input_shapes and event.input_shapes[0] == [3, 2, 5, 7]  # (B, heads, T, S)
+        }
+        results.append((ops & copies_and_fills, [context, alpha, *grads]))
+    (fast_ops, fast), (reference_ops, reference) = results
+    assert fast_ops == set()
+    assert reference_ops == copies_and_fills
+    for a, b in zip(fast, reference, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("causal", [False, True])

@@ -13,9 +13,17 @@ over (B, T, S, A) forward (add, sigmoid, matvec) instead of 6.
 
 `FastMultiHeadAttention` projects keys and values with one matmul when they are one tensor
 (self-attention, the cross-attention memory), runs torch's fused kernel on CUDA when no weights
-are asked for (on a CPU the plain ops of the reference are faster at this library's sizes, and
-give the weights for free), and takes the real tokens of a padded batch, (N, H) with their
-`RealTokens` (`project_kv_tokens`, `attend_tokens`; models/fast/transformer.py uses them).
+are asked for (on a CPU plain ops are faster at this library's sizes, and give the weights for
+free), and takes the real tokens of a padded batch, (N, H) with their `RealTokens`
+(`project_kv_tokens`, `attend_tokens`; models/fast/transformer.py uses them). Its plain ops,
+`biased_attention`, add the mask as a bias of the mask's own shape,
+
+    softmax(Q K^T / sqrt(d_k) + M) V,   M = 0 where the mask is True, -inf elsewhere,
+
+where the reference fills the (B, heads, T, S) scores, and scales the scores in place: the
+same numbers, and neither pass copies or fills a tensor of that size (masked_fill copies the
+scores and fills the copy, and its backward fills the gradient; the gradient of `+ M` is the
+incoming one).
 
 Letters: A attention size, heads attention heads, D = H / heads, R >= N packed rows
 (models/fast/real_tokens.py).
@@ -27,12 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from attnlab.models.attention import (
-    AdditiveScore,
-    MultiHeadAttention,
-    causal_mask,
-    scaled_dot_product_attention,
-)
+from attnlab.models.attention import AdditiveScore, MultiHeadAttention, causal_mask
 from attnlab.models.fast.real_tokens import RealTokens
 
 
@@ -76,11 +79,27 @@ class FastAdditiveScore(AdditiveScore):
         return fast_additive_scores(self.w_a(query), keys, self.v_a.weight[0])
 
 
+def biased_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+    """`attention.scaled_dot_product_attention` with the mask added as a bias M of its own shape:
+
+        softmax(Q K^T / sqrt(d_k) + M) V,   M = 0 where `mask` is True, -inf elsewhere
+
+    q (..., T, D), k and v (..., S, D), mask broadcastable to (..., T, S) or None
+    -> context (..., T, D), weights alpha (..., T, S)
+    """
+    scores = torch.matmul(q, k.transpose(-2, -1)).mul_(q.size(-1) ** -0.5)  # (..., T, S)
+    if mask is not None:
+        bias = scores.new_zeros(mask.shape).masked_fill_(~mask, float("-inf"))  # M
+        scores = scores + bias  # (..., T, S)
+    alpha = torch.softmax(scores, dim=-1)  # (..., T, S)
+    return alpha @ v, alpha
+
+
 def heads_attention(
     q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool, need_weights: bool
 ) -> tuple[Tensor, Tensor | None]:
-    """`attention.scaled_dot_product_attention`, restricted to the past when `causal`; torch's
-    fused kernel on CUDA when the weights are not needed.
+    """`attention.scaled_dot_product_attention`, restricted to the past when `causal`:
+    `biased_attention`, or torch's fused kernel on CUDA when the weights are not needed.
 
     q (B, heads, T, D), k and v (B, heads, S, D), mask broadcastable to (B, heads, T, S) | None
     -> context (B, heads, T, D), weights (B, heads, T, S) | None
@@ -94,7 +113,7 @@ def heads_attention(
         causal = False
     if fused:
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal), None
-    context, alpha = scaled_dot_product_attention(q, k, v, mask)
+    context, alpha = biased_attention(q, k, v, mask)
     return context, alpha if need_weights else None
 
 

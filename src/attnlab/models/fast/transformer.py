@@ -74,8 +74,9 @@ class RealTokenTransformer(Transformer):
         if tokens is None:
             return super().encode(src, src_mask)
         x = tokens.pack(self.src_embed(src, 0))  # (R, H)
+        key_mask = src_mask[:, None, :]  # (B, 1, S)
         for layer in self.encoder.layers:
-            x = encoder_layer(layer, x, src_mask[:, None, :], tokens)
+            x = encoder_layer(layer, x, key_mask, tokens)
         h = self.encoder.final_norm(x)  # (R, H)
         layers = self.decoder.layers
         kvs = [_fast(layer.cross_attn).project_kv_tokens(h, tokens) for layer in layers]
