@@ -295,8 +295,10 @@ def test_max_minutes_stops_the_run_and_resume_keeps_the_budget(tmp_path: Path) -
     progress = load_checkpoint(out / "last.pt")["progress"]
     assert 0 < summary["step"] == progress["step"] < 100000
     assert progress["seconds"] >= 0.6
-    # cosine decays over the time budget here, not over the 100,000 steps
-    assert log_entries(out, "train")[-1]["lr"] < 0.05 * 0.005
+    # cosine decays over the time budget here, not over the 100,000 steps (which would leave the
+    # rate at ~0.005 after a few steps); the last step lands late in the budget, how late
+    # depends on the machine's speed, so the bound is loose
+    assert log_entries(out, "train")[-1]["lr"] < 0.5 * 0.005
     assert [e["step"] for e in log_entries(out, "dev")] == [summary["step"]]
 
     again = run_training(load_config(path), out, resume=True)
