@@ -38,6 +38,7 @@ from attnlab.data.vocab import Vocab
 from attnlab.device import resolve_device
 from attnlab.lab.common import SEED, LabProgress, preset
 from attnlab.models.build import build_model
+from attnlab.models.transformer import Transformer
 from attnlab.report.figures import line_plot
 from attnlab.report.verdicts import verdict
 from attnlab.seeding import seed_everything
@@ -93,8 +94,13 @@ def model_overrides(name: str, s: Settings) -> list[str]:
 
 
 def source_embedding(model: nn.Module) -> nn.Module:
-    """The module whose output is the encoder's input: RNN `encoder.embedding`, else `src_embed`."""
-    return model.get_submodule("src_embed" if hasattr(model, "src_embed") else "encoder.embedding")
+    """The module whose output is the encoder's input: the Transformer's `src_embed`, an RNN
+    encoder-decoder's `encoder.embedding`."""
+    return (
+        model.src_embed
+        if isinstance(model, Transformer)
+        else model.get_submodule("encoder.embedding")
+    )
 
 
 # --- data and training ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import torch
 from attnlab.checkpoint import load_checkpoint
 from attnlab.config import Config
 from attnlab.data.batching import collate
+from attnlab.models.interface import CrossAttentionModel
 from attnlab.translate import Translator
 from attnlab.word_alignment import (
     aer,
@@ -202,7 +203,7 @@ def forced_attention(
     batch = collate(ids).to(device)
     n_trg = len(trg_tokens)
     with torch.inference_mode():
-        if hasattr(translator.model, "cross_attention"):
+        if isinstance(translator.model, CrossAttentionModel):
             layers = translator.model.cross_attention(batch)[0, :, :, :n_trg].float().cpu()
             weights = layers[-1].mean(dim=0)  # (T, S): what `forward` returns
             return {
