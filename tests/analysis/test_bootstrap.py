@@ -33,8 +33,9 @@ def test_percentile_interval_takes_values_of_the_sample() -> None:
 def test_ratio_interval_by_enumeration() -> None:
     # numerator: one item, value 2 (always 2); denominator: items 1 and 3, N = 2: a resample's
     # sum is 2 (1/4), 4 (1/2) or 6 (1/4): ratios 1, 1/2, 1/3 -> the interval (1/3, 1).
-    result = bootstrap.ratio_interval(np.array([[2.0]]), np.array([[1.0], [3.0]]), _sum, seed=3,
-                                      resamples=4000)  # fmt: skip
+    result = bootstrap.ratio_interval(
+        np.array([[2.0]]), np.array([[1.0], [3.0]]), _sum, seed=3, resamples=4000
+    )
     assert result["ratio"] == pytest.approx(2 / 4)
     assert result["low"] == pytest.approx(1 / 3) and result["high"] == pytest.approx(1.0)
 
@@ -64,5 +65,8 @@ def test_point_score_is_sacrebleus_and_lies_in_the_interval(name: str) -> None:
 
 def test_identical_sentences_give_a_zero_width_interval() -> None:
     result = bootstrap.score_interval("bleu", ["a b c d e"] * 3, ["a b c d e"] * 3, seed=1)
-    assert result == {"score": pytest.approx(100.0), "low": pytest.approx(100.0),
-                      "high": pytest.approx(100.0)}  # fmt: skip
+    assert result == {
+        "score": pytest.approx(100.0),
+        "low": pytest.approx(100.0),
+        "high": pytest.approx(100.0),
+    }

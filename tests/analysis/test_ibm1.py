@@ -65,9 +65,13 @@ def test_toy_corpus_gets_the_obvious_alignment_and_zero_aer() -> None:
     assert max(model.trg_index, key=lambda f: t_of(model, "bleue", f)) == "blue"
     # la maison bleue -> the blue house: the adjective swap is found from co-occurrence alone
     assert viterbi_alignment(model, src[1], trg[1]) == {(0, 0), (1, 2), (2, 1)}
-    gold = [({(0, 0), (1, 1)}, set()), ({(0, 0), (1, 2), (2, 1)}, set()),
-            ({(0, 0), (1, 1)}, set()), ({(0, 0), (1, 2), (2, 1)}, set()),
-            ({(0, 1), (1, 0)}, set())]  # fmt: skip
+    gold = [
+        ({(0, 0), (1, 1)}, set()),
+        ({(0, 0), (1, 2), (2, 1)}, set()),
+        ({(0, 0), (1, 1)}, set()),
+        ({(0, 0), (1, 2), (2, 1)}, set()),
+        ({(0, 1), (1, 0)}, set()),
+    ]
     predicted = [viterbi_alignment(model, s, t) for s, t in zip(src, trg, strict=True)]
     assert aer(predicted, gold) == 0.0
     # a deliberately wrong aligner (everything to the first source word) is far worse

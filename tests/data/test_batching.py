@@ -118,10 +118,12 @@ def test_collate_adds_bos_eos_and_pads() -> None:
 def test_masks_match_lengths(seed: int) -> None:
     rng = random.Random(seed)
     examples = [
-        ([rng.randint(4, 50) for _ in range(rng.randint(1, 9))],
-         [rng.randint(4, 50) for _ in range(rng.randint(0, 9))])
+        (
+            [rng.randint(4, 50) for _ in range(rng.randint(1, 9))],
+            [rng.randint(4, 50) for _ in range(rng.randint(0, 9))],
+        )
         for _ in range(6)
-    ]  # fmt: skip
+    ]
     batch = collate(examples)
     src_lens = torch.tensor([len(s) for s, _ in examples])
     trg_lens = torch.tensor([len(t) + 1 for _, t in examples])

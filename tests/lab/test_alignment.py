@@ -185,8 +185,10 @@ def test_nt_models_without_steps_come_only_from_reuse(tmp_path: Path, monkeypatc
     reuse = tmp_path / "models"
     for direction in (nt_alignment.FORWARD, nt_alignment.REVERSE):
         (reuse / direction / "gru-bahdanau").mkdir(parents=True)
-        shutil.copy(tmp_path / "first" / "runs" / f"{direction}-gru-bahdanau" / "best.pt",
-                    reuse / direction / "gru-bahdanau" / "best.pt")  # fmt: skip
+        shutil.copy(
+            tmp_path / "first" / "runs" / f"{direction}-gru-bahdanau" / "best.pt",
+            reuse / direction / "gru-bahdanau" / "best.pt",
+        )
     p = alignment.PRESETS["test"]
     monkeypatch.setitem(
         alignment.PRESETS, "test", replace(p, nt=replace(p.nt, budget=real.TrainingBudget(0)))

@@ -52,8 +52,12 @@ class FakeStdin:
 
 def test_the_suite_is_large_and_its_cases_distinct() -> None:
     def key(case: Case) -> tuple[object, ...]:
-        files = tuple(sorted((name, content if isinstance(content, bytes) else id(content))
-                             for name, content in case.files.items()))  # fmt: skip
+        files = tuple(
+            sorted(
+                (name, content if isinstance(content, bytes) else id(content))
+                for name, content in case.files.items()
+            )
+        )
         return case.argv, files, case.stdin
 
     assert len(CASES) >= 200

@@ -41,9 +41,13 @@ def test_a_config_that_sets_something_gets_no_note(tmp_path: Path, cli) -> None:
 @pytest.mark.parametrize("config", CONFIGS, ids=[p.stem for p in CONFIGS])
 @pytest.mark.parametrize("command", ["model summary", "train"])
 def test_before_its_data_exists_a_shipped_config_says_which_command_makes_it(
-    tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch, config: Path, command: str,
+    tmp_path: Path,
+    cli,
+    monkeypatch: pytest.MonkeyPatch,
+    config: Path,
+    command: str,
     figures: Counter[str],
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.chdir(tmp_path)  # a fresh clone: no data/ yet
     folder = Path(yaml.safe_load(config.read_text(encoding="utf-8"))["data"]["dir"])
     result = cli(*command.split(), config)

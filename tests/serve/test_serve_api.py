@@ -104,18 +104,21 @@ def test_align_forces_the_reference_and_scores_gold_links(client: TestClient) ->
     argmax = attention.argmax(dim=1).tolist()
     # gold = the attention's own argmax links: AER 0; gold missing every one of them: AER 1
     same = " ".join(f"{i}-{j}" for j, i in enumerate(argmax))
-    answer = post(client, "/api/align", text=SENTENCE, reference=reference, model="transformer",
-                  gold=same)  # fmt: skip
+    answer = post(
+        client, "/api/align", text=SENTENCE, reference=reference, model="transformer", gold=same
+    )
     assert answer["aer"] == 0.0
     assert sorted(answer["gold"]) == sorted([j, i, "sure"] for j, i in enumerate(argmax))
     other = " ".join(f"{(i + 1) % 5}-{j}" for j, i in enumerate(argmax))
-    answer = post(client, "/api/align", text=SENTENCE, reference=reference, model="transformer",
-                  gold=other)  # fmt: skip
+    answer = post(
+        client, "/api/align", text=SENTENCE, reference=reference, model="transformer", gold=other
+    )
     assert answer["aer"] == 1.0
     # possible links only: |A ∩ S| = 0, |S| = 0, so AER = 1 - |A ∩ P| / |A| = 1 - 1/4
     one = f"{argmax[0]}?0"
-    answer = post(client, "/api/align", text=SENTENCE, reference=reference, model="transformer",
-                  gold=one)  # fmt: skip
+    answer = post(
+        client, "/api/align", text=SENTENCE, reference=reference, model="transformer", gold=one
+    )
     assert answer["aer"] == pytest.approx(0.75)
     assert answer["gold"] == [[0, argmax[0], "possible"]]
 

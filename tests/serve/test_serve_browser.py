@@ -91,8 +91,9 @@ def test_typed_sentence_gives_a_heatmap_of_every_pair_with_the_weight_on_hover(
             (By.CSS_SELECTOR, f"{panel} table.heatmap td.cell")
         )
     )
-    expected = api(server, "/api/translate", {"text": SENTENCE, "model": "transformer", "beam": 5,
-                                              "n_best": 3})  # fmt: skip
+    expected = api(
+        server, "/api/translate", {"text": SENTENCE, "model": "transformer", "beam": 5, "n_best": 3}
+    )
     n_src, n_trg = len(expected["source_tokens"]), len(expected["translations"][0]["tokens"])
     assert n_src == 6 and n_trg > 0
     assert len(cells) == n_src * n_trg
@@ -141,8 +142,11 @@ def test_reference_and_gold_links_show_the_sentence_aer(
     browser.find_element(By.ID, "gold").send_keys("2-0 1-1 0?2")
     browser.find_element(By.ID, "go").click()
     aer = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".panel .aer"))
-    expected = api(server, "/api/align", {"text": "w1 w2 w3", "reference": "w3 w2 w1",
-                                          "model": "gru", "gold": "2-0 1-1 0?2"})  # fmt: skip
+    expected = api(
+        server,
+        "/api/align",
+        {"text": "w1 w2 w3", "reference": "w3 w2 w1", "model": "gru", "gold": "2-0 1-1 0?2"},
+    )
     assert aer[0].text == f"AER of this sentence: {expected['aer']:.3f} (gold links outlined)"
     assert len(browser.find_elements(By.CSS_SELECTOR, "td.cell")) == 9
     assert len(browser.find_elements(By.CSS_SELECTOR, "td.gold-sure")) == 2
