@@ -34,7 +34,7 @@ train_seconds, test_seconds. result["verdicts"]: one per run (`lab.verdicts`).
 Budgets. quick: the four synthetic -30 models, 500 steps each; the Bible only from models
 given with `--reuse DIR` (a few hundred Bible steps leave the GRUs near BLEU 0: nothing to read
 a curve from). full: the synthetic models for 1,500 steps and the ten Bible runs for
-BIBLE_BUDGET (minutes of wall clock) each on one thread, the other experiments beside it on the
+real.FULL_BUDGET (minutes of wall clock) each on one thread, the other experiments beside it on the
 second core. The
 fallback presets may stay under the floor on the Bible; `--reuse DIR` with models trained by
 the corpus recipes fills those rows. Left out: beam search, the vocabularies of 30,000 words
@@ -119,9 +119,6 @@ BIBLE_RUNS = tuple(
     + [RealRun("LSTM+Luong", BIBLE_MAX), RealRun("Transformer", BIBLE_MAX)]
     + [RealRun(m, 30) for m in ("GRU fixed", "GRU+Bahdanau")]
 )
-# full: each Bible run's wall clock, so that the eight runs of this worker and the other
-# experiments' runs on the second core end within the two hours of the budget
-BIBLE_BUDGET = real.TrainingBudget(100_000, minutes=9)
 
 
 @dataclass(frozen=True)
@@ -145,7 +142,7 @@ PRESETS: dict[str, Preset] = {
     "quick": Preset((20000, 200, 280), tuple(MODELS), 500,
                     tuple(RealRun(m, BIBLE_MAX) for m in MODELS), real.TrainingBudget(0), 1200,
                     0.0, None, 8000, RESAMPLES),
-    "full": Preset((30000, 500, 700), tuple(MODELS), 1500, BIBLE_RUNS, BIBLE_BUDGET, 1500, 0.1,
+    "full": Preset((30000, 500, 700), tuple(MODELS), 1500, BIBLE_RUNS, real.FULL_BUDGET, 1500, 0.1,
                    None, 8000, RESAMPLES),
 }  # fmt: skip  # one budget a row, the fields in the order of Preset
 SYNTHETIC_MAX = 30

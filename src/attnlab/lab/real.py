@@ -73,6 +73,12 @@ class TrainingBudget:
         return f"{self.minutes:g} minutes" if self.minutes is not None else f"{self.steps:,} steps"
 
 
+# --budget full: each real-language run's wall clock, so that the 8 Bible runs of `length` on one
+# core, and the 4 NT runs of `alignment` then the 4 Bible runs of `reversal` on the other, end
+# within the two hours of the budget (tests/lab/test_real.py checks the plan)
+FULL_BUDGET = TrainingBudget(100_000, minutes=9)
+
+
 def evidence(bleu: float | None) -> bool:
     """Whether a real-language figure of a model with this BLEU may count as a measurement."""
     return bleu is not None and bleu >= FLOOR_BLEU

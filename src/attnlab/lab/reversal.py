@@ -14,7 +14,7 @@ On real language (Sutskever et al.'s own setting is English->French): in --budge
 same comparison on the embedded English->French Bible, two seeds, with the corpus recipe
 `configs/bible-en-fr/lstm-fixed.yaml` where it exists (`lab.real`; the lab sets only
 `model.reverse_source`, its data, seed and step budget), else the preset above with a 8,000-word
-vocabulary; BIBLE_BUDGET (minutes of wall clock) each. --budget quick measures the Bible only
+vocabulary; real.FULL_BUDGET (minutes of wall clock) each. --budget quick measures the Bible only
 from models given with --reuse DIR (DIR/bible-en-fr/lstm-fixed[-reversed][-seedN]/best.pt).
 
 Metrics (`results.json`): metrics["runs"][SETTING] (SETTING "forward" or "reversed") is a list of
@@ -85,13 +85,12 @@ class Preset:
     bible_test: int | None  # the first n Bible test verses (None: all 790)
 
 
-# full: each Bible run's wall clock (see lab/length.py: the lab's two hours on two cores)
-BIBLE_BUDGET = real.TrainingBudget(100_000, minutes=9)
 PRESETS: dict[str, Preset] = {
     "test": Preset((200, 20, 20), 10, (1, 2), 2, 200, 0.0, (), real.TrainingBudget(2), 20),
     "quick": Preset((15000, 200, 200), 15, (1, 2, 3), 400, 1200, 0.0, (1, 2),
                     real.TrainingBudget(0), None),
-    "full": Preset((20000, 500, 500), 20, (1, 2, 3), 2000, 1500, 0.1, (1, 2), BIBLE_BUDGET, None),
+    "full": Preset((20000, 500, 500), 20, (1, 2, 3), 2000, 1500, 0.1, (1, 2), real.FULL_BUDGET,
+                   None),
 }  # fmt: skip  # one budget a row, the fields in the order of Preset
 
 
