@@ -20,11 +20,9 @@ with no temporary file left behind; the file that was there before is untouched.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import os
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Any
 import torch
 
 from attnlab import __version__
+from attnlab.atomic import replace_atomically
 from attnlab.errors import UserError, WriteError
 
 FORMAT = "attnlab-checkpoint"
@@ -71,26 +70,21 @@ def save_atomic(obj: dict[str, Any], path: Path) -> None:
     writer reports it as an opaque RuntimeError), turned into a WriteError.
     """
     data = serialize(obj)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise WriteError(str(path), exc) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
+
+    def write_synced(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         pause = os.environ.get(PAUSE_IN_WRITE_ENV)
         if pause:
             time.sleep(float(pause))
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise WriteError(str(path), exc) from None
-        raise
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(str(path), exc) from None
+    replace_atomically(path, write_synced)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -28,6 +27,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from attnlab import __version__
+from attnlab.atomic import link_atomic, write_text_atomic
 from attnlab.checkpoint import (
     FORMAT,
     FORMAT_VERSION,
@@ -198,9 +198,9 @@ class Trainer:
         the newest `keep_last` step checkpoints."""
         path = self.out / f"ckpt-{self.progress.step:07d}.pt"
         save_atomic(self.state(), path)
-        _link_atomic(path, self.out / "last.pt")
+        link_atomic(path, self.out / "last.pt")
         if improved:
-            _link_atomic(path, self.out / "best.pt")
+            link_atomic(path, self.out / "best.pt")
         for old in sorted(self.out.glob("ckpt-*.pt"))[: -self.cfg.keep_last]:
             old.unlink()
 
@@ -277,21 +277,8 @@ class Trainer:
         best = self.progress.best_score
         improved = best is None or (score > best if self.higher_is_better else score < best)
         if improved:
-            _link_atomic(averaged, self.out / "best.pt")
+            link_atomic(averaged, self.out / "best.pt")
         return {"averaged": [p.name for p in paths], "improved": improved, **metrics}
-
-
-def _link_atomic(target: Path, link: Path) -> None:
-    """Make `link` another name of `target`, replacing it atomically."""
-    tmp = link.with_name(f".{link.name}.tmp")
-    try:
-        tmp.unlink(missing_ok=True)
-        os.link(target, tmp)
-        os.replace(tmp, link)
-    except OSError as exc:
-        with contextlib.suppress(OSError):  # on a read-only folder there is nothing to remove
-            tmp.unlink(missing_ok=True)
-        raise WriteError(str(link), exc) from None
 
 
 # --- the loop -----------------------------------------------------------------------------------
@@ -365,19 +352,7 @@ def _truncate_log(path: Path, keep_until_step: int) -> None:
         with contextlib.suppress(json.JSONDecodeError):
             if json.loads(line)["step"] <= keep_until_step:
                 kept.append(line)
-    _write_text_atomic(path, "".join(line + "\n" for line in kept))
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, then rename it over `path`."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):  # on a read-only folder there is nothing to remove
-            tmp.unlink(missing_ok=True)
-        raise WriteError(str(path), exc) from None
+    write_text_atomic(path, "".join(line + "\n" for line in kept))
 
 
 class TrainLoop:
@@ -542,7 +517,7 @@ def start_run_folder(config: Config, out: Path, env: DistEnv) -> None:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise WriteError(str(out), exc) from None
-    _write_text_atomic(out / "config.yaml", config.to_yaml())
+    write_text_atomic(out / "config.yaml", config.to_yaml())
 
 
 def last_good_checkpoint(out: Path) -> str:

@@ -10,10 +10,9 @@ The embedded corpora live in `attnlab.data.builtin`, imported only when one is a
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from attnlab.atomic import write_text_atomic
 from attnlab.data.tasks import SPLITS, TASKS, Splits, format_links
 from attnlab.errors import UserError
 
@@ -77,18 +76,6 @@ def _unchanged(path: Path, text: str) -> bool:
     return True
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` (UTF-8) to a temporary file beside `path`, then rename it over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def make_dataset(
     task: str,
     out: Path,
@@ -115,7 +102,7 @@ def make_dataset(
     try:
         out.mkdir(parents=True, exist_ok=True)
         for name, text in todo.items():
-            write_atomic(out / name, text)
+            write_text_atomic(out / name, text)
     except OSError as exc:
         raise UserError("--out", f"cannot write {out}: {exc.strerror or exc}") from exc
     kept = f", {len(files) - len(todo)} already there" if len(todo) < len(files) else ""

@@ -14,10 +14,10 @@ folder's README.md; `scripts/build_builtin.py` rebuilds the `NAME.tsv.xz` files,
 from __future__ import annotations
 
 import lzma
-import os
 from importlib import resources
 from pathlib import Path
 
+from attnlab.atomic import write_text_atomic
 from attnlab.errors import UserError
 
 BUILTIN_CORPORA: dict[str, str] = {
@@ -46,18 +46,6 @@ def _file_contents(name: str) -> dict[str, str]:
     return contents
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename it over: never a half-written file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_builtin(name: str, out: Path) -> str:
     """Write corpus `name` to OUT/{train,dev,test}.{src,trg}[.align]; return a one-line summary.
 
@@ -84,6 +72,6 @@ def write_builtin(name: str, out: Path) -> str:
         todo[path] = text
     out.mkdir(parents=True, exist_ok=True)
     for path, text in todo.items():
-        _write_atomically(path, text)
+        write_text_atomic(path, text)
     counts = ", ".join(f"{len(contents[f'{s}.src'].splitlines()):,} {s}" for s in SPLITS)
     return f"{name}: {counts} pairs in {out}"
