@@ -34,6 +34,24 @@ def test_recipe_reads_the_corpus_config_and_keeps_the_labs_data(tmp_path: Path) 
     assert reverse.describe() == "configs/nt-grc-en/transformer.yaml"
 
 
+def test_a_time_budget_takes_its_short_recipe_first(tmp_path: Path) -> None:
+    configs = tmp_path / "configs"
+    (configs / "bible-en-fr" / "short").mkdir(parents=True)
+    (configs / "bible-en-fr" / "gru-fixed.yaml").write_text("model:\n  hidden_size: 256\n")
+    (configs / "bible-en-fr" / "short" / "gru-fixed.yaml").write_text("model:\n  hidden_size: 96\n")
+    short = real.TrainingBudget(100_000, 9, recipes="short")
+    found = real.recipe("bible-en-fr", "GRU fixed", [], configs, short)
+    assert found.describe() == "configs/bible-en-fr/short/gru-fixed.yaml"
+    assert found.config([f"data.dir={tmp_path}"]).model.hidden_size == 96
+    # a step budget, or a family without a short recipe: the hour recipe
+    hour = real.recipe("bible-en-fr", "GRU fixed", [], configs, real.TrainingBudget(40))
+    assert hour.describe() == "configs/bible-en-fr/gru-fixed.yaml"
+    (configs / "bible-en-fr" / "gru-bahdanau.yaml").write_text("model:\n  context: bahdanau\n")
+    other = real.recipe("bible-en-fr", "GRU+Bahdanau", [], configs, short)
+    assert other.describe() == "configs/bible-en-fr/gru-bahdanau.yaml"
+    assert real.FULL_BUDGET.recipes == "short"
+
+
 def test_run_names_and_reused_checkpoints(tmp_path: Path) -> None:
     assert real.run_name("GRU fixed") == "gru-fixed"
     assert real.run_name("GRU+Bahdanau", 30, 2) == "gru-bahdanau-30-seed2"

@@ -281,7 +281,7 @@ def _bible_recipe(model: str, p: Preset) -> real.Recipe:
         "data.lowercase=true",
         f"data.max_vocab={p.bible_vocab}",
     ]
-    return real.recipe("bible-en-fr", model, fallback)
+    return real.recipe("bible-en-fr", model, fallback, budget=p.bible)
 
 
 def _score(

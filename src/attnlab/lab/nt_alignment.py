@@ -248,7 +248,7 @@ def model_for(
     reused = real.reused_checkpoint(reuse, direction, name)
     if reused is not None:
         return Translator.from_checkpoint(reused, device="auto"), str(reused)
-    recipe = real.recipe(direction, model, fallback)
+    recipe = real.recipe(direction, model, fallback, budget=p.budget)
     config: Config = recipe.config(_lab_training(data, p.budget))
     run_dir = out / "runs" / f"{direction}-{name}"
     translator = train_model(config, run_dir, progress, f"alignment: {model} {direction}")

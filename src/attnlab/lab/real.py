@@ -2,7 +2,9 @@
 `attnlab train`, and the floor below which a figure is not evidence.
 
 Recipes. A real-language model of family F on corpus C is configured by the repository's
-`configs/<C>/<F>.yaml` (the tuned recipe) when that file exists; the lab then only points it at
+`configs/<C>/<F>.yaml` (the tuned recipe, for an hour of training) when that file exists, or for
+a budget of minutes on one thread (`--budget full`) by `configs/<C>/short/<F>.yaml`, the recipe
+chosen on dev for that budget, where there is one; the lab then only points it at
 its own data folder and sets the seed, the step budget and one thread. Without the file the lab
 falls back to its own small preset for that model, and every result names which of the two
 trained it (`Recipe.describe`).
@@ -59,6 +61,7 @@ class TrainingBudget:
 
     steps: int
     minutes: float | None = None
+    recipes: str = ""  # a folder of configs/<corpus>/ whose recipes suit this budget, tried first
 
     def __bool__(self) -> bool:
         return self.steps > 0
@@ -76,7 +79,7 @@ class TrainingBudget:
 # --budget full: each real-language run's wall clock, so that the 8 Bible runs of `length` on one
 # core, and the 4 NT runs of `alignment` then the 4 Bible runs of `reversal` on the other, end
 # within the two hours of the budget (tests/lab/test_real.py checks the plan)
-FULL_BUDGET = TrainingBudget(100_000, minutes=9)
+FULL_BUDGET = TrainingBudget(100_000, minutes=9, recipes="short")
 
 
 def evidence(bleu: float | None) -> bool:
@@ -98,10 +101,11 @@ class Recipe:
     model: str
     file: Path | None
     preset: tuple[str, ...]
+    name: str = ""  # the file's path under configs/<corpus>/
 
     def describe(self) -> str:
         if self.file is not None:
-            return f"configs/{self.corpus}/{self.file.name}"
+            return f"configs/{self.corpus}/{self.name}"
         return f"lab preset (configs/{self.corpus}/{FAMILIES[self.model]}.yaml not found)"
 
     def config(self, lab_overrides: list[str]) -> Config:
@@ -117,11 +121,24 @@ class Recipe:
         return validate(apply_overrides(raw, lab_overrides), str(self.file))
 
 
-def recipe(corpus: str, model: str, preset: list[str], configs: Path | None = None) -> Recipe:
-    """The corpus config of `model` if the repository has one, else the lab's `preset`."""
+def recipe(
+    corpus: str,
+    model: str,
+    preset: list[str],
+    configs: Path | None = None,
+    budget: TrainingBudget | None = None,
+) -> Recipe:
+    """The corpus config of `model` if the repository has one (the one in the budget's
+    `recipes` folder first), else the lab's `preset`."""
     recipe_corpus = "nt-grc-en" if corpus == "nt-en-grc" else corpus  # one recipe, two directions
-    file = (configs or repository_configs()) / recipe_corpus / f"{FAMILIES[model]}.yaml"
-    return Recipe(recipe_corpus, model, file if file.is_file() else None, tuple(preset))
+    folder = (configs or repository_configs()) / recipe_corpus
+    names = [f"{FAMILIES[model]}.yaml"]
+    if budget is not None and budget.recipes:
+        names.insert(0, f"{budget.recipes}/{names[0]}")
+    for name in names:
+        if (folder / name).is_file():
+            return Recipe(recipe_corpus, model, folder / name, tuple(preset), name)
+    return Recipe(recipe_corpus, model, None, tuple(preset))
 
 
 def run_name(model: str, train_max: int | None = None, seed: int = 1) -> str:

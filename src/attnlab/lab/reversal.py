@@ -282,7 +282,7 @@ def _bible_runs(
     test = read_split(data, "test")
     test = Split(test.src[: p.bible_test], test.ref[: p.bible_test])
     fallback = [*_preset(p), "data.lowercase=true", "data.max_vocab=8000"]
-    recipe = real.recipe("bible-en-fr", "LSTM fixed", fallback)
+    recipe = real.recipe("bible-en-fr", "LSTM fixed", fallback, budget=p.bible)
     runs: dict[str, list[dict[str, Any]]] = {setting: [] for setting in SETTINGS}
     for seed in p.bible_seeds:
         for setting in SETTINGS:
