@@ -35,8 +35,11 @@ import attnlab
 from attnlab.config import Config, apply_overrides, load_config, read_yaml, validate
 from attnlab.errors import UserError
 
-FLOOR_BLEU = 5.0  # test (or dev) BLEU below this: "not trained enough: run `--budget full`"
-NOT_TRAINED_ENOUGH = "not trained enough: run `--budget full` (or `--reuse DIR`)"
+FLOOR_BLEU = 5.0  # test (or dev) BLEU below this: not trained enough (NOT_TRAINED_ENOUGH)
+NOT_TRAINED_ENOUGH = (
+    "not trained enough: a longer budget, or `--reuse DIR` with models trained for an hour by the "
+    "corpus recipes"
+)
 CORPUS_NAMES = {
     "translation": "the synthetic translation task",
     "bible-en-fr": "the English->French Bible",

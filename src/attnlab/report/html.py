@@ -37,7 +37,7 @@ REQUIRED = {
     "reading": str,
 }
 NOT_MEASURED = "not measured in this run"
-NOT_TRAINED_ENOUGH = "not trained enough: run `--budget full`"
+NOT_TRAINED_ENOUGH = "not trained enough to count as evidence"
 CSS = """
 body { font-family: Georgia, serif; max-width: 60em; margin: 2em auto; padding: 0 1em;
        color: #222; line-height: 1.45; }
