@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from attnlab import atomic
 from attnlab.cli import main
-from attnlab.data import make
 from attnlab.data.make import make_dataset
-from attnlab.errors import UserError
+from attnlab.errors import UserError, WriteError
 
 FILES = sorted(f"{s}.{e}" for s in ("train", "dev", "test") for e in ("src", "trg", "align"))
 
@@ -98,10 +98,10 @@ def test_failed_write_leaves_no_temporary_file(
     def refuse(src: str, dst: str) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(make.os, "replace", refuse)
-    with pytest.raises(UserError) as info:
+    monkeypatch.setattr(atomic.os, "replace", refuse)
+    with pytest.raises(WriteError) as info:
         make_dataset("sort", tmp_path, 3, 1, 1, 2, 3, 0)
-    assert info.value.where == "--out" and "Permission denied" in info.value.what
+    assert Path(info.value.where).parent == tmp_path and "not writable" in info.value.what
     assert list(tmp_path.iterdir()) == []
 
 
