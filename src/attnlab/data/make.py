@@ -101,10 +101,10 @@ def make_dataset(
     todo = {name: text for name, text in files.items() if not _unchanged(out / name, text)}
     try:
         out.mkdir(parents=True, exist_ok=True)
-        for name, text in todo.items():
-            write_text_atomic(out / name, text)
     except OSError as exc:
         raise UserError("--out", f"cannot write {out}: {exc.strerror or exc}") from exc
+    for name, text in todo.items():
+        write_text_atomic(out / name, text)  # a failure: a WriteError naming the file
     kept = f", {len(files) - len(todo)} already there" if len(todo) < len(files) else ""
     return (
         f"wrote {task} to {out}: {n_train} train, {n_dev} dev, {n_test} test pairs, source lengths "

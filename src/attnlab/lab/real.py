@@ -102,12 +102,16 @@ class Recipe:
 
     corpus: str  # the corpus whose recipes apply (nt-grc-en for both NT directions)
     model: str
-    file: Path | None
+    folder: Path  # configs/<corpus>/
+    name: str | None  # the recipe file's path under `folder`; None: the preset
     preset: tuple[str, ...]
-    name: str = ""  # the file's path under configs/<corpus>/
+
+    @property
+    def file(self) -> Path | None:
+        return None if self.name is None else self.folder / self.name
 
     def describe(self) -> str:
-        if self.file is not None:
+        if self.name is not None:
             return f"configs/{self.corpus}/{self.name}"
         return f"lab preset (configs/{self.corpus}/{FAMILIES[self.model]}.yaml not found)"
 
@@ -138,10 +142,8 @@ def recipe(
     names = [f"{FAMILIES[model]}.yaml"]
     if budget is not None and budget.recipes:
         names.insert(0, f"{budget.recipes}/{names[0]}")
-    for name in names:
-        if (folder / name).is_file():
-            return Recipe(recipe_corpus, model, folder / name, tuple(preset), name)
-    return Recipe(recipe_corpus, model, None, tuple(preset))
+    found = next((name for name in names if (folder / name).is_file()), None)
+    return Recipe(recipe_corpus, model, folder, found, tuple(preset))
 
 
 def run_name(model: str, train_max: int | None = None, seed: int = 1) -> str:
