@@ -112,6 +112,13 @@ class ModelConfig(_Section):
         "an RNN decoder reads out through tanh(W_t x) of the embedding size first",
     )
     max_positions: int = Field(default=1024, gt=0)
+    output_bias: Literal["unigram", "default"] = Field(
+        default="unigram",
+        description="unigram: the output layer's bias starts at log p(y), the add-one smoothed "
+        "frequencies of the training target tokens (</s> included), so that the first updates "
+        "need not learn the word frequencies through the layers below; default: PyTorch's "
+        "initialisation",
+    )
     kernels: Literal["reference", "fast"] = Field(
         default="fast",
         description="reference: the readable implementation of the equations (models/); fast: "

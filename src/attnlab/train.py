@@ -36,9 +36,9 @@ from attnlab.checkpoint import (
     remove_temporaries,
     save_atomic,
 )
-from attnlab.config import Config
+from attnlab.config import Config, validate
 from attnlab.data.batching import Batch, collate, make_batches
-from attnlab.data.dataset import Encoders, TrainingData, load_training_data
+from attnlab.data.dataset import Encoders, TrainingData, load_training_data, target_log_prior
 from attnlab.data.vocab import PAD_ID
 from attnlab.device import resolve_device
 from attnlab.distributed import (
@@ -52,7 +52,7 @@ from attnlab.distributed import (
 )
 from attnlab.errors import UserError, WriteError
 from attnlab.metrics import corpus_bleu
-from attnlab.models.build import build_model
+from attnlab.models.build import build_model, init_output_bias
 from attnlab.models.interface import Seq2SeqModel
 from attnlab.schedule import build_scheduler
 from attnlab.seeding import rng_state, seed_everything, set_rng_state
@@ -134,6 +134,8 @@ class Trainer:
             len(encoders.trg_vocab),
             shared_vocab=config.data.joint_vocab,
         )
+        if config.model.output_bias == "unigram":
+            init_output_bias(self.model, target_log_prior(data.train_ids, len(encoders.trg_vocab)))
         self.model.to(device)
         self.ddp = (
             DistributedDataParallel(self.model, device_ids=[device.index] if device.index else None)
@@ -495,9 +497,10 @@ def prepare_run_folder(config: Config, out: Path, resume: bool, env: DistEnv) ->
         if not last.exists():
             raise UserError(str(out), "has no last.pt to resume from")
         ckpt = load_checkpoint(last)
-        saved = {k: ckpt["config"][k] for k in ("data", "model")}
+        # through the schema, so that a field added since the run started reads as its default
+        saved = validate(ckpt["config"], str(last))
         difference = _config_difference(
-            saved, config.model_dump(mode="json", include={"data", "model"})
+            *(c.model_dump(mode="json", include={"data", "model"}) for c in (saved, config))
         )
         if difference:
             raise UserError(str(last), f"the run was made with another config ({difference})")

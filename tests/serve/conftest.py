@@ -19,12 +19,13 @@ from tests.tiny_models import train_tiny
 def explorer_ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A Transformer, a GRU with Bahdanau attention and a fixed-context GRU. The tests check
     shapes, invariants and equalities, which hold for any weights, but need translations that
-    are not empty: the Transformer trains 80 steps (a few-step one says only </s>)."""
+    are not empty: the Transformer trains 80 steps, the GRUs 30 (a few-step model, whose output
+    layer starts at the unigram distribution, says only </s>)."""
     root = tmp_path_factory.mktemp("explorer")
     return {
         "transformer": train_tiny(root, "transformer", 80, ["model.type=transformer"]),
-        "gru": train_tiny(root, "gru", 4, ["model.type=rnn", "model.context=bahdanau"]),
-        "fixed": train_tiny(root, "fixed", 4, ["model.type=rnn", "model.context=fixed"]),
+        "gru": train_tiny(root, "gru", 30, ["model.type=rnn", "model.context=bahdanau"]),
+        "fixed": train_tiny(root, "fixed", 30, ["model.type=rnn", "model.context=fixed"]),
     }
 
 

@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
+from torch import Tensor
+
 from attnlab.config import DataConfig
 from attnlab.data.corpus import FilterReport, filter_pairs, read_split, split_files
 from attnlab.data.make import make_command
 from attnlab.data.tokenize import Tokenizer, build_tokenizer, tokenizer_from_state
-from attnlab.data.vocab import Vocab
+from attnlab.data.vocab import EOS_ID, Vocab
 from attnlab.errors import UserError
 
 Split = Literal["train", "dev", "test"]
@@ -100,6 +103,14 @@ def encode_pairs(
         for i in kept
     ]
     return ids, kept, report
+
+
+def target_log_prior(train_ids: list[tuple[list[int], list[int]]], vocab_size: int) -> Tensor:
+    """log p(y) = log (n_y + 1) / (N + V): the add-one smoothed unigram distribution of the
+    target tokens of the training pairs, one </s> a pair included.  -> (V,)"""
+    targets = [torch.tensor([*trg, EOS_ID]) for _, trg in train_ids]
+    counts = torch.bincount(torch.cat(targets), minlength=vocab_size).double() + 1.0
+    return (counts / counts.sum()).log().float()
 
 
 def load_training_data(cfg: DataConfig, encoders: Encoders | None = None) -> TrainingData:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from attnlab.config import Config, ModelConfig
 from attnlab.data.vocab import PAD_ID
@@ -122,6 +122,25 @@ def build_model(
     if cfg.kernels == "fast":
         use_fast_dropout(model)
     return model
+
+
+def output_projection(model: nn.Module) -> nn.Linear:
+    """The layer that gives the logits, W_o x + b (behind the readout tanh(W_t x) of a tied RNN
+    decoder)."""
+    if isinstance(model, Transformer):
+        return model.generator
+    output = model.decoder.output
+    return output[-1] if isinstance(output, nn.Sequential) else output
+
+
+def init_output_bias(model: nn.Module, log_prior: Tensor) -> None:
+    """b = log p(y): at the start, logits = W_o x + log p(y), the unigram model plus what the
+    layers below add. Without it Adam meets the frequencies first through the widest layer below:
+    with Luong's h~ = tanh(W_c [c; h]) each weight of W_c moves about lr a step in one
+    direction for every position, so that h~ saturates within 30-60 steps and the decoder stops
+    learning (docs/STATUS.md, session 12)."""
+    with torch.no_grad():
+        output_projection(model).bias.copy_(log_prior)
 
 
 def _embedding_tables(model: nn.Module) -> tuple[nn.Embedding, nn.Embedding]:
