@@ -6,9 +6,12 @@ is, and how much gradient reaches the decoder RNN and the encoder.
         --set data.dir=data/bible-en-fr --json benchmarks/results/output-bias/lstm-luong.json
 
 Both settings start from the same seed (the same weights but the bias, the same dropout draws)
-and read the same batches (the training order of epoch 0), with Adam at the config's learning
-rate after its linear warm-up. "saturated" is the fraction of h~'s pre-activations beyond
-|2.5| (tanh' < 0.03) in the step's batch; -1 for a model without Luong's combine layer.
+and read the same batches (length-sorted, the training order of epoch 0), with plain Adam at the
+config's learning rate after its linear warm-up, no label smoothing (the config's optimiser,
+schedule, label smoothing and `training.batching` are not read). "saturated" is the fraction of
+h~'s pre-activations beyond |2.5| (tanh' < 0.03) at the real target positions of the step's
+batch, -1 for a model without Luong's combine layer; the gradient norms are -1 for the
+Transformer.
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ from common import load_average
 
 from attnlab.config import load_config
 from attnlab.data.batching import collate, make_batches
-from attnlab.data.dataset import load_training_data, target_log_prior
-from attnlab.models.build import build_model, init_output_bias
+from attnlab.data.dataset import load_training_data
+from attnlab.models.build import build_model
 from attnlab.seeding import seed_everything
-from attnlab.train import sequence_loss
+from attnlab.train import initialise_output_bias, sequence_loss
 
 SATURATED = 2.5  # |pre-activation| beyond which tanh' = 1 - tanh^2 < 0.03
 
@@ -42,12 +45,12 @@ def first_steps(config: Any, data: Any, steps: int, every: int) -> list[dict[str
         config.model, len(data.encoders.src_vocab), len(data.encoders.trg_vocab),
         shared_vocab=config.data.joint_vocab,
     )  # fmt: skip
-    if config.model.output_bias == "unigram":
-        init_output_bias(model, target_log_prior(data.train_ids, len(data.encoders.trg_vocab)))
+    initialise_output_bias(model, config.model, data)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.training.lr)
     lengths = [(len(s), len(t)) for s, t in data.train_ids]
     batches = make_batches(lengths, config.training.batch_tokens, config.training.seed, 0)
-    combine = getattr(model.decoder, "combine", None) if hasattr(model, "decoder") else None
+    recurrent = hasattr(model.decoder, "rnn")  # the Transformer's has none
+    combine = getattr(model.decoder, "combine", None)  # Luong's W_c
     pre_activations: list[torch.Tensor] = []
     if combine is not None:
         combine.register_forward_hook(lambda m, i, o: pre_activations.append(o.detach()))
@@ -55,7 +58,7 @@ def first_steps(config: Any, data: Any, steps: int, every: int) -> list[dict[str
     records = []
     for step in range(1, steps + 1):
         pre_activations.clear()
-        batch = collate([data.train_ids[i] for i in batches[step % len(batches)]])
+        batch = collate([data.train_ids[i] for i in batches[(step - 1) % len(batches)]])
         logits, _ = model(batch)
         loss = sequence_loss(logits, batch, 0.0) / batch.n_trg_tokens
         optimizer.zero_grad(set_to_none=True)
@@ -63,14 +66,14 @@ def first_steps(config: Any, data: Any, steps: int, every: int) -> list[dict[str
         if step % every == 0 or step == 1:
             saturated = -1.0
             if pre_activations:
-                h_pre = torch.cat([a.flatten() for a in pre_activations])
+                h_pre = torch.cat(pre_activations, dim=1)[batch.trg_mask]  # (N real, H)
                 saturated = float(h_pre.abs().gt(SATURATED).float().mean())
             records.append({
                 "step": step,
                 "loss": float(loss.detach()),
                 "saturated": saturated,
-                "grad_decoder_rnn": grad_norm(model.decoder.rnn) if combine is not None else -1.0,
-                "grad_encoder": grad_norm(model.encoder) if combine is not None else -1.0,
+                "grad_decoder_rnn": grad_norm(model.decoder.rnn) if recurrent else -1.0,
+                "grad_encoder": grad_norm(model.encoder) if recurrent else -1.0,
             })  # fmt: skip
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.training.clip_norm)
         for group in optimizer.param_groups:

@@ -98,6 +98,21 @@ def test_average_refuses_other_architectures_and_overwriting_inputs(tmp_path: Pa
         average_checkpoints([a, a], a)
 
 
+def test_average_accepts_checkpoints_that_differ_only_in_how_the_run_started(
+    tmp_path: Path,
+) -> None:
+    """A run resumed across the introduction of model.output_bias has checkpoints without the
+    field and with it: the same weights' layout, so they average."""
+    before, after = fake_checkpoint(1.0), fake_checkpoint(3.0)
+    after["config"] = {"model": {"hidden_size": 4, "output_bias": "unigram"}}
+    paths = [tmp_path / "before.pt", tmp_path / "after.pt"]
+    for ckpt, path in zip([before, after], paths, strict=True):
+        save_atomic(ckpt, path)
+    assert torch.equal(
+        average_checkpoints(paths, tmp_path / "avg.pt")["w"], torch.full((2, 4), 2.0)
+    )
+
+
 # --- format versions --------------------------------------------------------------------------
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -22,7 +22,7 @@ from attnlab.data.dataset import load_training_data, target_log_prior
 from attnlab.data.vocab import EOS_ID
 from attnlab.distributed import DistEnv
 from attnlab.errors import UserError
-from attnlab.models.build import build_model, output_projection
+from attnlab.models.build import build_model
 from attnlab.seeding import seed_everything
 from attnlab.train import Trainer, run_training
 from tests.conftest import assert_one_line_error, write_reverse_task
@@ -369,24 +369,26 @@ def test_target_log_prior_is_the_add_one_smoothed_target_unigram() -> None:
 
 
 @pytest.mark.parametrize(
-    "model",
+    ("model", "bias"),
     [
-        ["model.context=luong"],
-        ["model.context=fixed", "model.tie_embeddings=true"],  # the readout before the tied layer
-        ["model.type=transformer", "model.heads=2"],
+        ([], "decoder.output.bias"),  # the fused GRU Bahdanau decoder
+        (["model.context=luong"], "decoder.output.bias"),
+        (["model.context=fixed", "model.kernels=reference"], "decoder.output.bias"),
+        (["model.context=fixed", "model.tie_embeddings=true"], "decoder.output.2.bias"),  # readout
+        (["model.type=transformer", "model.heads=2"], "generator.bias"),
     ],
 )
 def test_output_bias_starts_at_the_log_prior_of_the_training_targets(
-    tmp_path: Path, model: list[str]
+    tmp_path: Path, model: list[str], bias: str
 ) -> None:
     trainer = _trainer(config_file(tmp_path, model), [], tmp_path / "run")
     prior = target_log_prior(trainer.data.train_ids, len(trainer.data.encoders.trg_vocab))
-    torch.testing.assert_close(output_projection(trainer.model).bias.detach(), prior)
+    torch.testing.assert_close(trainer.model.state_dict()[bias], prior)
     default = _trainer(config_file(tmp_path, model), ["model.output_bias=default"], tmp_path / "r")
-    assert not torch.allclose(output_projection(default.model).bias, prior)
+    assert not torch.allclose(default.model.state_dict()[bias], prior)
 
 
-def test_resume_reads_a_field_missing_from_an_older_run_config_as_its_default(
+def test_resume_keeps_how_the_run_started_and_reads_an_older_run_as_pytorchs_bias(
     tmp_path: Path,
 ) -> None:
     path = config_file(tmp_path, ["training.max_steps=4", "training.eval_every=4"])
@@ -398,3 +400,9 @@ def test_resume_reads_a_field_missing_from_an_older_run_config_as_its_default(
     save_atomic(ckpt, out / "last.pt")
     summary = run_training(load_config(path, ["training.max_steps=6"]), out, resume=True)
     assert summary["step"] == 6
+    assert load_checkpoint(out / "last.pt")["config"]["model"]["output_bias"] == "default"
+    # only the first weights depend on it: a resume that names the other setting goes on as begun
+    run_training(
+        load_config(path, ["training.max_steps=8", "model.output_bias=unigram"]), out, True
+    )
+    assert load_checkpoint(out / "last.pt")["config"]["model"]["output_bias"] == "default"

@@ -32,6 +32,7 @@ import torch
 
 from attnlab import __version__
 from attnlab.atomic import replace_atomically
+from attnlab.config import architecture, saved_config
 from attnlab.errors import UserError, WriteError
 
 FORMAT = "attnlab-checkpoint"
@@ -191,10 +192,11 @@ def average_checkpoints(paths: list[Path], out: Path) -> dict[str, torch.Tensor]
         raise UserError(str(out), "--out must not be one of the checkpoints being averaged")
     first = load_checkpoint(paths[0])
     total = {k: v.double() for k, v in first["model"].items()}
+    model = architecture(saved_config(first["config"], str(paths[0])))["model"]
     for path in paths[1:]:
         ckpt = load_checkpoint(path)
         if (
-            ckpt["config"].get("model") != first["config"].get("model")
+            architecture(saved_config(ckpt["config"], str(path)))["model"] != model
             or ckpt["model"].keys() != total.keys()
             or any(ckpt["model"][k].shape != v.shape for k, v in total.items())
         ):

@@ -294,6 +294,25 @@ def validate(raw: dict[str, Any], where: str) -> Config:
         raise UserError(where, _describe(exc.errors()[0])) from None
 
 
+def saved_config(raw: dict[str, Any], where: str) -> Config:
+    """The config saved with a run (in its checkpoints), through today's schema: a field added
+    since the run started reads as its default, but a missing `model.output_bias` as "default",
+    since such a run started from PyTorch's output bias."""
+    model = raw.get("model") if isinstance(raw, dict) else None
+    if isinstance(model, dict) and "output_bias" not in model:
+        raw = {**raw, "model": {**model, "output_bias": "default"}}
+    return validate(raw, f"{where} (the config saved with the run)")
+
+
+def architecture(config: Config) -> dict[str, Any]:
+    """The data and model settings that a run's weights depend on, which a resumed run and
+    averaged checkpoints must share: all but `model.output_bias`, which only sets the first
+    weights."""
+    settings = config.model_dump(mode="json", include={"data", "model"})
+    del settings["model"]["output_bias"]
+    return settings
+
+
 MAX_CONFIG_BYTES = 1 << 20  # configs are a few KB; a bigger file is the wrong file
 
 

@@ -36,7 +36,7 @@ from attnlab.checkpoint import (
     remove_temporaries,
     save_atomic,
 )
-from attnlab.config import Config, validate
+from attnlab.config import Config, ModelConfig, architecture, saved_config
 from attnlab.data.batching import Batch, collate, make_batches
 from attnlab.data.dataset import Encoders, TrainingData, load_training_data, target_log_prior
 from attnlab.data.vocab import PAD_ID
@@ -89,6 +89,14 @@ def sequence_loss(logits: Tensor, batch: Batch, label_smoothing: float) -> Tenso
     )
 
 
+def initialise_output_bias(model: nn.Module, cfg: ModelConfig, data: TrainingData) -> None:
+    """With `model.output_bias: unigram`, the output layer's bias b = log p(y) of the training
+    targets (`models.build.init_output_bias`); with `default`, PyTorch's stays."""
+    if cfg.output_bias == "unigram":
+        vocab_size = len(data.encoders.trg_vocab)
+        init_output_bias(model, target_log_prior(data.train_ids, vocab_size))
+
+
 def plain_training_step(
     model: Seq2SeqModel, optimizer: torch.optim.Optimizer, batch: Batch, clip_norm: float = 1.0
 ) -> float:
@@ -134,8 +142,7 @@ class Trainer:
             len(encoders.trg_vocab),
             shared_vocab=config.data.joint_vocab,
         )
-        if config.model.output_bias == "unigram":
-            init_output_bias(self.model, target_log_prior(data.train_ids, len(encoders.trg_vocab)))
+        initialise_output_bias(self.model, config.model, data)
         self.model.to(device)
         self.ddp = (
             DistributedDataParallel(self.model, device_ids=[device.index] if device.index else None)
@@ -497,11 +504,8 @@ def prepare_run_folder(config: Config, out: Path, resume: bool, env: DistEnv) ->
         if not last.exists():
             raise UserError(str(out), "has no last.pt to resume from")
         ckpt = load_checkpoint(last)
-        # through the schema, so that a field added since the run started reads as its default
-        saved = validate(ckpt["config"], str(last))
-        difference = _config_difference(
-            *(c.model_dump(mode="json", include={"data", "model"}) for c in (saved, config))
-        )
+        saved = saved_config(ckpt["config"], str(last))
+        difference = _config_difference(architecture(saved), architecture(config))
         if difference:
             raise UserError(str(last), f"the run was made with another config ({difference})")
         return ckpt
@@ -565,6 +569,11 @@ def run_training(
             device = torch.device("cuda", env.local_rank)
             torch.cuda.set_device(device)
         ckpt = prepare_run_folder(config, out, resume, env)
+        if ckpt is not None:  # the run goes on saying how it started
+            started = saved_config(ckpt["config"], str(out / "last.pt")).model.output_bias
+            config = config.model_copy(
+                update={"model": config.model.model_copy(update={"output_bias": started})}
+            )
         seed_everything(config.training.seed)
         data = load_training_data(config.data, Encoders.from_state(ckpt) if ckpt else None)
         trainer = Trainer(config, data, out, env, device)

@@ -6,6 +6,7 @@ with the counts reported.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
@@ -108,9 +109,10 @@ def encode_pairs(
 def target_log_prior(train_ids: list[tuple[list[int], list[int]]], vocab_size: int) -> Tensor:
     """log p(y) = log (n_y + 1) / (N + V): the add-one smoothed unigram distribution of the
     target tokens of the training pairs, one </s> a pair included.  -> (V,)"""
-    targets = [torch.tensor([*trg, EOS_ID]) for _, trg in train_ids]
-    counts = torch.bincount(torch.cat(targets), minlength=vocab_size).double() + 1.0
-    return (counts / counts.sum()).log().float()
+    tokens = torch.tensor(list(chain.from_iterable(trg for _, trg in train_ids)), dtype=torch.long)
+    counts = torch.bincount(tokens, minlength=vocab_size).double()
+    counts[EOS_ID] += len(train_ids)
+    return ((counts + 1.0) / (counts.sum() + vocab_size)).log().float()
 
 
 def load_training_data(cfg: DataConfig, encoders: Encoders | None = None) -> TrainingData:

@@ -13,7 +13,9 @@ reading: Elman, LSTM and GRU with a fixed context, GRU with Bahdanau attention, 
 each at initialisation and after a short training on the synthetic translation task with sources
 of one fixed length, so that every distance is averaged over the same sentences. The training is a
 small loop here (Adam, clipping, token-budget batches, no dropout) rather than `train_model`,
-because the very model measured at initialisation is the one trained and measured again.
+because the very model measured at initialisation is the one trained and measured again; its
+output bias keeps PyTorch's initialisation (`attnlab train` starts it at the unigram prior), which
+moves the curves' height at initialisation, not their shape.
 
 Left out: bidirectional encoders (the backward direction reads from the other end), the decoder's
 own recurrence as a separate curve, matched parameter counts (the claim is about the shape of

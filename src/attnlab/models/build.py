@@ -5,7 +5,9 @@ config. `model.kernels` picks the classes (`KERNELS`): `reference`, the readable
 of the equations in models/, or `fast`, their speed twins in models/fast/ (the same parameters,
 the numbers up to rounding, other dropout draws), where a part has one.
 `describe_model` prints the architecture and parameter counts (`attnlab model summary`).
-Left out: weight initialisation schemes other than torch's defaults, pretrained embeddings.
+Initialisation: torch's defaults, but the output bias, which training sets to the log unigram
+prior (`init_output_bias`), and tied embeddings (see `_decoder_parts`). Left out: pretrained
+embeddings.
 """
 
 from __future__ import annotations
