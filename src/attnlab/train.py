@@ -491,8 +491,11 @@ def _config_difference(saved: dict[str, Any], new: dict[str, Any], prefix: str =
     return None
 
 
-def prepare_run_folder(config: Config, out: Path, resume: bool, env: DistEnv) -> dict | None:
-    """Check the run folder; returns the checkpoint to resume from, or None for a fresh run.
+def prepare_run_folder(
+    config: Config, out: Path, resume: bool, env: DistEnv
+) -> tuple[dict | None, Config]:
+    """Check the run folder; returns the checkpoint to resume from (None for a fresh run) and
+    the config to run with: `config`, with a resumed run's `model.output_bias` as it started.
 
     Never overwrites a run: a fresh start into a folder holding one is an error. Writes nothing:
     `start_run_folder` does, once the data has been read.
@@ -508,12 +511,13 @@ def prepare_run_folder(config: Config, out: Path, resume: bool, env: DistEnv) ->
         difference = _config_difference(architecture(saved), architecture(config))
         if difference:
             raise UserError(str(last), f"the run was made with another config ({difference})")
-        return ckpt
+        started = config.model.model_copy(update={"output_bias": saved.model.output_bias})
+        return ckpt, config.model_copy(update={"model": started})
     if last.exists() or (out / "log.jsonl").exists():
         raise UserError(
             str(out), "holds a run already; add --resume to continue it, or choose another --out"
         )
-    return None
+    return None, config
 
 
 def start_run_folder(config: Config, out: Path, env: DistEnv) -> None:
@@ -568,12 +572,7 @@ def run_training(
         if device.type == "cuda" and env.enabled:
             device = torch.device("cuda", env.local_rank)
             torch.cuda.set_device(device)
-        ckpt = prepare_run_folder(config, out, resume, env)
-        if ckpt is not None:  # the run goes on saying how it started
-            started = saved_config(ckpt["config"], str(out / "last.pt")).model.output_bias
-            config = config.model_copy(
-                update={"model": config.model.model_copy(update={"output_bias": started})}
-            )
+        ckpt, config = prepare_run_folder(config, out, resume, env)
         seed_everything(config.training.seed)
         data = load_training_data(config.data, Encoders.from_state(ckpt) if ckpt else None)
         trainer = Trainer(config, data, out, env, device)
