@@ -208,3 +208,27 @@ def test_nt_models_without_steps_come_only_from_reuse(tmp_path: Path, monkeypatc
     )
     assert model["aer"] == pytest.approx(trained["models"]["GRU+Bahdanau"]["aer"])
     assert "not_trained" not in reused["metrics"]["nt-grc-en"]
+
+
+def _aligned(aer_value: float, bleu: float, evidence: bool = True) -> dict:
+    return {"aer": aer_value, "bleu": bleu, "evidence": evidence, "best": "symmetrised"}
+
+
+def test_the_ibm1_gap_is_explained_from_the_runs_own_numbers() -> None:
+    synthetic = {
+        "models": {"GRU+Bahdanau": _aligned(0.12, 99.1), "Transformer": _aligned(0.2, 91.6)}
+    }
+    real_corpus = {
+        "ibm1_aer": 0.59,
+        "models": {"GRU+Bahdanau": _aligned(0.77, 5.4), "Transformer": _aligned(0.742, 6.1)},
+    }
+    reading = alignment.ibm1_gap_reading(real_corpus, synthetic)
+    assert "Transformer's (symmetrised), has AER 0.742 against IBM Model 1's 0.590" in reading
+    assert "at BLEU 6.1" in reading
+    assert "(BLEU 91.6-99.1)" in reading and "AER 0.120-0.200" in reading
+    # a reading below IBM Model 1 needs no explanation, counted or not
+    for evidence in (True, False):
+        real_corpus["models"]["GRU+Bahdanau"] = _aligned(0.5, 5.4, evidence)
+        assert alignment.ibm1_gap_reading(real_corpus, synthetic) == ""
+    # no models (nothing trained or reused): nothing to explain
+    assert alignment.ibm1_gap_reading({"ibm1_aer": 0.59, "models": {}}, synthetic) == ""
