@@ -232,3 +232,84 @@ def test_the_ibm1_gap_is_explained_from_the_runs_own_numbers() -> None:
         assert alignment.ibm1_gap_reading(real_corpus, synthetic) == ""
     # no models (nothing trained or reused): nothing to explain
     assert alignment.ibm1_gap_reading({"ibm1_aer": 0.59, "models": {}}, synthetic) == ""
+
+
+def _nt_readings(dev: dict[str, float]) -> dict[str, dict]:
+    found = {k: {"layer": 0, "dev_aer": v, "aer": v + 0.01} for k, v in dev.items()}
+    found["symmetrised"]["of"] = ["grc-en plain", "en-grc shift"]
+    found["symmetrised"]["layer"] = None
+    return found
+
+
+def test_a_reading_counts_when_the_models_it_reads_pass_the_floor() -> None:
+    dev = {"grc-en plain": 0.70, "grc-en shift": 0.75, "en-grc plain": 0.72}
+    found = _nt_readings({**dev, "en-grc shift": 0.74, "symmetrised": 0.65})
+    trained = {nt_alignment.FORWARD: True, nt_alignment.REVERSE: False}
+    nt_alignment.mark_evidence(found, trained)
+    assert {k: r["evidence"] for k, r in found.items()} == {
+        "grc-en plain": True,
+        "grc-en shift": True,
+        "en-grc plain": False,
+        "en-grc shift": False,
+        "symmetrised": False,  # it reads the English->Greek model too
+    }
+    # lowest on dev among the counted readings, though "symmetrised" is lower still
+    assert nt_alignment.best_reading(found) == "grc-en plain"
+    nt_alignment.mark_evidence(found, dict.fromkeys(trained, False))
+    assert nt_alignment.best_reading(found) == "symmetrised"  # none counts: the lowest of all
+    nt_alignment.mark_evidence(found, dict.fromkeys(trained, True))
+    assert all(r["evidence"] for r in found.values())
+
+
+def test_readings_of_a_model_below_the_floor_are_greyed_and_named() -> None:
+    found = _nt_readings(
+        {
+            "grc-en plain": 0.70,
+            "grc-en shift": 0.75,
+            "en-grc plain": 0.72,
+            "en-grc shift": 0.74,
+            "symmetrised": 0.65,
+        }
+    )
+    nt_alignment.mark_evidence(found, {nt_alignment.FORWARD: True, nt_alignment.REVERSE: False})
+    model = {
+        "params": 10,
+        "bleu": 5.1,
+        "bleu_reverse": 1.7,
+        "readings": found,
+        "best": "grc-en plain",
+        "aer": 0.71,
+        "evidence": True,
+        "entropy": 1.0,
+        "uniform_entropy": 2.0,
+        "aer_per_layer": [0.71],
+    }
+    result = {
+        "n_test": 3,
+        "n_dev": 2,
+        "diagonal_aer": 0.74,
+        "uniform_aer": 0.9,
+        "ibm1_aer": 0.59,
+        "ibm1_gdfa_aer": 0.53,
+        "fast_align_aer": 0.5,
+        "fast_align_gdfa_aer": 0.45,
+        "models": {"Transformer": model},
+    }
+    table = alignment._table("nt-grc-en", result)
+    greyed = {table["rows"][k][0] for k in table["greyed"]}
+    names = {"Transformer en-grc plain", "Transformer en-grc shift", "Transformer symmetrised"}
+    assert greyed == names
+    reading = alignment._corpus_reading("nt-grc-en", result)
+    assert "Transformer: AER 0.710 (reading chosen on dev: grc-en plain), below the diagonal" in (
+        reading
+    )
+    assert "NOT below IBM Model 1; BLEU 5.1 Greek->English, 1.7 English->Greek" in reading
+    assert "not counted, a model below 5: en-grc plain, en-grc shift, symmetrised." in reading
+    # neither direction counted: the model is named with both BLEUs, no AER claimed
+    nt_alignment.mark_evidence(found, {nt_alignment.FORWARD: False, nt_alignment.REVERSE: False})
+    model.update(evidence=False, bleu=4.3)
+    reading = alignment._corpus_reading("nt-grc-en", result)
+    assert "Transformer: not counted, BLEU 4.3 Greek->English, 1.7 English->Greek, below 5" in (
+        reading
+    )
+    assert "Transformer: AER" not in reading
