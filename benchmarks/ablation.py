@@ -14,18 +14,13 @@ a recipe, and the recipe's test figure is measured once by real_quality.py.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import torch
-from common import load_average
+from common import load_average, write_report
 from real_quality import attnlab, ensure_data, summarise_run
-
-from attnlab import __version__
 
 ROWS: dict[str, list[str]] = {
     "recipe": [],
@@ -124,11 +119,7 @@ def main() -> None:
         runs = [f.result() for f in futures]
     rows = table(runs)
     print_table(rows)
-    report = {
-        "benchmark": "ablation",
-        "attnlab": __version__,
-        "torch": str(torch.__version__),
-        "machine": {"cpu": platform.machine(), "cores": torch.get_num_threads()},
+    fields = {
         "config_file": str(args.config),
         "minutes": args.minutes,
         "jobs": args.jobs,
@@ -138,9 +129,7 @@ def main() -> None:
         "rows": rows,
         "runs": runs,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.json}")
+    write_report(args.json, "ablation", fields)
 
 
 if __name__ == "__main__":

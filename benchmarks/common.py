@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 from pathlib import Path
+from typing import Any
 
+import torch
+
+from attnlab import __version__
 from attnlab.data.make import make_dataset
 
 
@@ -21,3 +27,18 @@ def load_average() -> str:
 def make_reverse_task(data: Path) -> None:
     """The benchmarks' data, `attnlab data make reverse`: 10,000 / 500 / 500 pairs, lengths 5-40."""
     make_dataset("reverse", data, 10_000, 500, 500, 5, 40, seed=1)
+
+
+def write_report(path: Path, benchmark: str, fields: dict[str, Any]) -> None:
+    """Write a benchmark's JSON: its name, attnlab's and torch's versions, the machine, then
+    `fields`; and say where."""
+    report = {
+        "benchmark": benchmark,
+        "attnlab": __version__,
+        "torch": str(torch.__version__),
+        "machine": {"cpu": platform.machine(), "threads": torch.get_num_threads()},
+        **fields,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path}")

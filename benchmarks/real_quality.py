@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
-from common import load_average
+from common import load_average, write_report
 
-from attnlab import __version__
 from attnlab.config import load_config
 from attnlab.data.builtin import BUILTIN_CORPORA
 from attnlab.translate import Translator
@@ -143,16 +140,7 @@ def main() -> None:
                 f"test BLEU {row['test_bleu']:5.2f}  chrF {row['test_chrf']:5.2f}",
                 flush=True,
             )
-    report = {
-        "benchmark": "real_quality",
-        "attnlab": __version__,
-        "torch": str(torch.__version__),
-        "machine": {"cpu": platform.machine(), "threads": torch.get_num_threads()},
-        "runs": results,
-    }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.json}")
+    write_report(args.json, "real_quality", {"runs": results})
 
 
 if __name__ == "__main__":

@@ -376,11 +376,15 @@ def _model_aers(m: dict[str, Any]) -> dict[str, float]:
     return {("" if len(layers) == 1 else f"layer {k + 1}"): a for k, a in enumerate(layers)}
 
 
+def _reading_of(m: dict[str, Any], label: str) -> dict[str, Any] | None:
+    """The NT reading behind a label of `_model_aers`; None for a synthetic model's layers."""
+    return m["readings"][label.split(" (")[0]] if "readings" in m else None
+
+
 def _counted(m: dict[str, Any], label: str) -> bool:
     """Whether the reading `label` of `_model_aers` counts: its models pass the floor."""
-    if "readings" in m:
-        return m["readings"][label.split(" (")[0]]["evidence"]
-    return m["evidence"]
+    reading = _reading_of(m, label)
+    return m["evidence"] if reading is None else reading["evidence"]
 
 
 def _bars(out: Path, corpus: str, result: dict[str, Any]) -> dict[str, str]:
@@ -422,7 +426,8 @@ def _table(corpus: str, result: dict[str, Any]) -> dict[str, Any]:
         ratio = m["entropy"] / m["uniform_entropy"] if m["uniform_entropy"] else float("nan")
         score = f"{m['bleu']:.1f}" + (f" / {m['bleu_reverse']:.1f}" if "bleu_reverse" in m else "")
         for label, value in _model_aers(m).items():
-            dev = m["readings"][label.split(" (")[0]]["dev_aer"] if "readings" in m else None
+            reading = _reading_of(m, label)
+            dev = None if reading is None else reading["dev_aer"]
             if not _counted(m, label):
                 greyed.append(len(rows))
             rows.append(
