@@ -19,7 +19,14 @@ from attnlab.data.batching import collate_source
 from attnlab.data.vocab import BOS_ID, EOS_ID
 from attnlab.errors import UserError
 from attnlab.models.build import build_model
-from attnlab.search import Hypothesis, beam_search, gnmt_lp, greedy_search, max_lengths
+from attnlab.search import (
+    Hypothesis,
+    _log_probs,
+    beam_search,
+    gnmt_lp,
+    greedy_search,
+    max_lengths,
+)
 
 A, B = 4, 5  # two target words of the scripted toy; ids 0-3 are <pad> <unk> <s> </s>
 
@@ -232,6 +239,24 @@ def test_length_limit_forces_end_of_sentence() -> None:
     beams = beam_search(model, src, mask, limits, 2, 2, 3.0)  # a strong length reward: the longest
     assert [hyps[0].tokens for hyps in beams] == [[], [A] * 2, [A] * 5]
     assert len(beams[0]) == 1  # within 0 tokens only "" exists
+
+
+def test_log_probs_ban_pad_and_bos_and_force_end_at_the_limit() -> None:
+    logits = torch.tensor([[0.0, 1.0, 2.0, 3.0, 4.0], [4.0, 3.0, 2.0, 1.0, 0.0]])
+    normaliser = torch.logsumexp(logits, dim=1, keepdim=True)  # not renormalised after the bans
+    out = _log_probs(logits, torch.tensor([False, True]))
+    inf = float("-inf")
+    assert out[0].tolist() == pytest.approx(
+        [
+            inf,
+            1 - normaliser[0, 0].item(),
+            inf,
+            3 - normaliser[0, 0].item(),
+            4 - normaliser[0, 0].item(),
+        ]
+    )
+    assert out[1].tolist() == pytest.approx([inf, inf, inf, 1 - normaliser[1, 0].item(), inf])
+    assert logits[0, 0] == 0.0 and logits[1, 2] == 2.0  # the model's logits are left as they were
 
 
 # ---------------------------------------------------------------------------------------------

@@ -74,11 +74,13 @@ def _log_probs(logits: Tensor, at_limit: Tensor) -> Tensor:
 
     logits (R, V), at_limit (R,) bool -> (R, V) float
     """
-    log_probs = F.log_softmax(logits.float(), dim=-1)
-    vocab = torch.arange(log_probs.size(-1), device=logits.device)
-    banned = (vocab == PAD_ID) | (vocab == BOS_ID)  # (V,)
-    banned = banned | (at_limit.unsqueeze(1) & (vocab != EOS_ID))  # (R, V)
-    return log_probs.masked_fill(banned, float("-inf"))
+    log_probs = F.log_softmax(logits.float(), dim=-1)  # a new tensor: the edits below are ours
+    log_probs[:, [PAD_ID, BOS_ID]] = float("-inf")
+    if bool(at_limit.any()):  # whole-row masks only on the steps that need them
+        eos = log_probs[:, EOS_ID].clone()  # (R,)
+        log_probs.masked_fill_(at_limit.unsqueeze(1), float("-inf"))
+        log_probs[:, EOS_ID] = eos
+    return log_probs
 
 
 def _check_inputs(src: Tensor, src_mask: Tensor, limits: Tensor) -> None:

@@ -7,22 +7,66 @@ positions, sees the (B, heads, L, D) layout, padding included. The layers are th
 layers with `FastMultiHeadAttention` inside (models/fast/attention.py): the functions below
 apply the sub-layers of an `EncoderLayer` / `DecoderLayer` in the order their `forward` does.
 Logits at the target padding are 0 (the model interface leaves them unspecified). A batch
-without padding, and `step`, take the reference path.
+without padding takes the reference path.
 
-Letters beyond models/transformer.py's: R >= N packed rows (N real tokens).
+`step` (decoding) keeps the key/value cache in buffers with room for CACHE_CHUNK more positions
+(`GrowingCache`): a step writes one position where the reference concatenates the whole prefix
+anew, and the output projection runs through oneDNN (models/fast/linear.py).
+
+Letters beyond models/transformer.py's: R >= N packed rows (N real tokens), C >= t the
+positions a cache buffer has room for.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from torch import Tensor
 
 from attnlab.models.fast.attention import FastMultiHeadAttention
+from attnlab.models.fast.linear import output_projection
 from attnlab.models.fast.real_tokens import RealTokens
 from attnlab.models.transformer import DecoderLayer, EncoderLayer, Transformer, TransformerMemory
 
 # The real tokens are packed into a multiple of this many rows: a few matmul shapes recur from
 # batch to batch, and oneDNN (bf16 on CPU) builds a kernel per new shape.
 ROWS_MULTIPLE = 64
+# A cache buffer grows by this many positions when full; reordering it (beam search) copies at
+# most this many positions more than the prefix.
+CACHE_CHUNK = 16
+
+
+class GrowingCache(NamedTuple):
+    """The decoder's key/value cache after `position` steps, in buffers with room to grow.
+
+    A step writes its keys/values at `position` in place. Two states made from one state share
+    its buffers, so the buffers count the positions written into them (`written`, one shared
+    number, the same for every state on these buffers): a state whose position is behind that
+    count was stepped already, and stepping it again first copies its prefix into new buffers.
+    `select_batch` copies the buffers, and `written` with them.
+    """
+
+    keys: tuple[Tensor, ...]  # L x (B, heads, C, D), valid before `position`
+    values: tuple[Tensor, ...]  # L x (B, heads, C, D)
+    position: int
+    written: list[int]  # [positions written into these buffers]
+
+
+def _room_to_write(cache: GrowingCache) -> GrowingCache:
+    """`cache` itself when position `cache.position` may be written in its buffers, else a copy
+    of its prefix in new buffers with room for CACHE_CHUNK more positions."""
+    t, capacity = cache.position, cache.keys[0].size(2)
+    if cache.written[0] == t and t < capacity:
+        return cache
+
+    def grown(buffer: Tensor) -> Tensor:
+        batch, heads, _, size = buffer.shape
+        new = buffer.new_empty(batch, heads, t + CACHE_CHUNK, size)  # (B, heads, C, D)
+        new[:, :, :t] = buffer[:, :, :t]
+        return new
+
+    keys, values = tuple(map(grown, cache.keys)), tuple(map(grown, cache.values))
+    return GrowingCache(keys, values, t, [t])
 
 
 def _fast(attention: object) -> FastMultiHeadAttention:
@@ -106,3 +150,35 @@ class RealTokenTransformer(Transformer):
             weights.append(alpha)
         logits = self.generator(self.decoder.final_norm(x))  # (R, V)
         return tokens.unpack(logits), weights  # (B, T, V), 0 at the padding
+
+    def step(
+        self, memory: TransformerMemory, state: GrowingCache | None, y_prev: Tensor
+    ) -> tuple[Tensor, GrowingCache, Tensor]:
+        """Transformer.step with the cache in growing buffers; the same numbers."""
+        if state is None:
+            k = memory.cross_keys[0]  # (B, heads, S, D)
+            layers = range(len(self.decoder.layers))
+            empty = tuple(k.new_empty(k.size(0), k.size(1), 0, k.size(3)) for _ in layers)
+            state = GrowingCache(empty, empty, 0, [0])
+        cache = _room_to_write(state)
+        t, last = cache.position, len(self.decoder.layers) - 1
+        x = self.trg_embed(y_prev[:, None], t)  # (B, 1, H)
+        src_mask = memory.src_mask[:, None, :]  # (B, 1, S)
+        for i, layer in enumerate(self.decoder.layers):
+            h = layer.self_res.inner(x)
+            k, v = layer.self_attn.project_kv(h, h)  # (B, heads, 1, D) each
+            cache.keys[i][:, :, t : t + 1] = k
+            cache.values[i][:, :, t : t + 1] = v
+            x, alpha = layer.attend_all(
+                x,
+                h,
+                cache.keys[i][:, :, : t + 1],  # (B, heads, t + 1, D), a view
+                cache.values[i][:, :, : t + 1],
+                memory.cross_keys[i],
+                memory.cross_values[i],
+                src_mask,
+                i == last,
+            )
+        cache.written[0] = t + 1
+        logits = output_projection(self.decoder.final_norm(x[:, 0]), self.generator)  # (B, V)
+        return logits, cache._replace(position=t + 1), alpha.mean(dim=1)[:, 0]  # (B, S)
