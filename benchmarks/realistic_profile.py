@@ -3,8 +3,9 @@
 torch.profiler records every op with its self CPU time (time not spent in the ops it calls)
 and its input shapes. An op is put in a group by where it ran:
 
-  output projection + log-softmax   inside `model.generator`, or a log_softmax / nll_loss
-                                    anywhere (the loss, and search's log_softmax over V)
+  output projection + log-softmax   inside `model.generator`, oneDNN's linear (the fast step's
+                                    output projection, models/fast/linear.py), or a log_softmax
+                                    / nll_loss anywhere (the loss, search's log_softmax over V)
   FFN                               inside a layer's `feed_forward`
   embeddings                        inside `src_embed` / `trg_embed` (scaled lookup + positions)
   attention                         any other matrix product or softmax inside the model (the
@@ -47,7 +48,7 @@ GROUPS = (OUTPUT, ATTENTION, FFN, EMBEDDINGS, NORM, BOOKKEEPING, OPTIMIZER, OTHE
 
 SCOPE = "scope:"  # prefix of the ranges opened here; their own time is profiler overhead
 MODEL = SCOPE + "model"  # encode / step during decoding
-LOSS_OPS = ("log_softmax", "nll_loss", "cross_entropy")
+OUTPUT_OPS = ("log_softmax", "nll_loss", "cross_entropy", "mkldnn::_linear_pointwise")
 ATTENTION_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul")
 ATTENTION_OPS += ("aten::linear", "aten::softmax", "aten::_softmax", "aten::_softmax_backward_data")
 ATTENTION_OPS += ("aten::cat",)
@@ -137,7 +138,7 @@ def classify(event: Any, scopes: dict[int, str | None], decoding: bool) -> str:
     names = [p.name for p in parents]
     if any(n.startswith(("Optimizer.step", "Optimizer.zero_grad")) for n in names):
         return OPTIMIZER
-    if any(op in event.name for op in LOSS_OPS):
+    if any(op in event.name for op in OUTPUT_OPS):
         return OUTPUT
     if decoding and MODEL not in names:
         return BOOKKEEPING

@@ -42,6 +42,9 @@ def check_profile(profile: dict, training: bool) -> None:
     for group in ("output projection + log-softmax", "attention", "FFN", "embeddings"):
         assert shares[group] > 0, group
     assert (shares["optimizer"] > 0) == training
+    output_ops = [op for op, _ in profile["groups"]["output projection + log-softmax"]["top"]]
+    matmuls = ("mkldnn::_linear_pointwise", "aten::addmm", "aten::mm")  # the projection itself
+    assert any(op in matmuls for op in output_ops), output_ops
     assert (shares["beam bookkeeping"] > 0) == (not training)
 
 
