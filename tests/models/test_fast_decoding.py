@@ -10,7 +10,7 @@ from torch import nn
 
 from attnlab.config import ModelConfig
 from attnlab.data.batching import collate_source
-from attnlab.models.fast.linear import output_projection
+from attnlab.models.fast.linear import output_logits
 from attnlab.models.fast.transformer import CACHE_CHUNK, GrowingCache
 from attnlab.models.interface import select_batch
 from attnlab.search import beam_search, greedy_search, max_lengths
@@ -29,17 +29,17 @@ def _pair() -> tuple[nn.Module, nn.Module]:
 
 
 @pytest.mark.parametrize("bias", [True, False])
-def test_output_projection_equals_the_layer_with_autograd_off(bias: bool) -> None:
+def test_output_logits_equals_the_layer_with_autograd_off(bias: bool) -> None:
     layer = nn.Linear(16, 3000, bias=bias)
     x = torch.randn(5, 16)
     with torch.inference_mode():
-        assert torch.allclose(output_projection(x, layer), layer(x), atol=1e-5)
-        assert torch.allclose(output_projection(x[::2], layer), layer(x[::2]), atol=1e-5)
+        assert torch.allclose(output_logits(x, layer), layer(x), atol=1e-5)
+        assert torch.allclose(output_logits(x[::2], layer), layer(x[::2]), atol=1e-5)
 
 
-def test_output_projection_keeps_the_layer_and_its_gradients_with_autograd_on() -> None:
+def test_output_logits_keeps_the_layer_and_its_gradients_with_autograd_on() -> None:
     layer, x = nn.Linear(16, 300), torch.randn(5, 16, requires_grad=True)
-    output_projection(x, layer).square().sum().backward()
+    output_logits(x, layer).square().sum().backward()
     grads = x.grad.clone(), layer.weight.grad.clone()
     x.grad, layer.weight.grad = None, None
     layer(x).square().sum().backward()

@@ -9,7 +9,9 @@ that reference (outputs and gradients):
     gru.py            PackedGRUEncoder: the GRU encoder as PackedGRU, backward written out
     bahdanau_gru.py   FusedBahdanauDecoder: the Bahdanau loop of a one-layer GRU as one autograd
                       Function, backward written out
-    transformer.py    RealTokenTransformer: position-wise layers on the real tokens only
+    transformer.py    RealTokenTransformer: position-wise layers on the real tokens only;
+                      decoding steps with the key/value cache in growing buffers
+    linear.py         output_logits: the decoding step's output layer through oneDNN
     readout.py        RealTokenFixedDecoder, RealTokenLuongDecoder, RealTokenBahdanauDecoder:
                       the recurrent decoders' output layer on the real target positions only
     dropout.py        Dropout: nn.Dropout with a cheaper mask on CPUs

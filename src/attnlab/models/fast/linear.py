@@ -2,8 +2,8 @@
 
 A decoding step multiplies a few rows (the hypotheses still searching) by the whole output
 weight (V of thousands). There PyTorch's default CPU matmul (MKL) runs far below what the
-memory allows on the CPUs we measured, and oneDNN's runs 2-4x faster (benchmarks/README.md, the
-matmul table); for the square layers inside the model the two are alike, so only the output
+memory allows on the CPUs we measured, and oneDNN's runs 2-4x faster (benchmarks/README.md,
+"Realistic sizes"); for the square layers inside the model the two are alike, so only the output
 layer takes this path. torch exposes oneDNN's linear as `torch.ops.mkldnn._linear_pointwise`
 (the op torch.compile's CPU backend emits); it has no backward, so it runs only where autograd
 is off (decoding under torch.inference_mode / no_grad), and everywhere else the layer's own
@@ -26,7 +26,7 @@ def _onednn_applies(x: Tensor, layer: nn.Linear) -> bool:
     )
 
 
-def output_projection(x: Tensor, layer: nn.Linear) -> Tensor:
+def output_logits(x: Tensor, layer: nn.Linear) -> Tensor:
     """layer(x) = x W^T + b: through oneDNN when autograd is off on a CPU in float32.
 
     x (..., H) -> (..., V)

@@ -24,7 +24,7 @@ from typing import NamedTuple
 from torch import Tensor
 
 from attnlab.models.fast.attention import FastMultiHeadAttention
-from attnlab.models.fast.linear import output_projection
+from attnlab.models.fast.linear import output_logits
 from attnlab.models.fast.real_tokens import RealTokens
 from attnlab.models.transformer import DecoderLayer, EncoderLayer, Transformer, TransformerMemory
 
@@ -180,5 +180,5 @@ class RealTokenTransformer(Transformer):
                 i == last,
             )
         cache.written[0] = t + 1
-        logits = output_projection(self.decoder.final_norm(x[:, 0]), self.generator)  # (B, V)
+        logits = output_logits(self.decoder.final_norm(x[:, 0]), self.generator)  # (B, V)
         return logits, cache._replace(position=t + 1), alpha.mean(dim=1)[:, 0]  # (B, S)
