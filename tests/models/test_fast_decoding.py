@@ -74,6 +74,26 @@ def test_the_growing_cache_step_equals_the_reference_step() -> None:
 
 
 @torch.inference_mode()
+def test_the_step_without_source_padding_equals_the_reference_step() -> None:
+    reference, fast = _pair()
+    src, mask = collate_source([[4, 5, 6], [7, 8, 9], [10, 11, 12]])  # no padding: no bias M
+    memories = reference.encode(src, mask), fast.encode(src, mask)
+    assert memories[1].cross_bias is None
+    states = (None, None)
+    for y in ([5, 6, 7], [8, 9, 10], [11, 12, 13]):
+        states = _step_both(reference, fast, memories, states, torch.tensor(y))
+
+
+def test_the_cross_bias_is_zero_on_real_tokens_and_minus_infinity_at_the_padding() -> None:
+    _, fast = _pair()
+    src, mask = collate_source(SOURCES)
+    bias = fast.encode(src, mask).cross_bias  # (B, heads, 1, S)
+    assert bias.shape == (4, 2, 1, src.size(1))
+    expected = torch.where(mask, 0.0, float("-inf"))[:, None, None, :].expand(-1, 2, -1, -1)
+    assert torch.equal(bias, expected)
+
+
+@torch.inference_mode()
 def test_a_state_stepped_twice_gives_both_steps_their_own_cache() -> None:
     reference, fast = _pair()
     src, mask = collate_source(SOURCES)

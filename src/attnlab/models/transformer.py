@@ -202,29 +202,12 @@ class DecoderLayer(nn.Module):
         if cache is not None:
             k = torch.cat([cache[0], k], dim=2)  # (B, heads, t + T, D)
             v = torch.cat([cache[1], v], dim=2)  # (B, heads, t + T, D)
-        x, alpha = self.attend_all(x, h, k, v, cross_k, cross_v, src_mask, need_weights)
-        return x, (k, v), alpha
-
-    def attend_all(
-        self,
-        x: Tensor,
-        h: Tensor,
-        k: Tensor,
-        v: Tensor,
-        cross_k: Tensor,
-        cross_v: Tensor,
-        src_mask: Tensor,
-        need_weights: bool,
-    ) -> tuple[Tensor, Tensor | None]:
-        """The rest of `forward` once the keys and values of every position so far are known:
-        self-attention of h = self_res.inner(x) over k, v (B, heads, t + T, D), cross-attention,
-        feed-forward network.  -> x (B, T, H), cross weights (B, heads, T, S) | None"""
         x = self.self_res.outer(x, self.self_attn.attend(h, k, v, None, need_weights=False)[0])
         h = self.cross_res.inner(x)
         context, alpha = self.cross_attn.attend(h, cross_k, cross_v, src_mask, need_weights)
         x = self.cross_res.outer(x, context)
         x = self.ff_res.outer(x, self.feed_forward(self.ff_res.inner(x)))
-        return x, alpha
+        return x, (k, v), alpha
 
 
 class TransformerEncoder(nn.Module):
@@ -284,6 +267,10 @@ class TransformerMemory(NamedTuple):
     src_mask: Tensor  # (B, S), True on real tokens
     cross_keys: tuple[Tensor, ...]  # L x (B, heads, S, D)
     cross_values: tuple[Tensor, ...]  # L x (B, heads, S, D)
+    # M of softmax(Q K^T / sqrt(D) + M): 0 on real source tokens, -inf at the padding; made
+    # once by the fast model's encode for its decoding step (models/fast/transformer.py),
+    # None where the batch has no padding or the model reads src_mask instead
+    cross_bias: Tensor | None = None  # (B, heads, 1, S)
 
 
 class TransformerState(NamedTuple):

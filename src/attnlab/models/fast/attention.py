@@ -95,6 +95,29 @@ def biased_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tu
     return alpha @ v, alpha
 
 
+def one_query_attention(
+    q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    """softmax(q K^T / sqrt(d_k) + M) V for one query a row (a decoding step), the heads
+    folded into the batch of three-dimensional matmuls; M added inside the scores' matmul.
+
+    q (B, H), k and v (B, heads, S, D) (views into longer cache buffers allowed), bias M
+    (B, heads, 1, S) | None -> context (B, H), weights alpha (B, heads, 1, S)
+    """
+    batch, heads, length, size = k.shape
+    q = q.view(batch * heads, 1, size)
+    keys, values = k.flatten(0, 1), v.flatten(0, 1)  # (B*heads, S, D), views
+    scale = size**-0.5
+    if bias is None:
+        scores = torch.bmm(q, keys.transpose(1, 2)).mul_(scale)  # (B*heads, 1, S)
+    else:
+        bias = bias.view(batch * heads, 1, length)
+        scores = torch.baddbmm(bias, q, keys.transpose(1, 2), alpha=scale)  # (B*heads, 1, S)
+    alpha = torch.softmax(scores, dim=-1)  # (B*heads, 1, S)
+    context = torch.bmm(alpha, values)  # (B*heads, 1, D)
+    return context.view(batch, heads * size), alpha.view(batch, heads, 1, length)
+
+
 def heads_attention(
     q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool, need_weights: bool
 ) -> tuple[Tensor, Tensor | None]:
@@ -137,6 +160,17 @@ class FastMultiHeadAttention(MultiHeadAttention):
         context, alpha = heads_attention(q, k, v, mask, self.causal, need_weights)
         batch, _, length, _ = context.shape
         context = context.transpose(1, 2).reshape(batch, length, -1)  # (B, T, H)
+        return self.out_proj(context), alpha
+
+    def attend_one(
+        self, query: Tensor, k: Tensor, v: Tensor, bias: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        """`attend` for one query a row, the mask given as its bias M (`one_query_attention`).
+
+        query (B, H), k and v (B, heads, S, D), bias (B, heads, 1, S) | None
+        -> output (B, H), weights (B, heads, 1, S)
+        """
+        context, alpha = one_query_attention(self.q_proj(query), k, v, bias)
         return self.out_proj(context), alpha
 
     def project_kv_tokens(self, x: Tensor, tokens: RealTokens) -> tuple[Tensor, Tensor]:

@@ -9,9 +9,14 @@ apply the sub-layers of an `EncoderLayer` / `DecoderLayer` in the order their `f
 Logits at the target padding are 0 (the model interface leaves them unspecified). A batch
 without padding takes the reference path.
 
-`step` (decoding) keeps the key/value cache in buffers with room for CACHE_CHUNK more positions
-(`GrowingCache`): a step writes one position where the reference concatenates the whole prefix
-anew, and the output projection runs through oneDNN (models/fast/linear.py).
+`step` (decoding) feeds one position a row as (B, H) rows, not (B, 1, H) sequences
+(`decoder_layer_step`), and attends with the heads folded into the batch of 3-D matmuls
+(`one_query_attention`), which leaves out most of the reshapes of the sequence layout. It keeps
+the key/value cache in buffers with room for CACHE_CHUNK more positions (`GrowingCache`): a step
+writes one position where the reference concatenates the whole prefix anew. The source mask
+enters cross-attention as its bias M (`TransformerMemory.cross_bias`, made once by `encode`),
+added inside the scores' matmul; the output projection runs through oneDNN
+(models/fast/linear.py).
 
 Letters beyond models/transformer.py's: R >= N packed rows (N real tokens), C >= t the
 positions a cache buffer has room for.
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import torch
 from torch import Tensor
 
 from attnlab.models.fast.attention import FastMultiHeadAttention
@@ -109,6 +115,35 @@ def decoder_layer(
     return layer.ff_res.outer(x, layer.feed_forward(layer.ff_res.inner(x))), alpha
 
 
+def decoder_layer_step(
+    layer: DecoderLayer,
+    x: Tensor,
+    cache: GrowingCache,
+    i: int,
+    cross_k: Tensor,
+    cross_v: Tensor,
+    cross_bias: Tensor | None,
+) -> tuple[Tensor, Tensor]:
+    """DecoderLayer.forward for one new position a row, at `cache.position` t: its keys and
+    values are written into layer i's cache buffers, then it attends to positions 0..t.
+
+    x (B, H), cross_k, cross_v (B, heads, S, D), cross_bias (B, heads, 1, S) | None
+    -> x (B, H), cross weights (B, heads, 1, S)
+    """
+    self_attn, cross_attn = _fast(layer.self_attn), _fast(layer.cross_attn)
+    t, heads = cache.position, self_attn.heads
+    h = layer.self_res.inner(x)
+    k, v = self_attn.kv_proj(h).view(x.size(0), 2, heads, -1).unbind(1)  # (B, heads, D) each
+    cache.keys[i][:, :, t] = k
+    cache.values[i][:, :, t] = v
+    keys, values = cache.keys[i][:, :, : t + 1], cache.values[i][:, :, : t + 1]  # views
+    x = layer.self_res.outer(x, self_attn.attend_one(h, keys, values, None)[0])
+    h = layer.cross_res.inner(x)
+    context, alpha = cross_attn.attend_one(h, cross_k, cross_v, cross_bias)
+    x = layer.cross_res.outer(x, context)
+    return layer.ff_res.outer(x, layer.feed_forward(layer.ff_res.inner(x))), alpha
+
+
 class RealTokenTransformer(Transformer):
     """Transformer whose `encode` and teacher-forced `decode` run on the real tokens only; the
     same parameters, interface and numbers (up to rounding)."""
@@ -126,7 +161,10 @@ class RealTokenTransformer(Transformer):
         kvs = [_fast(layer.cross_attn).project_kv_tokens(h, tokens) for layer in layers]
         keys = tuple(k for k, _ in kvs)  # L x (B, heads, S, D), contiguous
         values = tuple(v for _, v in kvs)  # L x (B, heads, S, D), contiguous
-        return TransformerMemory(tokens.unpack(h), src_mask, keys, values)
+        bias = torch.zeros(src_mask.shape, dtype=h.dtype, device=h.device)  # (B, S)
+        bias = bias.masked_fill_(~src_mask, float("-inf"))[:, None, None, :]  # M (B, 1, 1, S)
+        cross_bias = bias.expand(-1, self.heads, -1, -1).contiguous()  # (B, heads, 1, S)
+        return TransformerMemory(tokens.unpack(h), src_mask, keys, values, cross_bias)
 
     def decode(
         self, memory: TransformerMemory, trg_in: Tensor, trg_mask: Tensor, all_weights: bool
@@ -161,24 +199,11 @@ class RealTokenTransformer(Transformer):
             empty = tuple(k.new_empty(k.size(0), k.size(1), 0, k.size(3)) for _ in layers)
             state = GrowingCache(empty, empty, 0, [0])
         cache = _room_to_write(state)
-        t, last = cache.position, len(self.decoder.layers) - 1
-        x = self.trg_embed(y_prev[:, None], t)  # (B, 1, H)
-        src_mask = memory.src_mask[:, None, :]  # (B, 1, S)
+        x = self.trg_embed(y_prev[:, None], cache.position)[:, 0]  # (B, H)
         for i, layer in enumerate(self.decoder.layers):
-            h = layer.self_res.inner(x)
-            k, v = layer.self_attn.project_kv(h, h)  # (B, heads, 1, D) each
-            cache.keys[i][:, :, t : t + 1] = k
-            cache.values[i][:, :, t : t + 1] = v
-            x, alpha = layer.attend_all(
-                x,
-                h,
-                cache.keys[i][:, :, : t + 1],  # (B, heads, t + 1, D), a view
-                cache.values[i][:, :, : t + 1],
-                memory.cross_keys[i],
-                memory.cross_values[i],
-                src_mask,
-                i == last,
+            x, alpha = decoder_layer_step(
+                layer, x, cache, i, memory.cross_keys[i], memory.cross_values[i], memory.cross_bias
             )
-        cache.written[0] = t + 1
-        logits = output_logits(self.decoder.final_norm(x[:, 0]), self.generator)  # (B, V)
-        return logits, cache._replace(position=t + 1), alpha.mean(dim=1)[:, 0]  # (B, S)
+        cache.written[0] = cache.position + 1
+        logits = output_logits(self.decoder.final_norm(x), self.generator)  # (B, V)
+        return logits, cache._replace(position=cache.position + 1), alpha.mean(dim=1)[:, 0]
