@@ -1,0 +1,75 @@
+"""benchmarks/joeynmt_steps.py: the attnlab side writes its batches once and every round trains
+on the same ones; (slow, where JoeyNMT 2.3 installs) both sides run end to end on them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.test_joeynmt_bible import joeynmt_installable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.append(str(ROOT / "benchmarks"))  # the scripts import their siblings by name
+
+import joeynmt_steps as bench  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def bible_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 2,000 training and 40 dev pairs of the embedded bible-en-fr."""
+    data = tmp_path_factory.mktemp("bible")
+    subprocess.run(
+        [sys.executable, "-m", "attnlab", "data", "make", "bible-en-fr", "--out", str(data)],
+        check=True,
+        capture_output=True,
+    )
+    for name, keep in (("train", 2000), ("dev", 40), ("test", 40)):
+        for ext in ("src", "trg"):
+            path = data / f"{name}.{ext}"
+            lines = path.read_text(encoding="utf-8").splitlines()[:keep]
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return data
+
+
+@pytest.mark.parametrize("recipe", bench.RECIPES)
+def test_rounds_train_on_the_batches_the_first_one_wrote(bible_slice: Path, recipe: str) -> None:
+    batches = bible_slice / f"{recipe}-batches.pt"
+    config = bench.recipe_config(recipe, bible_slice, smoke=True)
+    spec = {"config": config.model_dump(mode="json"), "batches": str(batches)}
+    spec |= {"threads": 1, "warmup": 1, "steps": 2}
+    first = bench.attnlab_child(spec)
+    saved = torch.load(batches, weights_only=True)
+    assert len(saved["src"]) == len(saved["trg_out"]) == 3
+    timed = sum(int((t != 0).sum()) for t in saved["trg_out"][1:])  # </s> counts, <pad> not
+    assert first["steps"] == 2 and first["target_tokens"] == timed
+    again = bench.attnlab_child(spec)  # reads the tokenizers and batches back
+    assert again["target_tokens"] == timed and again["vocab"] == first["vocab"]
+
+
+@pytest.mark.slow
+def test_smoke_run_trains_both_toolkits_on_the_same_batches(
+    bible_slice: Path, tmp_path: Path
+) -> None:
+    if not joeynmt_installable(tmp_path / "wheel"):
+        pytest.skip("JoeyNMT 2.3 cannot be downloaded here (no PyPI)")
+    out_json = tmp_path / "result.json"
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "joeynmt_steps.py"),
+        *("--smoke", "--threads", "1", "--warmup", "1", "--steps", "2", "--rounds", "1"),
+        *("--data", str(bible_slice), "--out", str(tmp_path / "runs"), "--json", str(out_json)),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads(out_json.read_text(encoding="utf-8"))
+    for name in bench.RECIPES:
+        rounds = report["results"][name]["rounds"]
+        attnlab, joey = rounds["attnlab"][0], rounds["joeynmt"][0]
+        assert attnlab["target_tokens"] == joey["target_tokens"] > 0
+        assert attnlab["steps"] == joey["steps"] == 2
+        assert report["results"][name]["ratio_best"] > 0
