@@ -1,6 +1,7 @@
 """The fast Transformer's decoding step (models/fast/transformer.py, models/fast/linear.py) held
 to the reference step: the same logits and attention at every step, through reorders, shrinking
-batches and a state stepped twice, and the same greedy and beam outputs."""
+batches and a state stepped twice, and the same greedy and beam outputs; the recurrent decoders'
+output layer through oneDNN (`decoder_logits`) gives the same logits and translations."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from torch import nn
 
 from attnlab.config import ModelConfig
 from attnlab.data.batching import collate_source
-from attnlab.models.fast.linear import output_logits
+from attnlab.models.fast.linear import decoder_logits, output_logits
 from attnlab.models.fast.transformer import CACHE_CHUNK, GrowingCache
 from attnlab.models.interface import select_batch
 from attnlab.search import beam_search, greedy_search, max_lengths
@@ -44,6 +45,43 @@ def test_output_logits_keeps_the_layer_and_its_gradients_with_autograd_on() -> N
     x.grad, layer.weight.grad = None, None
     layer(x).square().sum().backward()
     assert torch.equal(grads[0], x.grad) and torch.equal(grads[1], layer.weight.grad)
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_decoder_logits_equals_the_output_layer_with_autograd_off(tied: bool) -> None:
+    linear = nn.Linear(8, 300)
+    output = nn.Sequential(nn.Linear(12, 8), nn.Tanh(), linear) if tied else linear  # readout
+    x = torch.randn(2, 5, 12 if tied else 8)
+    with torch.inference_mode():
+        assert torch.allclose(decoder_logits(x, output), output(x), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "decoder",
+    [
+        {"context": "bahdanau", "cell": "gru"},  # the fused loop
+        {"context": "bahdanau", "cell": "lstm", "tie_embeddings": True},  # readout before E
+        {"context": "luong", "cell": "lstm"},
+        {"context": "fixed", "cell": "gru", "feed_context": True},
+    ],
+    ids=["gru-bahdanau", "lstm-bahdanau-tied", "lstm-luong", "gru-fixed"],
+)
+def test_recurrent_models_translate_as_with_the_reference(decoder: dict) -> None:
+    cfg = ModelConfig(type="rnn", embedding_size=8, hidden_size=16, dropout=0.0, **decoder)
+    reference, fast = build_pair(cfg, V, V, seed=5)
+    src, mask = collate_source(SOURCES)
+    limits = max_lengths(mask, 2.0, 5)
+    for search in (
+        lambda model: greedy_search(model, src, mask, limits),
+        lambda model: beam_search(model, src, mask, limits, 3, 2, 1.0),
+    ):
+        ours, theirs = search(fast), search(reference)
+        assert [[h.tokens for h in hyps] for hyps in ours] == [
+            [h.tokens for h in hyps] for hyps in theirs
+        ]
+        assert [h.score for hyps in ours for h in hyps] == pytest.approx(
+            [h.score for hyps in theirs for h in hyps], abs=1e-4
+        )
 
 
 def _step_both(reference, fast, memories, states, y):  # type: ignore[no-untyped-def]

@@ -37,6 +37,7 @@ from torch import Tensor
 
 from attnlab.models.attention import masked_softmax
 from attnlab.models.fast.gru import Gates, gru_update, gru_update_backward
+from attnlab.models.fast.linear import decoder_logits
 from attnlab.models.fast.packing import Packing
 from attnlab.models.seq2seq import BahdanauDecoder, Memory, State
 
@@ -272,10 +273,10 @@ class BahdanauGRULoop(torch.autograd.Function):
 
 class FusedBahdanauDecoder(BahdanauDecoder):
     """BahdanauDecoder of a one-layer GRU with global additive attention, whose loop runs as
-    `BahdanauGRULoop`: the embeddings, the loop and the output layer run on the N real target
-    positions only, packed; logits (B, T, V) and weights (B, T, S) are 0 at the padding. In
-    float32 under autocast, the layers around it in the lower precision. The same parameters,
-    interface and numbers (up to rounding)."""
+    `BahdanauGRULoop`: the embeddings, the loop and the output layer (through oneDNN when
+    autograd is off) run on the N real target positions only, packed; logits (B, T, V) and
+    weights (B, T, S) are 0 at the padding. In float32 under autocast, the layers around it in
+    the lower precision. The same parameters, interface and numbers (up to rounding)."""
 
     def forward(
         self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
@@ -301,6 +302,6 @@ class FusedBahdanauDecoder(BahdanauDecoder):
                 score.w_a.weight,
                 score.v_a.weight[0],
             )  # (N, H), (N, He), (B, T, S)
-        logits = self.output(self.dropout(torch.cat([s, c, e], dim=-1)))  # (N, V)
+        logits = decoder_logits(self.dropout(torch.cat([s, c, e], dim=-1)), self.output)  # (N, V)
         h = packing.last(s).unsqueeze(1)  # (B, 1, H)
         return packing.pad(logits), State(h, None, None, state.t + steps), alpha

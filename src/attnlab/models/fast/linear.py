@@ -7,7 +7,8 @@ memory allows on the CPUs we measured, and oneDNN's runs 2-4x faster (benchmarks
 layer takes this path. torch exposes oneDNN's linear as `torch.ops.mkldnn._linear_pointwise`
 (the op torch.compile's CPU backend emits); it has no backward, so it runs only where autograd
 is off (decoding under torch.inference_mode / no_grad), and everywhere else the layer's own
-forward does.
+forward does. `decoder_logits` does the same for the recurrent decoders' output layer, which may
+be the tied readout tanh(W_t x) before the linear (models/build.py, `_output_layer`).
 """
 
 from __future__ import annotations
@@ -34,3 +35,16 @@ def output_logits(x: Tensor, layer: nn.Linear) -> Tensor:
     if not _onednn_applies(x, layer):
         return layer(x)
     return torch.ops.mkldnn._linear_pointwise(x, layer.weight, layer.bias, "none", [], "")
+
+
+def decoder_logits(x: Tensor, output: nn.Module) -> Tensor:
+    """output(x) for a recurrent decoder's output layer: an nn.Linear, or an nn.Sequential
+    ending in one (the tied readout); that linear through `output_logits`.
+
+    x (..., F) -> (..., V)
+    """
+    if isinstance(output, nn.Linear):
+        return output_logits(x, output)
+    if isinstance(output, nn.Sequential) and _onednn_applies(x, output[-1]):
+        return output_logits(output[:-1](x), output[-1])
+    return output(x)

@@ -6,9 +6,10 @@ t_i = tanh(W_t x_i) before it) acts on each position alone, and with a vocabular
 it is the largest matmul of a step: 2 F V multiply-adds a position forward, twice that backward.
 A batch of mixed target lengths is partly padding, so here the features x_i of the N real
 positions are gathered into one (N, F) matrix first (models/fast/real_tokens.py), and the logits
-scattered back, 0 at the padding (the model interface leaves them unspecified). The recurrence,
-attention and `features` are the reference's; a batch without padding, and `step`, take the
-reference path. FusedBahdanauDecoder (models/fast/bahdanau_gru.py) does the same inside its
+scattered back, 0 at the padding (the model interface leaves them unspecified); with autograd
+off (decoding) the layer runs through oneDNN (models/fast/linear.py). The recurrence,
+attention and `features` are the reference's; a batch without padding, and `step`, skip the
+gathering. FusedBahdanauDecoder (models/fast/bahdanau_gru.py) does the same inside its
 packed loop.
 
 The loss (attnlab.train.sequence_loss) still reads all B*T rows and ignores the padding:
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from attnlab.models.fast.linear import decoder_logits
 from attnlab.models.fast.real_tokens import RealTokens
 from attnlab.models.seq2seq import BahdanauDecoder, FixedDecoder, LuongDecoder, Memory, State
 
@@ -34,8 +36,8 @@ def real_position_logits(
     """
     tokens = None if y_mask is None else RealTokens.of(y_mask)
     if tokens is None:
-        return output(dropout(features))  # (B, T, V)
-    return tokens.unpack(output(dropout(tokens.pack(features))))  # (N, F) -> (B, T, V)
+        return decoder_logits(dropout(features), output)  # (B, T, V)
+    return tokens.unpack(decoder_logits(dropout(tokens.pack(features)), output))  # (B, T, V)
 
 
 class RealTokenFixedDecoder(FixedDecoder):
