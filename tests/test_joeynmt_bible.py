@@ -112,31 +112,43 @@ def joeynmt_installable(folder: Path) -> bool:
     return done.returncode == 0
 
 
-@pytest.mark.slow
-def test_smoke_budget_runs_both_toolkits_end_to_end(tmp_path: Path) -> None:
-    if not joeynmt_installable(tmp_path / "wheel"):
-        pytest.skip(f"{joeynmt_side.JOEYNMT} cannot be downloaded here (no PyPI)")
-    data = tmp_path / "bible"
+def make_bible_slice(data: Path, train: int) -> None:
+    """The embedded bible-en-fr in `data`, cut to its first `train` training pairs and 40 dev
+    and 40 test pairs: a small, fast slice."""
     subprocess.run(
         [sys.executable, "-m", "attnlab", "data", "make", "bible-en-fr", "--out", str(data)],
         check=True,
         capture_output=True,
     )
-    for name, keep in (("train", 3000), ("dev", 40), ("test", 40)):  # a small, fast slice
+    for name, keep in (("train", train), ("dev", 40), ("test", 40)):
         for ext in ("src", "trg"):
             path = data / f"{name}.{ext}"
             lines = path.read_text(encoding="utf-8").splitlines()[:keep]
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out_json = tmp_path / "result.json"
-    command = [
-        sys.executable,
-        str(ROOT / "benchmarks" / "joeynmt_bible.py"),
-        *("--minutes", "0.2", "--threads", "1", "--validation-freq", "5"),
-        *("--data", str(data), "--out", str(tmp_path / "runs"), "--json", str(out_json)),
-    ]
+
+
+def run_benchmark(script: str, args: list[str], out_json: Path) -> dict:
+    """benchmarks/SCRIPT with `args` and --json OUT_JSON; asserts it succeeds -> its JSON."""
+    command = [sys.executable, str(ROOT / "benchmarks" / script), *args, "--json", str(out_json)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    report = json.loads(out_json.read_text(encoding="utf-8"))
+    return json.loads(out_json.read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow
+def test_smoke_budget_runs_both_toolkits_end_to_end(tmp_path: Path) -> None:
+    if not joeynmt_installable(tmp_path / "wheel"):
+        pytest.skip(f"{joeynmt_side.JOEYNMT} cannot be downloaded here (no PyPI)")
+    data = tmp_path / "bible"
+    make_bible_slice(data, train=3000)
+    report = run_benchmark(
+        "joeynmt_bible.py",
+        [
+            *("--minutes", "0.2", "--threads", "1", "--validation-freq", "5"),
+            *("--data", str(data), "--out", str(tmp_path / "runs")),
+        ],
+        tmp_path / "result.json",
+    )
     assert report["validation_freq"] == 5 and report["minutes"] == 0.2
     for name in ("gru-bahdanau", "transformer"):
         result = report["results"][name]

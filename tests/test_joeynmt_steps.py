@@ -3,15 +3,13 @@ on the same ones; (slow, where JoeyNMT 2.3 installs) both sides run end to end o
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.test_joeynmt_bible import joeynmt_installable
+from tests.test_joeynmt_bible import joeynmt_installable, make_bible_slice, run_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT / "benchmarks"))  # the scripts import their siblings by name
@@ -21,18 +19,8 @@ import joeynmt_steps as bench  # noqa: E402
 
 @pytest.fixture(scope="module")
 def bible_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first 2,000 training and 40 dev pairs of the embedded bible-en-fr."""
     data = tmp_path_factory.mktemp("bible")
-    subprocess.run(
-        [sys.executable, "-m", "attnlab", "data", "make", "bible-en-fr", "--out", str(data)],
-        check=True,
-        capture_output=True,
-    )
-    for name, keep in (("train", 2000), ("dev", 40), ("test", 40)):
-        for ext in ("src", "trg"):
-            path = data / f"{name}.{ext}"
-            lines = path.read_text(encoding="utf-8").splitlines()[:keep]
-            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    make_bible_slice(data, train=2000)
     return data
 
 
@@ -57,16 +45,14 @@ def test_smoke_run_trains_both_toolkits_on_the_same_batches(
 ) -> None:
     if not joeynmt_installable(tmp_path / "wheel"):
         pytest.skip("JoeyNMT 2.3 cannot be downloaded here (no PyPI)")
-    out_json = tmp_path / "result.json"
-    command = [
-        sys.executable,
-        str(ROOT / "benchmarks" / "joeynmt_steps.py"),
-        *("--smoke", "--threads", "1", "--warmup", "1", "--steps", "2", "--rounds", "1"),
-        *("--data", str(bible_slice), "--out", str(tmp_path / "runs"), "--json", str(out_json)),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    report = json.loads(out_json.read_text(encoding="utf-8"))
+    report = run_benchmark(
+        "joeynmt_steps.py",
+        [
+            *("--smoke", "--threads", "1", "--warmup", "1", "--steps", "2", "--rounds", "1"),
+            *("--data", str(bible_slice), "--out", str(tmp_path / "runs")),
+        ],
+        tmp_path / "result.json",
+    )
     for name in bench.RECIPES:
         rounds = report["results"][name]["rounds"]
         attnlab, joey = rounds["attnlab"][0], rounds["joeynmt"][0]
