@@ -10,24 +10,32 @@ make bible-en-fr` when missing):
   1. The batches, once (untimed): the recipe's tokenizers fitted as `attnlab train` fits them,
      and the first `--warmup` + `--steps` batches of its epoch 0 (its batch_tokens and
      batching, seed = training.seed; realistic_train.fixed_batches), written to
-     OUT/NAME/batches.pt (src and trg_out of each batch) with the tokenizers.
-  2. Rounds: attnlab, then JoeyNMT, `--rounds` times, each in its own process on `--threads`
+     OUT/NAME/batches.pt (src and trg_out of each batch) with the tokenizers. Later attnlab
+     rounds read the tokenizers back, make the batches again and stop unless they equal the
+     saved ones; JoeyNMT reads the saved ones.
+  2. Rounds: attnlab and JoeyNMT, `--rounds` times (attnlab first in odd rounds, JoeyNMT
+     first in even ones), each in its own process on `--threads`
      threads, every process under `flock bench-out/cpu.lock` (joeynmt_side.run_locked):
      - attnlab: `Trainer.train_step` on each batch (forward, loss with the recipe's label
-       smoothing, backward, clipping, Adam, zero_grad, the schedule's step);
+       smoothing, backward, clipping, Adam (torch's fused implementation), zero_grad, the
+       schedule's step);
      - JoeyNMT (joeynmt_steps_joey.py, in the venv of joeynmt_side.ensure_venv): the recipe's
        nearest JoeyNMT model (joeynmt_bible.joey_model) with vocabularies of the same sizes,
        and the step of JoeyNMT's train loop on the same tensors (<pad> and <unk> swapped to
-       its ids), the batch object made before the clock as its data loader makes it.
+       its ids; Adam, torch's default implementation, as JoeyNMT builds it), its batch object
+       made before the clock.
      Both time the steps after the first `--warmup`; tokens/s = target tokens (non-pad, </s>
      included) / wall seconds of those steps. Every round must count the same target tokens
      (the batches are the same), or the script stops. Reported: the best
      round of each side and their ratio; every round is in the JSON.
 
 Not matched: the model differences listed in joeynmt_side.py's docstring (the GRU decoder's
-order, input feeding and readout; the Transformer's output bias); word dropout (the recipes'
-0.1 runs on attnlab's side only, JoeyNMT has none); the learning-rate schedule (attnlab's
-cosine steps, JoeyNMT's is not run: its lr stays at the recipe's peak, which costs nothing).
+order, input feeding and readout; the Transformer's output bias); word dropout (gru-bahdanau's
+0.1 runs on attnlab's side only, JoeyNMT has none); the source's </s> (JoeyNMT's own data
+loader appends one to every source, attnlab's sources have none, and both sides get attnlab's
+here: JoeyNMT encodes one token a sentence fewer than in its own trainer); the learning-rate
+schedule (attnlab's cosine steps, JoeyNMT's is not run: its lr stays at the recipe's peak,
+which costs nothing). Recipes must use Adam without weight decay (the script stops otherwise).
 `--smoke` runs tiny models (every recipe at d 32) for a test of the plumbing.
 """
 
@@ -80,7 +88,12 @@ def attnlab_child(spec: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(config, data, Path(run_dir), DistEnv(), torch.device("cpu"))
         batches = fixed_batches(trainer, spec["warmup"] + spec["steps"])
-        if not batches_file.exists():
+        if encoders is not None:  # a later round: the very batches of the first
+            saved = torch.load(batches_file, weights_only=True)
+            pairs = zip(batches, saved["src"], saved["trg_out"], strict=True)
+            if not all(torch.equal(b.src, s) and torch.equal(b.trg_out, t) for b, s, t in pairs):
+                raise RuntimeError(f"{batches_file}: this round made other batches")
+        else:
             torch.save(
                 {
                     "encoders": data.encoders.to_state(),
@@ -101,9 +114,10 @@ def attnlab_child(spec: dict[str, Any]) -> dict[str, Any]:
         }
 
 
-def child(command: list[str], spec: dict[str, Any], out: Path, env: dict[str, str]) -> dict:
+def child(
+    side: str, command: list[str], spec: dict[str, Any], out: Path, env: dict[str, str]
+) -> dict:
     """Run `command SPEC` under the CPU lock; -> its JSON line, with the load average."""
-    side = "joeynmt" if "joeynmt_steps_joey.py" in command[1] else "attnlab"
     spec_file = out / f"{side}-spec.json"
     spec_file.write_text(json.dumps(spec), encoding="utf-8")
     log, load, _ = run_locked([*command, str(spec_file)], env, out / f"{side}.out")
@@ -122,25 +136,36 @@ def compare(name: str, args: argparse.Namespace, env: dict[str, str], console: C
     here = Path(__file__).resolve().parent
     ours = [sys.executable, str(here / "joeynmt_steps.py"), "--child"]
     joey = [str(args.venv / "bin" / "python"), str(here / "joeynmt_steps_joey.py")]
+    training = config.training
+    if training.optimizer != "adam" or training.weight_decay:
+        raise SystemExit(f"{name}: the JoeyNMT side runs Adam without weight decay only")
     rounds: dict[str, list[dict]] = {"attnlab": [], "joeynmt": []}
-    for k in range(args.rounds):
-        console.print(f"[dim]{name}: round {k + 1}, attnlab ...[/dim]")
-        rounds["attnlab"].append(child(ours, attnlab_spec, out, env))
-        src_vocab, trg_vocab = rounds["attnlab"][0]["vocab"]
-        joey_spec = {
-            "batches": str(batches),
-            "model": joey_model(config),
-            "src_vocab": src_vocab,
-            "trg_vocab": trg_vocab,
-            "joint": config.data.joint_vocab,
-            "label_smoothing": config.training.label_smoothing,
-            "lr": config.training.lr,
-            "clip_norm": config.training.clip_norm,
-            "seed": config.training.seed,
-            **steps,
-        }
-        console.print(f"[dim]{name}: round {k + 1}, JoeyNMT ...[/dim]")
-        rounds["joeynmt"].append(child(joey, joey_spec, out, env))
+
+    def run(side: str, k: int) -> None:
+        console.print(f"[dim]{name}: round {k + 1}, {side} ...[/dim]")
+        if side == "attnlab":
+            rounds[side].append(child(side, ours, attnlab_spec, out, env))
+        else:
+            rounds[side].append(child(side, joey, joey_spec, out, env))
+
+    run("attnlab", 0)  # writes the batches, and gives the vocabulary sizes
+    src_vocab, trg_vocab = rounds["attnlab"][0]["vocab"]
+    joey_spec = {
+        "batches": str(batches),
+        "model": joey_model(config),
+        "src_vocab": src_vocab,
+        "trg_vocab": trg_vocab,
+        "joint": config.data.joint_vocab,
+        "label_smoothing": training.label_smoothing,
+        "lr": training.lr,
+        "clip_norm": training.clip_norm,
+        "seed": training.seed,
+        **steps,
+    }
+    run("joeynmt", 0)
+    for k in range(1, args.rounds):
+        for side in ("joeynmt", "attnlab") if k % 2 else ("attnlab", "joeynmt"):
+            run(side, k)
     counts = {r["target_tokens"] for runs in rounds.values() for r in runs}
     if len(counts) != 1:  # the batches were not the same on both sides
         raise RuntimeError(f"{name}: the rounds counted different target tokens: {counts}")

@@ -4,8 +4,6 @@ smoke budget runs end to end."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import sentencepiece as spm
 
 from attnlab.config import load_config
 from attnlab.translate import Translator
+from tests.benchmark_runs import joeynmt_installable, make_bible_slice, run_benchmark
 from tests.tiny_models import train_tiny
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,38 +100,6 @@ def test_joey_log_gives_parameters_last_step_and_mean_rate() -> None:
     assert bench.parse_joey_log(log) == {"parameters": 1234, "steps": 150, "tokens_per_s": 2500.0}
     first = log.rsplit("\n", 2)[0]
     assert bench.parse_joey_log(first)["tokens_per_s"] == 1000.0
-
-
-def joeynmt_installable(folder: Path) -> bool:
-    """The script's venv exists already, or JoeyNMT's wheel can be fetched (the CI reaches PyPI)."""
-    if (ROOT / "bench-out" / "joey-venv" / "bin" / "python").exists():
-        return True
-    probe = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(folder)]
-    done = subprocess.run([*probe, joeynmt_side.JOEYNMT], capture_output=True, check=False)
-    return done.returncode == 0
-
-
-def make_bible_slice(data: Path, train: int) -> None:
-    """The embedded bible-en-fr in `data`, cut to its first `train` training pairs and 40 dev
-    and 40 test pairs: a small, fast slice."""
-    subprocess.run(
-        [sys.executable, "-m", "attnlab", "data", "make", "bible-en-fr", "--out", str(data)],
-        check=True,
-        capture_output=True,
-    )
-    for name, keep in (("train", train), ("dev", 40), ("test", 40)):
-        for ext in ("src", "trg"):
-            path = data / f"{name}.{ext}"
-            lines = path.read_text(encoding="utf-8").splitlines()[:keep]
-            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def run_benchmark(script: str, args: list[str], out_json: Path) -> dict:
-    """benchmarks/SCRIPT with `args` and --json OUT_JSON; asserts it succeeds -> its JSON."""
-    command = [sys.executable, str(ROOT / "benchmarks" / script), *args, "--json", str(out_json)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    return json.loads(out_json.read_text(encoding="utf-8"))
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.test_joeynmt_bible import joeynmt_installable, make_bible_slice, run_benchmark
+from tests.benchmark_runs import joeynmt_installable, make_bible_slice, run_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT / "benchmarks"))  # the scripts import their siblings by name
@@ -35,8 +35,21 @@ def test_rounds_train_on_the_batches_the_first_one_wrote(bible_slice: Path, reci
     assert len(saved["src"]) == len(saved["trg_out"]) == 3
     timed = sum(int((t != 0).sum()) for t in saved["trg_out"][1:])  # </s> counts, <pad> not
     assert first["steps"] == 2 and first["target_tokens"] == timed
-    again = bench.attnlab_child(spec)  # reads the tokenizers and batches back
+    again = bench.attnlab_child(spec)  # makes the batches again, checked against the file
     assert again["target_tokens"] == timed and again["vocab"] == first["vocab"]
+
+
+def test_a_round_that_makes_other_batches_stops(bible_slice: Path, tmp_path: Path) -> None:
+    batches = tmp_path / "batches.pt"
+    config = bench.recipe_config("gru-bahdanau", bible_slice, smoke=True)
+    spec = {"config": config.model_dump(mode="json"), "batches": str(batches)}
+    spec |= {"threads": 1, "warmup": 0, "steps": 1}
+    bench.attnlab_child(spec)
+    saved = torch.load(batches, weights_only=True)
+    saved["trg_out"][0][0, 0] += 1  # as if the first round had cut other batches
+    torch.save(saved, batches)
+    with pytest.raises(RuntimeError, match="other batches"):
+        bench.attnlab_child(spec)
 
 
 @pytest.mark.slow

@@ -122,6 +122,13 @@ def test_the_step_without_source_padding_equals_the_reference_step() -> None:
         states = _step_both(reference, fast, memories, states, torch.tensor(y))
 
 
+def test_the_step_refuses_a_padded_memory_without_its_bias() -> None:
+    reference, fast = _pair()
+    src, mask = collate_source(SOURCES)
+    with pytest.raises(ValueError, match="cross_bias"):  # it would attend to the padding
+        fast.step(reference.encode(src, mask), None, torch.full((4,), 5))
+
+
 def test_the_cross_bias_is_zero_on_real_tokens_and_minus_infinity_at_the_padding() -> None:
     _, fast = _pair()
     src, mask = collate_source(SOURCES)

@@ -79,6 +79,13 @@ class FastAdditiveScore(AdditiveScore):
         return fast_additive_scores(self.w_a(query), keys, self.v_a.weight[0])
 
 
+def mask_bias(mask: Tensor, dtype: torch.dtype) -> Tensor:
+    """The bias M of a boolean mask: 0 where `mask` is True, -inf elsewhere.  Same shape."""
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(
+        ~mask, float("-inf")
+    )
+
+
 def biased_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
     """`attention.scaled_dot_product_attention` with the mask added as a bias M of its own shape:
 
@@ -89,8 +96,7 @@ def biased_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tu
     """
     scores = torch.matmul(q, k.transpose(-2, -1)).mul_(q.size(-1) ** -0.5)  # (..., T, S)
     if mask is not None:
-        bias = scores.new_zeros(mask.shape).masked_fill_(~mask, float("-inf"))  # M
-        scores = scores + bias  # (..., T, S)
+        scores = scores + mask_bias(mask, scores.dtype)  # (..., T, S)
     alpha = torch.softmax(scores, dim=-1)  # (..., T, S)
     return alpha @ v, alpha
 
@@ -98,8 +104,10 @@ def biased_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tu
 def one_query_attention(
     q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None
 ) -> tuple[Tensor, Tensor]:
-    """softmax(q K^T / sqrt(d_k) + M) V for one query a row (a decoding step), the heads
-    folded into the batch of three-dimensional matmuls; M added inside the scores' matmul.
+    """Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k) + M) V (Vaswani et al. 2017, eq. 1) for
+    one query a row (a decoding step), the heads folded into the batch of three-dimensional
+    matmuls, M added inside the scores' matmul. On every device: torch's fused kernel gains
+    little with one query (not measured on a GPU).
 
     q (B, H), k and v (B, heads, S, D) (views into longer cache buffers allowed), bias M
     (B, heads, 1, S) | None -> context (B, H), weights alpha (B, heads, 1, S)

@@ -46,5 +46,8 @@ def decoder_logits(x: Tensor, output: nn.Module) -> Tensor:
     if isinstance(output, nn.Linear):
         return output_logits(x, output)
     if isinstance(output, nn.Sequential) and _onednn_applies(x, output[-1]):
-        return output_logits(output[:-1](x), output[-1])
-    return output(x)
+        *readout, linear = output
+        for layer in readout:
+            x = layer(x)
+        return output_logits(x, linear)
+    return output(x)  # as it is, hooks included, where oneDNN does not apply

@@ -6,8 +6,8 @@ tokens gathered into one (R, H) matrix (models/fast/real_tokens.py); only attent
 positions, sees the (B, heads, L, D) layout, padding included. The layers are the reference
 layers with `FastMultiHeadAttention` inside (models/fast/attention.py): the functions below
 apply the sub-layers of an `EncoderLayer` / `DecoderLayer` in the order their `forward` does.
-Logits at the target padding are 0 (the model interface leaves them unspecified). A batch
-without padding takes the reference path.
+Logits at the target padding are 0 (the model interface leaves them unspecified). In `encode`
+and `decode`, a batch without padding takes the reference path.
 
 `step` (decoding) feeds one position a row as (B, H) rows, not (B, 1, H) sequences
 (`decoder_layer_step`), and attends with the heads folded into the batch of 3-D matmuls
@@ -26,10 +26,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import torch
 from torch import Tensor
 
-from attnlab.models.fast.attention import FastMultiHeadAttention
+from attnlab.models.fast.attention import FastMultiHeadAttention, mask_bias
 from attnlab.models.fast.linear import output_logits
 from attnlab.models.fast.real_tokens import RealTokens
 from attnlab.models.transformer import DecoderLayer, EncoderLayer, Transformer, TransformerMemory
@@ -161,8 +160,8 @@ class RealTokenTransformer(Transformer):
         kvs = [_fast(layer.cross_attn).project_kv_tokens(h, tokens) for layer in layers]
         keys = tuple(k for k, _ in kvs)  # L x (B, heads, S, D), contiguous
         values = tuple(v for _, v in kvs)  # L x (B, heads, S, D), contiguous
-        bias = torch.zeros(src_mask.shape, dtype=h.dtype, device=h.device)  # (B, S)
-        bias = bias.masked_fill_(~src_mask, float("-inf"))[:, None, None, :]  # M (B, 1, 1, S)
+        # for `step`; training's forward does not read it (B * heads * S numbers, made anyway)
+        bias = mask_bias(src_mask, h.dtype)[:, None, None, :]  # M (B, 1, 1, S)
         cross_bias = bias.expand(-1, self.heads, -1, -1).contiguous()  # (B, heads, 1, S)
         return TransformerMemory(tokens.unpack(h), src_mask, keys, values, cross_bias)
 
@@ -192,8 +191,11 @@ class RealTokenTransformer(Transformer):
     def step(
         self, memory: TransformerMemory, state: GrowingCache | None, y_prev: Tensor
     ) -> tuple[Tensor, GrowingCache, Tensor]:
-        """Transformer.step with the cache in growing buffers; the same numbers."""
+        """Transformer.step on (B, H) rows, the cache in growing buffers, the source mask read
+        as `memory.cross_bias` (from this model's `encode`); the same numbers."""
         if state is None:
+            if memory.cross_bias is None and not bool(memory.src_mask.all()):
+                raise ValueError("a padded memory without cross_bias: not from this encode")
             k = memory.cross_keys[0]  # (B, heads, S, D)
             layers = range(len(self.decoder.layers))
             empty = tuple(k.new_empty(k.size(0), k.size(1), 0, k.size(3)) for _ in layers)
