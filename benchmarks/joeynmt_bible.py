@@ -1,8 +1,8 @@
 """JoeyNMT 2.3 beside attnlab on bible-en-fr, each for the same wall-clock minutes (issue 13, 5).
 
     python benchmarks/joeynmt_bible.py [--minutes 60] [--models gru-bahdanau transformer]
-        [--threads 2] [--validation-freq K] [--data DIR] [--out DIR] [--json F] [--seed 42]
-        [--venv DIR] [--wheel F] [--plain-env]
+        [--threads 2] [--side-by-side] [--validation-freq K] [--data DIR] [--out DIR]
+        [--json F] [--seed 42] [--venv DIR] [--wheel F] [--plain-env]
 
 For each recipe, configs/bible-en-fr/NAME.yaml, one after the other in one sitting, attnlab
 first (its run gives the SentencePiece models that JoeyNMT then reads):
@@ -25,11 +25,17 @@ first (its run gives the SentencePiece models that JoeyNMT then reads):
      line; data loading and vocabulary before it are not counted, as on attnlab's side), or,
      when it has written no checkpoint by then (a budget shorter than K updates), at its first
      checkpoint. Its warm-up then inverse-square-root schedule does not know the budget.
-  4. Scoring, the same for both: the test split; beam 5, GNMT length penalty alpha 1.0, batches
-     of 64 sentences; attnlab decodes best.pt (best dev BLEU, or the average of its last
-     checkpoints where that scored higher on dev), JoeyNMT best.ckpt (best dev BLEU); both
-     outputs are SentencePiece-decoded text, scored by attnlab.metrics.corpus_scores against
-     test.trg (sacreBLEU BLEU and chrF, defaults).
+  With --side-by-side both trainings run at the same time, each on --threads (1 on a 2-core
+  machine), in one hold of the CPU lock: half the wall clock, and both sides meet the same
+  machine state. The SentencePiece models are then fitted first, here, as `attnlab train`
+  fits them (SentencePiece gives the same model for the same lines and settings), given to
+  JoeyNMT, and checked byte for byte against those attnlab's run kept (the script stops if
+  they differ).
+  4. Scoring, the same for both, after the trainings: the test split; beam 5, GNMT length
+     penalty alpha 1.0, batches of 64 sentences; attnlab decodes best.pt (best dev BLEU, or the
+     average of its last checkpoints where that scored higher on dev), JoeyNMT best.ckpt (best
+     dev BLEU); both outputs are SentencePiece-decoded text, scored by
+     attnlab.metrics.corpus_scores against test.trg (sacreBLEU BLEU and chrF, defaults).
 
 Max length: both drop a training pair when either side has more than data.max_len (100)
 pieces, </s> not counted (attnlab data.max_len; JoeyNMT max_length of each side, applied to
@@ -71,6 +77,7 @@ Nearest JoeyNMT config, read from the recipe, and what is not matched:
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import platform
@@ -80,6 +87,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +113,7 @@ from rich.table import Table
 
 from attnlab import __version__
 from attnlab.config import Config, load_config
+from attnlab.data.dataset import fit_encoders, read_split, split_path
 from attnlab.metrics import corpus_scores
 from attnlab.translate import Translator
 
@@ -124,15 +135,27 @@ SCHEDULES = {
 # --- the shared SentencePiece models ---------------------------------------------------------
 
 
-def write_sentencepiece(checkpoint: Path, out: Path) -> dict[str, Path]:
-    """attnlab's SentencePiece models, from its checkpoint, as files JoeyNMT reads, one per side
+def checkpoint_tokenizers(checkpoint: Path) -> tuple[Any, Any]:
+    """The source and target SentencePiece tokenizers an attnlab checkpoint holds."""
+    translator = Translator.from_checkpoint(checkpoint, device="cpu")
+    return translator.src_tokenizer, translator.trg_tokenizer
+
+
+def fitted_tokenizers(cfg: Config) -> tuple[Any, Any]:
+    """The source and target tokenizers `attnlab train` fits for `cfg` on its training split
+    (SentencePiece gives the same model for the same lines and settings)."""
+    encoders = fit_encoders(cfg.data, read_split(split_path(cfg.data, "train")))
+    return encoders.src_tokenizer, encoders.trg_tokenizer
+
+
+def write_sentencepiece(tokenizers: tuple[Any, Any], out: Path) -> dict[str, Path]:
+    """attnlab's SentencePiece models (source, target) as files JoeyNMT reads, one per side
     (the same bytes twice with data.joint_vocab); each with a vocabulary file of all its pieces
     (control and unknown pieces left out: JoeyNMT adds its own specials).
     -> {"src_model", "trg_model", "src_vocab", "trg_vocab"}"""
-    translator = Translator.from_checkpoint(checkpoint, device="cpu")
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
-    for side, tokenizer in (("src", translator.src_tokenizer), ("trg", translator.trg_tokenizer)):
+    for side, tokenizer in zip(("src", "trg"), tokenizers, strict=True):
         model, vocab = out / f"{side}.model", out / f"{side}.vocab.txt"
         model.write_bytes(tokenizer.model_proto)
         processor = spm.SentencePieceProcessor(model_proto=tokenizer.model_proto)
@@ -227,11 +250,29 @@ def joey_train_config(
 # --- the two sides ---------------------------------------------------------------------------
 
 
-def attnlab_locked(args: list[str], env: dict[str, str], stdout: Path) -> None:
-    """`python -m attnlab ARGS` under the CPU lock, stdout to a file; a failure stops here."""
+def lock(locked: bool) -> list[str]:
+    """The command prefix that runs a child under the CPU lock, or none where the caller holds
+    the lock for it (`--side-by-side`)."""
+    return ["flock", str(LOCK)] if locked else []
+
+
+@contextmanager
+def holding_lock() -> Iterator[None]:
+    """The CPU lock held by this process while the context is open."""
+    with LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def attnlab_locked(args: list[str], env: dict[str, str], stdout: Path, locked: bool = True) -> None:
+    """`python -m attnlab ARGS` (under the CPU lock unless `locked` is False), stdout to a file;
+    a failure stops here."""
     with stdout.open("w", encoding="utf-8") as out:
         done = subprocess.run(
-            ["flock", str(LOCK), sys.executable, "-m", "attnlab", *args],
+            [*lock(locked), sys.executable, "-m", "attnlab", *args],
             env=env,
             stdout=out,
             stderr=subprocess.PIPE,
@@ -260,10 +301,10 @@ def windows_mean(rates: list[float]) -> float:
     return sum(kept) / len(kept)
 
 
-def run_attnlab(
-    recipe: Path, args: argparse.Namespace, env: dict[str, str], out: Path
+def train_attnlab(
+    recipe: Path, args: argparse.Namespace, env: dict[str, str], out: Path, locked: bool
 ) -> dict[str, Any]:
-    """Train the recipe for the budget, translate the test split with best.pt, score it."""
+    """Train the recipe for the budget; -> the training figures of its run."""
     run = out / "attnlab"
     overrides = {
         "data.dir": args.data,
@@ -275,15 +316,11 @@ def run_attnlab(
     }
     sets = [item for key, value in overrides.items() for item in ("--set", f"{key}={value}")]
     load_before = load_average()
-    attnlab_locked(["train", str(recipe), "--out", str(run), *sets], env, out / "attnlab-train.out")
+    train = ["train", str(recipe), "--out", str(run), *sets]
+    attnlab_locked(train, env, out / "attnlab-train.out", locked)
     load_after = load_average()
     summary = summarise_run(run)
-    hyp = out / "attnlab-test.hyp"
-    test_src = str(args.data / "test.src")
-    decode = ["--beam", str(BEAM), "--batch-size", str(DECODE_BATCH)]
-    attnlab_locked(["translate", str(run / "best.pt"), "--input", test_src, *decode], env, hyp)
     return {
-        **score(hyp, args.data),
         "tokens_per_s": windows_mean([e["tokens_per_s"] for e in log_entries(run, "train")]),
         "steps": summary["steps"],
         "minutes": summary["train_seconds"] / 60,
@@ -297,14 +334,29 @@ def run_attnlab(
     }
 
 
+def test_attnlab(run: Path, args: argparse.Namespace, env: dict[str, str], out: Path) -> dict:
+    """Translate the test split with the run's best.pt and score it."""
+    hyp = out / "attnlab-test.hyp"
+    test_src = str(args.data / "test.src")
+    decode = ["--beam", str(BEAM), "--batch-size", str(DECODE_BATCH)]
+    attnlab_locked(["translate", str(run / "best.pt"), "--input", test_src, *decode], env, hyp)
+    return score(hyp, args.data)
+
+
 def train_joey(
-    command: list[str], env: dict[str, str], log: Path, budget_s: float, model_dir: Path
+    command: list[str],
+    env: dict[str, str],
+    log: Path,
+    budget_s: float,
+    model_dir: Path,
+    locked: bool,
 ) -> float:
-    """Run JoeyNMT's training under the CPU lock and stop it with SIGTERM at the budget (or at
-    its first checkpoint after it); -> seconds from its "EPOCH 1" line to the stop."""
+    """Run JoeyNMT's training (under the CPU lock unless `locked` is False) and stop it with
+    SIGTERM at the budget (or at its first checkpoint after it); -> seconds from its "EPOCH 1"
+    line to the stop."""
     with log.open("w", encoding="utf-8") as handle:
         process = subprocess.Popen(
-            ["flock", str(LOCK), *command],
+            [*lock(locked), *command],
             env=env,
             stdout=handle,
             stderr=subprocess.STDOUT,
@@ -342,58 +394,84 @@ def parse_joey_log(log: str) -> dict[str, Any]:
     }
 
 
-def run_joey(
-    cfg: Config, sp: dict[str, Path], args: argparse.Namespace, env: dict[str, str], out: Path
+def train_joeynmt(
+    cfg: Config,
+    sp: dict[str, Path],
+    args: argparse.Namespace,
+    env: dict[str, str],
+    out: Path,
+    locked: bool,
 ) -> dict[str, Any]:
-    """Train JoeyNMT's nearest config for the budget, decode the test split, score it."""
-    python = str(_venv_python(args.venv))
+    """Train JoeyNMT's nearest config for the budget; -> the training figures of its run."""
     model_dir = out / "joeynmt"
     train_cfg = joey_train_config(cfg, args.data, sp, model_dir, args.validation_freq, args.seed)
     cfg_path = write_yaml(train_cfg, out / "joeynmt-train.yaml")
     load_before = load_average()
     log = out / "joeynmt-train.out"
-    command = [python, "-m", "joeynmt", "train", str(cfg_path), "--skip-test"]
-    seconds = train_joey(command, env, log, 60 * args.minutes, model_dir)
+    command = [str(_venv_python(args.venv)), "-m", "joeynmt", "train", str(cfg_path), "--skip-test"]
+    seconds = train_joey(command, env, log, 60 * args.minutes, model_dir, locked)
     load_after = load_average()
-    result = parse_joey_log(log.read_text(encoding="utf-8"))
-    best = (model_dir / "best.ckpt").resolve()
+    return {
+        **parse_joey_log(log.read_text(encoding="utf-8")),
+        "minutes": seconds / 60,
+        "best_checkpoint_step": int((model_dir / "best.ckpt").resolve().stem),
+        "schedule_at_budget": SCHEDULES["joeynmt"],
+        "load_before": load_before,
+        "load_after": load_after,
+        "run": str(model_dir),
+        "train_config": train_cfg,
+    }
+
+
+def test_joeynmt(train_cfg: dict, args: argparse.Namespace, env: dict[str, str], out: Path) -> dict:
+    """Decode the test split with JoeyNMT's best.ckpt and score it."""
     test_cfg = test_config(train_cfg, args.data, BEAM, checkpoint="best.ckpt")
     test_cfg["testing"]["beam_alpha"] = LENGTH_PENALTY
     test_path = write_yaml(test_cfg, out / "joeynmt-test.yaml")
     prefix = out / "joeynmt-test"
     run_locked(
-        [python, "-m", "joeynmt", "test", str(test_path), "-o", str(prefix)],
+        [str(_venv_python(args.venv)), "-m", "joeynmt", "test", str(test_path), "-o", str(prefix)],
         env,
         out / "joeynmt-test.out",
     )
-    return {
-        **score(Path(f"{prefix}.test"), args.data),
-        **result,
-        "minutes": seconds / 60,
-        "best_checkpoint_step": int(best.stem),
-        "schedule_at_budget": SCHEDULES["joeynmt"],
-        "load_before": load_before,
-        "load_after": load_after,
-        "run": str(model_dir),
-    }
+    return score(Path(f"{prefix}.test"), args.data)
 
 
 def compare(name: str, args: argparse.Namespace, env: dict[str, str], console: Console) -> dict:
-    """One recipe: attnlab, the shared SentencePiece files, then JoeyNMT."""
+    """One recipe: both trainings (one after the other, attnlab first, its pieces given to
+    JoeyNMT; or with `--side-by-side` at once, on pieces fitted first), then both tests."""
     out = args.out / name
     shutil.rmtree(out, ignore_errors=True)  # a fresh run: neither toolkit resumes an old one
     out.mkdir(parents=True)
     cfg = load_config(RECIPES[name], [f"data.dir={args.data}"])
-    console.print(f"[dim]{name}: attnlab, {args.minutes} min ...[/dim]")
-    attnlab_side = run_attnlab(RECIPES[name], args, env, out)
-    sp = write_sentencepiece(Path(attnlab_side["run"]) / "best.pt", out / "sp")
-    console.print(f"[dim]{name}: JoeyNMT, {args.minutes} min ...[/dim]")
-    joey_side = run_joey(cfg, sp, args, env, out)
+    if args.side_by_side:
+        sp = write_sentencepiece(fitted_tokenizers(cfg), out / "sp")
+        console.print(
+            f"[dim]{name}: attnlab and JoeyNMT side by side, {args.minutes} min ...[/dim]"
+        )
+        with holding_lock(), ThreadPoolExecutor(max_workers=2) as pool:
+            ours = pool.submit(train_attnlab, RECIPES[name], args, env, out, False)
+            theirs = pool.submit(train_joeynmt, cfg, sp, args, env, out, False)
+            attnlab_side, joey_side = ours.result(), theirs.result()
+        run_pieces = checkpoint_tokenizers(Path(attnlab_side["run"]) / "best.pt")
+        fitted = [path.read_bytes() for path in (sp["src_model"], sp["trg_model"])]
+        if [tokenizer.model_proto for tokenizer in run_pieces] != fitted:
+            raise RuntimeError(f"{name}: attnlab's run fitted other SentencePiece models")
+    else:
+        console.print(f"[dim]{name}: attnlab, {args.minutes} min ...[/dim]")
+        attnlab_side = train_attnlab(RECIPES[name], args, env, out, True)
+        tokenizers = checkpoint_tokenizers(Path(attnlab_side["run"]) / "best.pt")
+        sp = write_sentencepiece(tokenizers, out / "sp")
+        console.print(f"[dim]{name}: JoeyNMT, {args.minutes} min ...[/dim]")
+        joey_side = train_joeynmt(cfg, sp, args, env, out, True)
+    attnlab_side |= test_attnlab(Path(attnlab_side["run"]), args, env, out)
+    joey_side |= test_joeynmt(joey_side.pop("train_config"), args, env, out)
     pieces = {
         side: sum(1 for _ in sp[f"{side}_vocab"].open(encoding="utf-8")) for side in ("src", "trg")
     }
     return {
         "recipe": str(RECIPES[name].relative_to(ROOT)),
+        "side_by_side": args.side_by_side,
         "sentencepiece": {key: str(path) for key, path in sp.items()} | {"pieces": pieces},
         "attnlab": attnlab_side,
         "joeynmt": joey_side,
@@ -433,7 +511,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=60, help="training minutes per side")
     parser.add_argument("--models", nargs="+", default=list(RECIPES), choices=list(RECIPES))
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads of both toolkits")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads of each toolkit")
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="train both toolkits at once (each on --threads; 1 on a 2-core machine)",
+    )
     parser.add_argument(
         "--validation-freq",
         type=int,
@@ -507,6 +590,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "joeynmt_bible",
         "minutes": args.minutes,
         "threads": args.threads,
+        "side_by_side": args.side_by_side,
         "validation_freq": args.validation_freq,
         "seed": args.seed,
         "decoding": {

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import sentencepiece as spm
 
-from attnlab.config import load_config
+from attnlab.checkpoint import load_checkpoint
+from attnlab.config import Config, load_config
 from attnlab.translate import Translator
 from tests.benchmark_runs import joeynmt_installable, make_bible_slice, run_benchmark
 from tests.tiny_models import train_tiny
@@ -69,7 +70,7 @@ def test_joey_config_follows_the_transformer_recipe(tmp_path: Path) -> None:
 def test_sentencepiece_files_cut_the_pieces_attnlab_cuts(tmp_path: Path, joint: bool) -> None:
     settings = ["data.tokenizer=sentencepiece", "data.sp_vocab_size=20"]
     ckpt = train_tiny(tmp_path, "spm", 2, [*settings, f"data.joint_vocab={str(joint).lower()}"])
-    files = bench.write_sentencepiece(ckpt, tmp_path / "sp")
+    files = bench.write_sentencepiece(bench.checkpoint_tokenizers(ckpt), tmp_path / "sp")
     translator = Translator.from_checkpoint(ckpt, device="cpu")
     if joint:
         assert files["src_model"].read_bytes() == files["trg_model"].read_bytes()
@@ -81,6 +82,16 @@ def test_sentencepiece_files_cut_the_pieces_attnlab_cuts(tmp_path: Path, joint: 
         # every piece but <unk>, <s>, </s>, which JoeyNMT brings itself
         assert len(pieces) == processor.get_piece_size() - 3
         assert not {"<unk>", "<s>", "</s>"} & set(pieces)
+
+
+@pytest.mark.parametrize("joint", [False, True])
+def test_pieces_fitted_before_a_run_are_the_ones_the_run_fits(tmp_path: Path, joint: bool) -> None:
+    """--side-by-side gives JoeyNMT the pieces fitted before attnlab's run starts."""
+    settings = ["data.tokenizer=sentencepiece", "data.sp_vocab_size=20"]
+    ckpt = train_tiny(tmp_path, "spm", 2, [*settings, f"data.joint_vocab={str(joint).lower()}"])
+    config = Config.model_validate(load_checkpoint(ckpt)["config"])
+    fitted, trained = bench.fitted_tokenizers(config), bench.checkpoint_tokenizers(ckpt)
+    assert [t.model_proto for t in fitted] == [t.model_proto for t in trained]
 
 
 def test_joey_log_gives_parameters_last_step_and_mean_rate() -> None:
@@ -103,7 +114,8 @@ def test_joey_log_gives_parameters_last_step_and_mean_rate() -> None:
 
 
 @pytest.mark.slow
-def test_smoke_budget_runs_both_toolkits_end_to_end(tmp_path: Path) -> None:
+@pytest.mark.parametrize("side_by_side", [False, True])
+def test_smoke_budget_runs_both_toolkits_end_to_end(tmp_path: Path, side_by_side: bool) -> None:
     if not joeynmt_installable(tmp_path / "wheel"):
         pytest.skip(f"{joeynmt_side.JOEYNMT} cannot be downloaded here (no PyPI)")
     data = tmp_path / "bible"
@@ -113,9 +125,11 @@ def test_smoke_budget_runs_both_toolkits_end_to_end(tmp_path: Path) -> None:
         [
             *("--minutes", "0.2", "--threads", "1", "--validation-freq", "5"),
             *("--data", str(data), "--out", str(tmp_path / "runs")),
+            *(["--side-by-side"] if side_by_side else []),
         ],
         tmp_path / "result.json",
     )
+    assert report["side_by_side"] is side_by_side
     assert report["validation_freq"] == 5 and report["minutes"] == 0.2
     for name in ("gru-bahdanau", "transformer"):
         result = report["results"][name]
