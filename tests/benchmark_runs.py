@@ -1,5 +1,5 @@
-"""What the tests of the JoeyNMT benchmarks share: a small slice of the embedded Bible, running
-a benchmark script, and whether JoeyNMT 2.3 can be installed here."""
+"""What the tests of the benchmark scripts share: running one, a small slice of the embedded
+Bible, and whether JoeyNMT 2.3 can be installed here."""
 
 from __future__ import annotations
 
