@@ -6,7 +6,10 @@
 Each row is the recipe with one switch changed (ROWS, or a subset with --rows); every run trains
 for `--minutes` of wall clock (training.max_minutes) on one thread, `--jobs` runs at a time, and
 is read from its log.jsonl: the best greedy dev BLEU of its evaluations, and the dev BLEU of the
-averaged checkpoints where the recipe averages (training.average_last). Rows named in
+averaged checkpoints where the recipe averages (training.average_last). A run folder in `--runs`
+that an earlier invocation trained to its end is read again, not retrained, so that an
+ablation can be finished, or rows added, in later sittings (runs compared in one table should
+share a quiet machine: the JSON keeps each run's steps and tokens/s). Rows named in
 --headline get every seed, the others the first. The test split is never read: the rows choose
 a recipe, and the recipe's test figure is measured once by real_quality.py.
 """
@@ -14,6 +17,7 @@ a recipe, and the recipe's test figure is measured once by real_quality.py.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -39,16 +43,29 @@ def plan(rows: list[str], seeds: list[int], headline: list[str]) -> list[tuple[s
     return [(row, seed) for row in rows for seed in (seeds if row in headline else seeds[:1])]
 
 
+def finished(run: Path) -> bool:
+    """Whether `run` holds a run that trained to its end: its log ends with the averaging of
+    its last checkpoints (the recipes average; a run without averaging is never reused)."""
+    log = run / "log.jsonl"
+    if not log.exists():
+        return False
+    lines = log.read_text(encoding="utf-8").splitlines()
+    return bool(lines) and json.loads(lines[-1])["kind"] == "average"
+
+
 def train_row(
     config: Path, row: str, seed: int, minutes: float, runs: Path, extra: list[str]
 ) -> dict[str, Any]:
-    """One run of the ablation: the recipe with `row`'s switches and `extra` overrides."""
+    """One run of the ablation: the recipe with `row`'s switches and `extra` overrides; a run
+    that an earlier invocation finished in `runs` is read, not trained again."""
     switches = ROWS[row] + extra
     slug = row.replace(",", "").replace("'", "").replace(" ", "-")
     run = runs / f"{config.stem}-{slug}-seed{seed}"
     overrides = [f"training.seed={seed}", f"training.max_minutes={minutes}"]
     overrides += ["training.num_threads=1", *switches]
-    attnlab("train", str(config), "--out", str(run), *(a for o in overrides for a in ("--set", o)))
+    if not finished(run):
+        sets = (a for o in overrides for a in ("--set", o))
+        attnlab("train", str(config), "--out", str(run), *sets)
     return {"row": row, "seed": seed, "switches": ROWS[row], **summarise_run(run)}
 
 

@@ -59,7 +59,8 @@ def test_a_tiny_ablation_runs_from_the_command_line(tmp_path: Path) -> None:
     config.write_text(
         f"data:\n  dir: {data}\nmodel:\n  type: rnn\n  cell: gru\n  context: bahdanau\n"
         "  embedding_size: 16\n  hidden_size: 16\n  word_dropout: 0.1\n"
-        "training:\n  max_steps: 3\n  eval_every: 3\n  batch_tokens: 200\n",
+        "training:\n  max_steps: 3\n  eval_every: 3\n  batch_tokens: 200\n"
+        "  keep_last: 2\n  average_last: 2\n",
         encoding="utf-8",
     )
     out = tmp_path / "ablation.json"
@@ -83,3 +84,23 @@ def test_a_tiny_ablation_runs_from_the_command_line(tmp_path: Path) -> None:
     assert by_row["no word dropout"]["config"]["model"]["word_dropout"] == 0.0
     assert report["runs"][0]["config"]["model"]["word_dropout"] == 0.1
     assert "| no word dropout | 1 |" in done.stdout
+    # again, a second seed for a row: the finished runs are read, not trained again
+    best = tmp_path / "runs" / "tiny-recipe-seed1" / "best.pt"
+    written = best.stat().st_mtime_ns
+    done = subprocess.run([*command, "--headline", "recipe", "no word dropout"], cwd=ROOT,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    again = json.loads(out.read_text())
+    assert len(again["runs"]) == 4 and best.stat().st_mtime_ns == written
+    assert again["runs"][:3] == report["runs"]
+
+
+def test_a_run_is_finished_once_its_log_ends_with_the_averaging(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert not ablation.finished(run)  # no folder
+    run.mkdir()
+    log = run / "log.jsonl"
+    log.write_text('{"kind": "train"}\n{"kind": "dev"}\n', encoding="utf-8")
+    assert not ablation.finished(run)  # killed, or still training
+    log.write_text('{"kind": "dev"}\n{"kind": "average"}\n', encoding="utf-8")
+    assert ablation.finished(run)
