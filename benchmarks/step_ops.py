@@ -57,10 +57,11 @@ def _inside_step(event: Any) -> bool:
     return False
 
 
-def count_ops(model: Any, search: str) -> dict[str, float]:
-    """Ops a step of `search` ("greedy" or "beam5") dispatches, inside `step` and outside it."""
+def count_ops(model: Any, search: str, vocab: int) -> dict[str, float]:
+    """Ops a step of `search` ("greedy" or "beam5") dispatches, inside `step` and outside it,
+    on random sources over a source vocabulary of `vocab`."""
     generator = torch.Generator().manual_seed(0)
-    src = torch.randint(4, 100, (SENTENCES, LONG), generator=generator)
+    src = torch.randint(4, vocab, (SENTENCES, LONG), generator=generator)
     mask = torch.ones(SENTENCES, LONG, dtype=torch.bool)
     mask[SENTENCES // 2 :, SHORT:] = False  # half the batch padded
     limits = torch.full((SENTENCES,), LIMIT)
@@ -107,7 +108,7 @@ def main() -> None:
         kernels=args.kernels,
     )
     model = build_model(cfg, args.vocab, args.vocab).eval()
-    results = {search: count_ops(model, search) for search in ("greedy", "beam5")}
+    results = {search: count_ops(model, search, args.vocab) for search in ("greedy", "beam5")}
     table = Table(title=f"ops a decoding step, d_model {args.d_model}, kernels {args.kernels}")
     for column in ("search", "steps", "in step", "outside step"):
         table.add_column(column, justify="left" if column == "search" else "right")

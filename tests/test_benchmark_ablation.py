@@ -59,7 +59,7 @@ def test_a_tiny_ablation_runs_from_the_command_line(tmp_path: Path) -> None:
     config.write_text(
         f"data:\n  dir: {data}\nmodel:\n  type: rnn\n  cell: gru\n  context: bahdanau\n"
         "  embedding_size: 16\n  hidden_size: 16\n  word_dropout: 0.1\n"
-        "training:\n  max_steps: 3\n  eval_every: 3\n  batch_tokens: 200\n"
+        "training:\n  max_steps: 3\n  eval_every: 1\n  batch_tokens: 200\n"
         "  keep_last: 2\n  average_last: 2\n",
         encoding="utf-8",
     )
