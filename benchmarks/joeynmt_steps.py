@@ -81,15 +81,13 @@ def attnlab_child(spec: dict[str, Any]) -> dict[str, Any]:
     config = Config.model_validate(spec["config"])
     seed_everything(config.training.seed)
     batches_file = Path(spec["batches"])
-    encoders = None
-    if batches_file.exists():
-        encoders = Encoders.from_state(torch.load(batches_file, weights_only=True)["encoders"])
+    saved = torch.load(batches_file, weights_only=True) if batches_file.exists() else None
+    encoders = None if saved is None else Encoders.from_state(saved["encoders"])
     data = load_training_data(config.data, encoders)
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(config, data, Path(run_dir), DistEnv(), torch.device("cpu"))
         batches = fixed_batches(trainer, spec["warmup"] + spec["steps"])
-        if encoders is not None:  # a later round: the very batches of the first
-            saved = torch.load(batches_file, weights_only=True)
+        if saved is not None:  # a later round: the very batches of the first
             pairs = zip(batches, saved["src"], saved["trg_out"], strict=True)
             if not all(torch.equal(b.src, s) and torch.equal(b.trg_out, t) for b, s, t in pairs):
                 raise RuntimeError(f"{batches_file}: this round made other batches")
