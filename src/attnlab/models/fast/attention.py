@@ -181,13 +181,16 @@ class FastMultiHeadAttention(MultiHeadAttention):
         context, alpha = one_query_attention(self.q_proj(query), k, v, bias)
         return self.out_proj(context), alpha
 
+    def kv_rows(self, x: Tensor) -> Tensor:
+        """The keys and values of rows x (N, H), split into heads: (N, 2, heads, D)."""
+        return self.kv_proj(x).view(x.size(0), 2, self.heads, -1)
+
     def project_kv_tokens(self, x: Tensor, tokens: RealTokens) -> tuple[Tensor, Tensor]:
         """`project_kv(x, x)` for the real tokens x (R, H) of a (B, S) batch.
 
         -> k, v (B, heads, S, D), zeros at the padding
         """
-        kv = self.kv_proj(x)  # (R, 2H)
-        k, v = tokens.unpack_heads(kv.view(kv.size(0), 2, self.heads, -1))  # (B, heads, S, D)
+        k, v = tokens.unpack_heads(self.kv_rows(x))  # (B, heads, S, D) each
         return k, v
 
     def attend_tokens(

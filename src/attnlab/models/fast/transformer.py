@@ -130,9 +130,9 @@ def decoder_layer_step(
     -> x (B, H), cross weights (B, heads, 1, S)
     """
     self_attn, cross_attn = _fast(layer.self_attn), _fast(layer.cross_attn)
-    t, heads = cache.position, self_attn.heads
+    t = cache.position
     h = layer.self_res.inner(x)
-    k, v = self_attn.kv_proj(h).view(x.size(0), 2, heads, -1).unbind(1)  # (B, heads, D) each
+    k, v = self_attn.kv_rows(h).unbind(1)  # (B, heads, D) each
     cache.keys[i][:, :, t] = k
     cache.values[i][:, :, t] = v
     keys, values = cache.keys[i][:, :, : t + 1], cache.values[i][:, :, : t + 1]  # views
