@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 
 from attnlab.cli import main
-from attnlab.data.builtin import BUILTIN_CORPORA, _read_rows, write_builtin
+from attnlab.data.builtin import BUILTIN_CORPORA, _read_rows, split_books, write_builtin
 from attnlab.errors import UserError
 
 SPLITS = ("train", "dev", "test")
@@ -54,6 +54,16 @@ def test_layout_and_counts(name: str, written: dict[str, Path]) -> None:
     for split in SPLITS:
         counts = {len(lines(out / f"{split}.{c}")) for c in columns}
         assert counts == {EXPECTED_PAIRS[name][split]}, (split, counts)
+
+
+def test_split_books_name_each_written_line(written: dict[str, Path]) -> None:
+    books = split_books("bible-en-fr", "test")
+    assert len(books) == len(lines(written["bible-en-fr"] / "test.src"))
+    assert Counter(books) == {"ROM": 426, "DAN": 357}  # the README's split: Daniel and Romans
+    assert books == sorted(books, key=["DAN", "ROM"].index)  # in the book order of the file
+    assert set(split_books("nt-grc-en", "dev")) == {"1CO"}
+    with pytest.raises(UserError, match="bible-en-fr/valid"):
+        split_books("bible-en-fr", "valid")
 
 
 def test_summary_reports_pairs_per_split(tmp_path: Path) -> None:

@@ -46,6 +46,13 @@ def _file_contents(name: str) -> dict[str, str]:
     return contents
 
 
+def split_books(name: str, split: str) -> list[str]:
+    """The book (USFM code, e.g. "ROM") of each line of `split` as `write_builtin` writes it."""
+    if name not in BUILTIN_CORPORA or split not in SPLITS:
+        raise UserError(f"{name}/{split}", "not an embedded corpus and split")
+    return [row[1].split()[0] for row in _read_rows(name) if row[0] == split]
+
+
 def write_builtin(name: str, out: Path) -> str:
     """Write corpus `name` to OUT/{train,dev,test}.{src,trg}[.align]; return a one-line summary.
 
