@@ -43,17 +43,18 @@ class ScriptState(NamedTuple):
     prefix: Tensor  # (B, t+1), <s> first
 
 
-Script = Callable[[tuple[int, ...]], dict[int, float]]
+Script = Callable[[tuple[int, ...], int], dict[int, float]]  # (prefix, S_real) -> p(next)
 
 
 class ScriptedToy(nn.Module):
-    """p(next | prefix) = script(prefix); attention is one-hot at a position that depends on the
-    prefix, (len(prefix) + sum(prefix)) mod S_real, so a wrong path shows up in the rows."""
+    """p(next | prefix) = script(prefix, S_real); attention is one-hot at a position that depends
+    on the prefix, (len(prefix) + sum(prefix)) mod S_real, so a wrong path shows up in the rows."""
 
     def __init__(self, script: Script, vocab_size: int = 7) -> None:
         super().__init__()
         self.script, self.vocab_size = script, vocab_size
         self.steps = 0  # test bookkeeping only: how often search called step
+        self.rows: list[int] = []  # and with how many rows each time
 
     def encode(self, src: Tensor, src_mask: Tensor) -> ScriptMemory:
         return ScriptMemory(src_mask)
@@ -62,14 +63,16 @@ class ScriptedToy(nn.Module):
         self, memory: ScriptMemory, state: ScriptState | None, y_prev: Tensor
     ) -> tuple[Tensor, ScriptState, Tensor]:
         self.steps += 1
+        self.rows.append(y_prev.size(0))
         prev = y_prev.unsqueeze(1)
         prefix = prev if state is None else torch.cat([state.prefix, prev], dim=1)  # (B, t+1)
         logits = torch.full((prefix.size(0), self.vocab_size), float("-inf"))
         attention = torch.zeros(memory.mask.shape)
         for row, ids in enumerate(prefix.tolist()):
-            for token, p in self.script(tuple(ids[1:])).items():
+            s_real = int(memory.mask[row].sum())
+            for token, p in self.script(tuple(ids[1:]), s_real).items():
                 logits[row, token] = math.log(p)
-            attention[row, expected_position(ids[1:], int(memory.mask[row].sum()))] = 1.0
+            attention[row, expected_position(ids[1:], s_real)] = 1.0
         return logits, ScriptState(prefix), attention
 
 
@@ -78,7 +81,7 @@ def expected_position(prefix: list[int], s_real: int) -> int:
 
 
 def from_table(table: dict[tuple[int, ...], dict[int, float]]) -> Script:
-    return lambda prefix: table.get(prefix, {EOS_ID: 1.0})
+    return lambda prefix, _s_real: table.get(prefix, {EOS_ID: 1.0})
 
 
 class GruMemory(NamedTuple):
@@ -229,7 +232,7 @@ def test_length_penalty_changes_the_winner() -> None:
 
 def test_length_limit_forces_end_of_sentence() -> None:
     src, mask = sources([3, 3, 3])
-    model = ScriptedToy(lambda prefix: {A: 0.9, EOS_ID: 0.1})  # never wants to stop
+    model = ScriptedToy(lambda *_: {A: 0.9, EOS_ID: 0.1})  # never wants to stop
     limits = torch.tensor([0, 2, 5])
     out = greedy_search(model, src, mask, limits)
     assert [h.tokens for [h] in out] == [[], [A] * 2, [A] * 5]
@@ -239,6 +242,47 @@ def test_length_limit_forces_end_of_sentence() -> None:
     beams = beam_search(model, src, mask, limits, 2, 2, 3.0)  # a strong length reward: the longest
     assert [hyps[0].tokens for hyps in beams] == [[], [A] * 2, [A] * 5]
     assert len(beams[0]) == 1  # within 0 tokens only "" exists
+
+
+def test_greedy_steps_finished_sentences_until_they_are_half_the_batch() -> None:
+    src, mask = sources([3, 3, 3, 3])
+    model = ScriptedToy(lambda *_: {A: 0.9, EOS_ID: 0.1})
+    out = greedy_search(model, src, mask, torch.tensor([0, 1, 2, 5]))  # </s> at steps 0 1 2 5
+    # step 0 ends 1 of 4 (kept); step 1 ends a 2nd: 2 of 4 leave; step 2: 1 of 2 leaves
+    assert model.rows == [4, 4, 2, 1, 1, 1]
+    assert [h.tokens for [h] in out] == [[], [A], [A] * 2, [A] * 5]
+    assert [h.score for [h] in out] == pytest.approx(
+        [n * math.log(0.9) + math.log(0.1) for n in (0, 1, 2, 5)]
+    )
+
+
+def test_beam_steps_done_sentences_until_they_are_half_the_batch() -> None:
+    src, mask = sources([3, 3, 3, 3])
+    model = ScriptedToy(lambda *_: {A: 0.9, EOS_ID: 0.1})
+    out = beam_search(model, src, mask, torch.tensor([0, 1, 2, 5]), 2, 1, 3.0)
+    # a strong length reward: each sentence is done at its limit, as in greedy, with K rows each;
+    # a done sentence stepped on past its limit would finish a longer, better rewarded hypothesis
+    assert model.rows == [8, 8, 4, 2, 2, 2]
+    assert [hyps[0].tokens for hyps in out] == [[], [A], [A] * 2, [A] * 5]
+    assert [hyps[0].score for hyps in out] == pytest.approx(
+        [(n * math.log(0.9) + math.log(0.1)) / gnmt_lp(n + 1, 3.0) for n in (0, 1, 2, 5)]
+    )
+
+
+def test_a_done_sentence_stepped_on_finishes_nothing() -> None:
+    stops_early = {(): {EOS_ID: 0.5, A: 0.5}, (A,): {A: 0.99, EOS_ID: 0.01}}  # then (A, A): </s>
+
+    def script(prefix: tuple[int, ...], s_real: int) -> dict[int, float]:
+        return from_table(stops_early)(prefix, s_real) if s_real == 1 else {A: 0.9, EOS_ID: 0.1}
+
+    src, mask = sources([1, 3, 3])
+    model = ScriptedToy(script)
+    out = beam_search(model, src, mask, torch.tensor([5, 5, 5]), 2, 1, 1.0)
+    # sentence 0 is done at step 0 ("" scores log 0.5, as the live "a"), but 1 of 3 stays in the
+    # batch: "a a" would score log(0.495) / (8/6) = -0.53 at step 2 and win if it were recorded
+    assert model.rows == [6] * 6
+    assert out[0][0].tokens == [] and out[0][0].score == pytest.approx(math.log(0.5))
+    assert [hyps[0].tokens for hyps in out[1:]] == [[A] * 5, [A] * 5]
 
 
 def test_log_probs_ban_pad_and_bos_and_force_end_at_the_limit() -> None:
