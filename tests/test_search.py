@@ -244,32 +244,30 @@ def test_length_limit_forces_end_of_sentence() -> None:
     assert len(beams[0]) == 1  # within 0 tokens only "" exists
 
 
-def test_greedy_steps_finished_sentences_until_they_are_half_the_batch() -> None:
+def test_greedy_finished_sentences_leave_the_batch() -> None:
     src, mask = sources([3, 3, 3, 3])
     model = ScriptedToy(lambda *_: {A: 0.9, EOS_ID: 0.1})
     out = greedy_search(model, src, mask, torch.tensor([0, 1, 2, 5]))  # </s> at steps 0 1 2 5
-    # step 0 ends 1 of 4 (kept); step 1 ends a 2nd: 2 of 4 leave; step 2: 1 of 2 leaves
-    assert model.rows == [4, 4, 2, 1, 1, 1]
+    assert model.rows == [4, 3, 2, 1, 1, 1]
     assert [h.tokens for [h] in out] == [[], [A], [A] * 2, [A] * 5]
     assert [h.score for [h] in out] == pytest.approx(
         [n * math.log(0.9) + math.log(0.1) for n in (0, 1, 2, 5)]
     )
 
 
-def test_beam_steps_done_sentences_until_they_are_half_the_batch() -> None:
+def test_beam_done_sentences_leave_the_batch() -> None:
     src, mask = sources([3, 3, 3, 3])
     model = ScriptedToy(lambda *_: {A: 0.9, EOS_ID: 0.1})
     out = beam_search(model, src, mask, torch.tensor([0, 1, 2, 5]), 2, 1, 3.0)
-    # a strong length reward: each sentence is done at its limit, as in greedy, with K rows each;
-    # a done sentence stepped on past its limit would finish a longer, better rewarded hypothesis
-    assert model.rows == [8, 8, 4, 2, 2, 2]
+    # a strong length reward: each sentence is done at its limit, as in greedy, with K rows each
+    assert model.rows == [8, 6, 4, 2, 2, 2]
     assert [hyps[0].tokens for hyps in out] == [[], [A], [A] * 2, [A] * 5]
     assert [hyps[0].score for hyps in out] == pytest.approx(
         [(n * math.log(0.9) + math.log(0.1)) / gnmt_lp(n + 1, 3.0) for n in (0, 1, 2, 5)]
     )
 
 
-def test_a_done_sentence_stepped_on_finishes_nothing() -> None:
+def test_a_done_sentence_finishes_nothing_more() -> None:
     stops_early = {(): {EOS_ID: 0.5, A: 0.5}, (A,): {A: 0.99, EOS_ID: 0.01}}  # then (A, A): </s>
 
     def script(prefix: tuple[int, ...], s_real: int) -> dict[int, float]:
@@ -278,9 +276,9 @@ def test_a_done_sentence_stepped_on_finishes_nothing() -> None:
     src, mask = sources([1, 3, 3])
     model = ScriptedToy(script)
     out = beam_search(model, src, mask, torch.tensor([5, 5, 5]), 2, 1, 1.0)
-    # sentence 0 is done at step 0 ("" scores log 0.5, as the live "a"), but 1 of 3 stays in the
-    # batch: "a a" would score log(0.495) / (8/6) = -0.53 at step 2 and win if it were recorded
-    assert model.rows == [6] * 6
+    # sentence 0 is done at step 0 ("" scores log 0.5, as the live "a") and leaves the batch:
+    # "a a" would score log(0.495) / (8/6) = -0.53 at step 2 and win if it were searched on
+    assert model.rows == [6] + [4] * 5
     assert out[0][0].tokens == [] and out[0][0].score == pytest.approx(math.log(0.5))
     assert [hyps[0].tokens for hyps in out[1:]] == [[A] * 5, [A] * 5]
 

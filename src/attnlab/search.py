@@ -17,10 +17,9 @@ only falls as a hypothesis grows); with alpha > 0 it is a heuristic, and a longe
 could in principle have won. With K = 1 beam search gives the greedy result.
 
 Search never generates <pad> or <s> (their log-probs are set to -inf, not renormalised).
-Sentences that stop leave the batch (memory and state are cut with `select_batch`) once they
-fill LEAVE_SHARE of it, stepped on and ignored until then, so a translation never depends on the
-other sentences in its batch, given a model whose rows do not interact. Left out: sampling,
-ensembles, coverage penalty, prefix constraints, n-gram blocking.
+Sentences that stop leave the batch (memory and state are cut with `select_batch`), so a
+translation never depends on the other sentences in its batch, given a model whose rows do not
+interact. Left out: sampling, ensembles, coverage penalty, prefix constraints, n-gram blocking.
 
 Letters: B sentences, A sentences still searching, K beam size, N n-best, V target vocabulary,
 S padded source length, T decoding steps.
@@ -28,7 +27,6 @@ S padded source length, T decoding steps.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -50,12 +48,6 @@ class Hypothesis:
     tokens: list[int]
     score: float
     attention: Tensor | None
-
-
-# Finished sentences leave search's batch once they fill this share of its sentences. Each
-# leaving copies the memory and state of the rows kept (for the Transformer, every layer's
-# cross-attention keys and values); a finished row stepped on costs its share of the step.
-LEAVE_SHARE = 0.5
 
 
 def max_lengths(src_mask: Tensor, ratio: float, offset: int) -> Tensor:
@@ -140,15 +132,12 @@ def greedy_search(
 def _greedy_loop(
     model: Seq2SeqModel, memory: Any, limits: Tensor
 ) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
-    """Step all sentences together. A sentence that emits </s> is finished; the finished ones
-    leave the batch once they fill LEAVE_SHARE of its rows, and until then are stepped and their
-    results ignored.
+    """Step all sentences together; a sentence leaves the batch when it emits </s>.
 
     -> tokens (T, B), attention (T, B, S) or None, scores (B,), ends (B,) = step of </s>
     """
     n = limits.size(0)
-    rows = torch.arange(n, device=limits.device)  # (A,) the sentence in each row of the batch
-    finished = torch.zeros(n, dtype=torch.bool, device=limits.device)  # (A,)
+    alive = torch.arange(n, device=limits.device)  # (A,)
     y = limits.new_full((n,), BOS_ID)
     state: Any = None
     tokens, attention = [], []
@@ -156,22 +145,20 @@ def _greedy_loop(
     ends = limits.clone()
     for t in range(int(limits.max()) + 1):
         logits, state, att = model.step(memory, state, y)
-        best, y = _log_probs(logits, limits[rows] <= t).max(dim=-1)  # (A,), (A,)
-        # the rows of finished sentences write past their </s>, where nothing reads
-        tokens.append(_scatter(limits.new_full((n,), EOS_ID), rows, y))
+        best, y = _log_probs(logits, limits[alive] <= t).max(dim=-1)  # (A,), (A,)
+        tokens.append(_scatter(limits.new_full((n,), EOS_ID), alive, y))
         if att is not None:
-            attention.append(_scatter(att.new_zeros(n, att.size(-1)), rows, att))
-        scores = scores.index_add(0, rows, best.masked_fill(finished, 0.0))
-        ended = (y == EOS_ID) & ~finished
-        ends = ends.index_fill(0, rows[ended], t)
-        finished = finished | ended
-        n_finished = int(finished.sum())
-        if n_finished == rows.numel():
+            attention.append(_scatter(att.new_zeros(n, att.size(-1)), alive, att))
+        scores = scores.index_add(0, alive, best)
+        ended = y == EOS_ID
+        ends = ends.index_fill(0, alive[ended], t)
+        n_ended = int(ended.sum())
+        if n_ended == alive.numel():
             break
-        if n_finished >= LEAVE_SHARE * rows.numel():
-            keep = (~finished).nonzero().squeeze(1)  # (A',)
+        if n_ended:
+            keep = (~ended).nonzero().squeeze(1)  # (A',)
             memory, state = _keep_rows(memory, state, keep, keep)
-            rows, y, finished = rows[keep], y[keep], finished[keep]
+            alive, y = alive[keep], y[keep]
     return torch.stack(tokens), torch.stack(attention) if attention else None, scores, ends
 
 
@@ -187,7 +174,6 @@ class _Beam(NamedTuple):
     scores: Tensor  # (A, K) total log-prob of each live hypothesis, best first
     y: Tensor  # (A*K,) last token of each live hypothesis
     best_finished: Tensor  # (A, N) best finished scores so far, -inf where fewer than N
-    stopped: Tensor  # (A,) bool: the sentence is done, its rows stepped on until it leaves
     memory: Any  # encoder memory, A*K rows
     state: Any  # decoder state, A*K rows
 
@@ -256,7 +242,6 @@ def _start_beam(
         scores=scores,
         y=src.new_full((b * k,), BOS_ID),
         best_finished=torch.full((b, n), float("-inf"), device=src.device),
-        stopped=torch.zeros(b, dtype=torch.bool, device=src.device),
         memory=memory,
         state=None,
     )
@@ -283,12 +268,12 @@ def _beam_step(
     ended = torch.where(ends, top[:, :k], float("-inf"))  # (A, K)
     finished = torch.full_like(beam.scores, float("-inf"))
     finished = finished.scatter_reduce(1, parent[:, :k], ended, reduce="amax")  # (A, K) by parent
-    finished = (finished / gnmt_lp(t + 1, alpha)).masked_fill(beam.stopped.unsqueeze(1), -math.inf)
+    finished = finished / gnmt_lp(t + 1, alpha)
     live = torch.argsort(is_eos.long(), dim=1, stable=True)[:, :k]  # first K non-</s>, (A, K)
     scores, parent, token = top.gather(1, live), parent.gather(1, live), token.gather(1, live)
     best = torch.cat([beam.best_finished, finished], dim=1).topk(beam.best_finished.size(1)).values
     cannot_improve = best[:, -1] >= scores[:, 0] / gnmt_lp(t + 1, alpha)
-    done = cannot_improve | (beam.limits <= t) | beam.stopped  # (A,)
+    done = cannot_improve | (beam.limits <= t)  # (A,)
     rows = (torch.arange(a, device=token.device) * k).unsqueeze(1) + parent  # (A, K)
     stepped = beam._replace(scores=scores, y=token.view(a * k), best_finished=best, state=state)
     return stepped, rows, done, _trace_step(beam.alive, n_sentences, token, parent, finished, att)
@@ -312,13 +297,13 @@ def _trace_step(
 
 
 def _next_beam(beam: _Beam, rows: Tensor, done: Tensor) -> _Beam | None:
-    """Reorder the state to follow the surviving hypotheses (rows (A, K)); the sentences that
-    are done leave the batch once they fill LEAVE_SHARE of it. None when all are done."""
+    """Reorder the state to follow the surviving hypotheses (rows (A, K)) and drop the
+    sentences that are done from the batch; None when none is left."""
     n_done = int(done.sum())
     if n_done == done.numel():
         return None
-    if n_done < LEAVE_SHARE * done.numel():
-        return beam._replace(state=select_batch(beam.state, rows.view(-1)), stopped=done)
+    if n_done == 0:
+        return beam._replace(state=select_batch(beam.state, rows.view(-1)))
     keep = (~done).nonzero().squeeze(1)  # (A',)
     k = beam.scores.size(1)
     kept_rows = ((keep * k).unsqueeze(1) + torch.arange(k, device=keep.device)).view(-1)  # (A'*K,)
@@ -329,7 +314,6 @@ def _next_beam(beam: _Beam, rows: Tensor, done: Tensor) -> _Beam | None:
         scores=beam.scores[keep],
         y=beam.y[kept_rows],
         best_finished=beam.best_finished[keep],
-        stopped=done[keep],
         memory=memory,
         state=state,
     )
