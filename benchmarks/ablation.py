@@ -23,8 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from common import load_average, write_report
-from real_quality import attnlab, ensure_data, summarise_run
+from common import attnlab, load_average, write_report
+from real_quality import ensure_data, summarise_run
 
 ROWS: dict[str, list[str]] = {
     "recipe": [],

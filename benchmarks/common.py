@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,14 @@ from attnlab.data.make import make_dataset
 def openmp_settings() -> dict[str, str | None]:
     """The OpenMP waiting settings the children ran with (README.md, "Threads")."""
     return {name: os.environ.get(name) for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+
+
+def attnlab(*args: str) -> str:
+    """Run the attnlab CLI in a child process; its stdout, or exit with its error."""
+    done = subprocess.run([sys.executable, "-m", "attnlab", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"attnlab {' '.join(args)} failed:\n{done.stderr.strip()}")
+    return done.stdout
 
 
 def load_average() -> str:

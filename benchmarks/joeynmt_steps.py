@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import load_average, write_report
+from common import attnlab, load_average, write_report
 from joeynmt_bible import joey_model
 from joeynmt_side import BENCH, ROOT, child_env, ensure_venv, run_locked
 from realistic_train import fixed_batches, timed_steps
@@ -217,8 +217,6 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True)
     versions = ensure_venv(args.venv, args.wheel, console)
     if not (args.data / "train.src").exists():
-        from real_quality import attnlab
-
         attnlab("data", "make", "bible-en-fr", "--out", str(args.data))
     env = child_env(args.threads, args.plain_env)
     load_before = load_average()

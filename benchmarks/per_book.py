@@ -22,8 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from common import load_average, write_report
-from real_quality import attnlab
+from common import attnlab, load_average, write_report
 
 from attnlab.data.builtin import BUILTIN_CORPORA, split_books, write_builtin
 

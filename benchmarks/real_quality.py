@@ -7,6 +7,9 @@ split once, and write the learning curves and test figures as JSON.
 For each config and seed: `attnlab data make` if the config's data folder is missing (embedded
 corpora only), `attnlab train CONFIG --set training.seed=S --set training.max_minutes=M`, then
 `attnlab evaluate best.pt` on the test split (sacreBLEU on detokenised output, the config's beam).
+With --tune-decoding, the beam size and length penalty are chosen on dev first
+(decoding_sweep.py: beams 5 and 10, alphas 0, 1, 1.5 and 2; the highest dev BLEU, the earlier
+setting on a tie), and test is scored once, with that setting; the JSON keeps the sweep.
 The JSON holds the machine, the load average before and after each run, the dev curve (dev BLEU
 against training seconds, from log.jsonl), the test BLEU/chrF with sacreBLEU's signature, the
 parameter count and the training throughput. Test scores are read once per run and never used to
@@ -17,25 +20,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from common import load_average, write_report
+from common import attnlab, load_average, write_report
+from decoding_sweep import settings, sweep
 
 from attnlab.config import load_config
 from attnlab.data.builtin import BUILTIN_CORPORA
 from attnlab.translate import Translator
-
-
-def attnlab(*args: str) -> str:
-    """Run the attnlab CLI in a child process; its stdout, or exit with its error."""
-    done = subprocess.run([sys.executable, "-m", "attnlab", *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"attnlab {' '.join(args)} failed:\n{done.stderr.strip()}")
-    return done.stdout
 
 
 def ensure_data(config: Path, overrides: list[str]) -> Path:
@@ -78,10 +73,21 @@ def summarise_run(run: Path) -> dict[str, Any]:
     }
 
 
+TUNED_BEAMS, TUNED_ALPHAS = [5, 10], [0.0, 1.0, 1.5, 2.0]
+
+
+def chosen_decoding(run: Path, data: Path) -> dict[str, Any]:
+    """The dev sweep of best.pt and the setting it chooses (module docstring)."""
+    rows = sweep(run / "best.pt", data, "dev", settings(TUNED_BEAMS, TUNED_ALPHAS))
+    best = max(rows, key=lambda row: row["bleu"])  # max keeps the first of equal scores
+    return {"beam": best["beam"], "alpha": best["alpha"], "dev_sweep": rows}
+
+
 def measure(
-    config: Path, seed: int, minutes: float | None, runs: Path, extra: list[str]
+    config: Path, seed: int, minutes: float | None, runs: Path, extra: list[str], tune: bool
 ) -> dict[str, Any]:
-    """Train one recipe and seed (with `extra` key=value overrides), score best.pt on test."""
+    """Train one recipe and seed (with `extra` key=value overrides), score best.pt on test
+    (with `tune`, at the decoding setting chosen on dev)."""
     data = ensure_data(config, extra)
     run = runs / f"{data.name}-{config.stem}-seed{seed}"  # data: the folder this run reads
     overrides = ["--set", f"training.seed={seed}"]
@@ -95,6 +101,9 @@ def measure(
     wall = time.perf_counter() - start
     load_after = load_average()
     test = ["--src", str(data / "test.src"), "--ref", str(data / "test.trg"), "--json"]
+    decoding = chosen_decoding(run, data) if tune else None
+    if decoding is not None:
+        test += ["--beam", str(decoding["beam"]), "--length-penalty", str(decoding["alpha"])]
     scores = json.loads(attnlab("evaluate", str(run / "best.pt"), *test))
     return {
         "config_file": str(config),
@@ -106,6 +115,7 @@ def measure(
         "test_bleu": scores["bleu"],
         "test_chrf": scores["chrf"],
         "signature": scores["signature"],
+        "tuned_decoding": decoding,
         "load_average_before": load_before,
         "load_average_after": load_after,
     }
@@ -126,13 +136,19 @@ def main() -> None:
         default=[],
         help="summarise finished run folders (dev figures only, no test scoring): the ablations",
     )
+    parser.add_argument(
+        "--tune-decoding",
+        action="store_true",
+        help="choose beam size and length penalty on dev, then score test with them",
+    )
     args = parser.parse_args()
     results = [summarise_run(run) for run in args.from_runs]
     for row in results:
         print(f"{row['run']:<44} {row['parameters']:>10,} params  dev {row['best_dev_bleu']:5.2f}")
     for config in args.configs:
         for seed in args.seeds:
-            results.append(measure(config, seed, args.minutes, args.runs, args.set))
+            tune = args.tune_decoding
+            results.append(measure(config, seed, args.minutes, args.runs, args.set, tune))
             row = results[-1]
             print(
                 f"{row['config_file']:<44} seed {seed:>3}  {row['train_seconds'] / 60:5.1f} min  "

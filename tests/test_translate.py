@@ -136,3 +136,38 @@ def test_bad_checkpoints_and_flags(ckpts: dict[str, Path], cli: Callable[..., Cl
     ]
     for args, fragment in cases:
         assert_one_line_error(cli(*args), fragment)
+
+
+def test_length_penalty_flag_reaches_beam_search(
+    ckpts: dict[str, Path], cli: Callable[..., CliResult]
+) -> None:
+    """score = log P(Y) / ((5 + |Y|) / 6) ** alpha, |Y| = tokens + </s>: where alpha 0 and 2
+    pick the same hypothesis, their scores differ by exactly that factor."""
+    lines = [" ".join(f"w{(3 * i + k) % 12}" for k in range(2 + i % 5)) for i in range(8)]
+    source = write(ckpts["root"] / "alpha.txt", "\n".join(lines) + "\n")
+    records = {}
+    for alpha in ("0", "2"):
+        args = ["translate", ckpts["rnn"], "--input", source, "--beam", "3", "--json"]
+        result = cli(*args, "--length-penalty", alpha)
+        assert result.code == 0, result.err
+        records[alpha] = [json.loads(line) for line in result.out.splitlines()]
+    same = [
+        (plain, penalised)
+        for plain, penalised in zip(records["0"], records["2"], strict=True)
+        if plain["trg_tokens"] == penalised["trg_tokens"]
+    ]
+    assert same, "no line where both searches agree: choose other lines"
+    for plain, penalised in same:
+        lp = ((5 + len(plain["trg_tokens"]) + 1) / 6) ** 2
+        assert penalised["score"] == pytest.approx(plain["score"] / lp, rel=1e-5)
+    api = Translator.from_checkpoint(ckpts["rnn"], length_penalty=2.0).translate(lines, beam_size=3)
+    assert [t.score for t in api] == pytest.approx([r["score"] for r in records["2"]], rel=1e-6)
+
+
+@pytest.mark.parametrize("alpha", ["-0.5", "nan", "inf"])
+def test_bad_length_penalty_is_a_one_line_error(
+    ckpts: dict[str, Path], cli: Callable[..., CliResult], alpha: str
+) -> None:
+    source = write(ckpts["root"] / "in3.txt", "w1\n")
+    result = cli("translate", ckpts["rnn"], "--input", source, "--length-penalty", alpha)
+    assert_one_line_error(result, "length_penalty", "finite number >= 0")

@@ -43,6 +43,13 @@ SetOption = Annotated[
     typer.Option("--set", help="Override a config value: --set model.hidden_size=64 (repeatable)."),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+LengthPenaltyOption = Annotated[
+    float | None,
+    typer.Option(
+        "--length-penalty",
+        help="Beam search's GNMT alpha, >= 0 (0: none); default decoding.length_penalty.",
+    ),
+]
 
 
 def _print_json(obj: object) -> None:
@@ -151,12 +158,13 @@ def translate(
         typer.Option("--n-best", min=1, help="Hypotheses per line; default decoding.n_best."),
     ] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
+    length_penalty: LengthPenaltyOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Translate one line out per line in, in order (streams stdin)."""
     from attnlab.translate import translate_stream
 
-    translate_stream(ckpt, input, beam, n_best, batch_size, as_json)
+    translate_stream(ckpt, input, beam, n_best, batch_size, as_json, length_penalty=length_penalty)
 
 
 @app.command("evaluate")
@@ -168,14 +176,18 @@ def evaluate(
     buckets: Annotated[
         str, typer.Option("--buckets", help="Bucket upper bounds.")
     ] = "10,20,30,40,50",
-    beam: Annotated[int | None, typer.Option("--beam", min=1)] = None,
+    beam: Annotated[
+        int | None, typer.Option("--beam", min=1, help="Beam size; 1 = greedy.")
+    ] = None,
+    length_penalty: LengthPenaltyOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """BLEU and chrF (sacreBLEU), per source-length bucket, and AER against gold alignments."""
     from attnlab.evaluate import evaluate_checkpoint, render_evaluation
     from attnlab.metrics import parse_buckets
 
-    result = evaluate_checkpoint(ckpt, src, ref, align, parse_buckets(buckets), beam)
+    bounds = parse_buckets(buckets)
+    result = evaluate_checkpoint(ckpt, src, ref, align, bounds, beam, length_penalty)
     if as_json:
         _print_json(result)
     else:

@@ -8,6 +8,7 @@ gives an empty line; a line longer than the model can take is truncated with a w
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -66,7 +67,13 @@ class Translator:
         self.max_src_len = max_src_len
 
     @classmethod
-    def from_checkpoint(cls, path: Path, device: str = "auto") -> Translator:
+    def from_checkpoint(
+        cls, path: Path, device: str = "auto", length_penalty: float | None = None
+    ) -> Translator:
+        """The checkpoint's model and decoding settings; `length_penalty` (GNMT alpha, >= 0)
+        replaces decoding.length_penalty where given."""
+        if length_penalty is not None and not 0 <= length_penalty < math.inf:
+            raise UserError("length_penalty", f"must be a finite number >= 0 (got {length_penalty})")
         ckpt = load_checkpoint(path)
         try:
             config = Config.model_validate(ckpt["config"])
@@ -89,6 +96,9 @@ class Translator:
                 str(path), f"weights do not fit the model in its config: {first}"
             ) from None
         model.to(resolve_device(device)).eval()
+        if length_penalty is not None:
+            decoding = config.decoding.model_copy(update={"length_penalty": length_penalty})
+            config = config.model_copy(update={"decoding": decoding})
         return cls.from_encoders(model, encoders, config)
 
     @classmethod
@@ -242,13 +252,14 @@ def translate_stream(
     batch_size: int | None,
     as_json: bool,
     out: TextIO | None = None,
+    length_penalty: float | None = None,
 ) -> None:
     """`attnlab translate`: one line out per line in, in order; stdin when no input file.
 
     Interactive stdin is translated line by line; piped input in batches.
     """
     out = out or sys.stdout
-    translator = Translator.from_checkpoint(ckpt)
+    translator = Translator.from_checkpoint(ckpt, length_penalty=length_penalty)
     beam, n_best = translator.search_sizes(beam, n_best)
     batch_size = batch_size or translator.decoding.batch_size
     if input_path is None:
