@@ -73,7 +73,8 @@ class Translator:
         """The checkpoint's model and decoding settings; `length_penalty` (GNMT alpha, >= 0)
         replaces decoding.length_penalty where given."""
         if length_penalty is not None and not 0 <= length_penalty < math.inf:
-            raise UserError("length_penalty", f"must be a finite number >= 0 (got {length_penalty})")
+            problem = f"must be a finite number >= 0 (got {length_penalty})"
+            raise UserError("length_penalty", problem)
         ckpt = load_checkpoint(path)
         try:
             config = Config.model_validate(ckpt["config"])
