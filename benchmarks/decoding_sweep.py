@@ -1,10 +1,12 @@
-"""Beam size and length penalty, chosen on dev: one checkpoint decoded with each setting.
+"""Beam size, length penalty and stopping rule, chosen on dev: one checkpoint decoded with each
+setting.
 
     python benchmarks/decoding_sweep.py runs/q/best.pt --data data/bible-en-fr --split dev \
-        --beams 1 5 10 --alphas 0 1 1.5 2 --json benchmarks/results/decoding_sweep.json
+        --beams 1 5 10 --alphas 0 1 1.5 2 [--stoppings heuristic exact] --json F
 
-Each setting is one `attnlab translate --beam K --length-penalty A` of SPLIT.src (greedy search,
-K = 1, once: it has no length penalty), scored against SPLIT.trg with sacreBLEU's defaults. Beside
+Each setting is one `attnlab translate --beam K --length-penalty A --stopping R` of SPLIT.src
+(greedy search, K = 1, once: it has neither; alpha 0 with the first rule only, since both rules
+are the same there), scored against SPLIT.trg with sacreBLEU's defaults. Beside
 BLEU and chrF: the brevity penalty and the ratio of output to reference length (13a tokens),
 since output that is too short is what a length penalty mends, and the seconds of the child
 process (loading included). Choose on dev, then score test once with the chosen setting.
@@ -22,12 +24,15 @@ from sacrebleu.metrics import BLEU
 
 from attnlab.metrics import corpus_scores
 
+Setting = tuple[int, float, str]  # beam size, alpha, stopping rule
 
-def decode(checkpoint: Path, source: Path, beam: int, alpha: float) -> tuple[list[str], float]:
+
+def decode(checkpoint: Path, source: Path, setting: Setting) -> tuple[list[str], float]:
     """`attnlab translate` of every line of `source`; -> the lines out, seconds taken."""
+    beam, alpha, stopping = setting
     start = time.perf_counter()
     args = ["--input", str(source), "--beam", str(beam), "--length-penalty", str(alpha)]
-    out = attnlab("translate", str(checkpoint), *args)
+    out = attnlab("translate", str(checkpoint), *args, "--stopping", stopping)
     return out.split("\n")[:-1], time.perf_counter() - start
 
 
@@ -42,27 +47,37 @@ def scores(hypotheses: list[str], references: list[str]) -> dict[str, Any]:
     }
 
 
-def settings(beams: list[int], alphas: list[float]) -> list[tuple[int, float]]:
-    """Every (beam, alpha) pair, greedy search once (alpha 0: it has none)."""
-    pairs = [(1, 0.0)] if 1 in beams else []
-    return pairs + [(beam, alpha) for beam in beams if beam > 1 for alpha in alphas]
+def settings(
+    beams: list[int], alphas: list[float], stoppings: tuple[str, ...] = ("heuristic",)
+) -> list[Setting]:
+    """Every (beam, alpha, stopping rule), greedy search once, alpha 0 with the first rule only
+    (the two rules are the same there)."""
+    greedy = [(1, 0.0, "heuristic")] if 1 in beams else []
+    return greedy + [
+        (beam, alpha, stopping)
+        for beam in beams
+        if beam > 1
+        for alpha in alphas
+        for stopping in stoppings
+        if alpha > 0 or stopping == stoppings[0]
+    ]
 
 
-def sweep(
-    checkpoint: Path, data: Path, split: str, pairs: list[tuple[int, float]]
-) -> list[dict[str, Any]]:
-    """Decode DATA/SPLIT.src with each (beam, alpha) of `pairs`, score it against SPLIT.trg,
-    print a row each -> the rows."""
+def sweep(checkpoint: Path, data: Path, split: str, chosen: list[Setting]) -> list[dict[str, Any]]:
+    """Decode DATA/SPLIT.src with each setting, score it against SPLIT.trg, print a row each
+    -> the rows."""
     source = data / f"{split}.src"
     references = (data / f"{split}.trg").read_text(encoding="utf-8").splitlines()
     rows = []
-    print(f"{'beam':>5}{'alpha':>7}{'BLEU':>7}{'chrF':>7}{'BP':>7}{'ratio':>7}{'s':>7}")
-    for beam, alpha in pairs:
-        hypotheses, seconds = decode(checkpoint, source, beam, alpha)
-        row = {"beam": beam, "alpha": alpha, **scores(hypotheses, references), "seconds": seconds}
+    print(f"{'beam':>5}{'alpha':>7}{'stop':>10}{'BLEU':>7}{'chrF':>7}{'BP':>7}{'ratio':>7}{'s':>7}")
+    for setting in chosen:
+        hypotheses, seconds = decode(checkpoint, source, setting)
+        beam, alpha, stopping = setting
+        row = {"beam": beam, "alpha": alpha, "stopping": stopping}
+        row |= scores(hypotheses, references) | {"seconds": seconds}
         rows.append(row)
         print(
-            f"{beam:>5}{alpha:>7.2f}{row['bleu']:>7.2f}{row['chrf']:>7.2f}"
+            f"{beam:>5}{alpha:>7.2f}{stopping:>10}{row['bleu']:>7.2f}{row['chrf']:>7.2f}"
             f"{row['brevity_penalty']:>7.3f}{row['length_ratio']:>7.3f}{seconds:>7.1f}",
             flush=True,
         )
@@ -76,10 +91,14 @@ def main() -> None:
     parser.add_argument("--split", default="dev")
     parser.add_argument("--beams", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.0, 1.0, 1.5, 2.0])
+    parser.add_argument(
+        "--stoppings", nargs="+", choices=["heuristic", "exact"], default=["heuristic"]
+    )
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/decoding_sweep.json"))
     args = parser.parse_args()
     load_before = load_average()
-    rows = sweep(args.checkpoint, args.data, args.split, settings(args.beams, args.alphas))
+    chosen = settings(args.beams, args.alphas, tuple(args.stoppings))
+    rows = sweep(args.checkpoint, args.data, args.split, chosen)
     write_report(
         args.json,
         "decoding_sweep",

@@ -80,7 +80,8 @@ def chosen_decoding(run: Path, data: Path) -> dict[str, Any]:
     """The dev sweep of best.pt and the setting it chooses (module docstring)."""
     rows = sweep(run / "best.pt", data, "dev", settings(TUNED_BEAMS, TUNED_ALPHAS))
     best = max(rows, key=lambda row: row["bleu"])  # max keeps the first of equal scores
-    return {"beam": best["beam"], "alpha": best["alpha"], "dev_sweep": rows}
+    chosen = {key: best[key] for key in ("beam", "alpha", "stopping")}
+    return chosen | {"dev_sweep": rows}
 
 
 def measure(
@@ -104,6 +105,7 @@ def measure(
     decoding = chosen_decoding(run, data) if tune else None
     if decoding is not None:
         test += ["--beam", str(decoding["beam"]), "--length-penalty", str(decoding["alpha"])]
+        test += ["--stopping", decoding["stopping"]]
     scores = json.loads(attnlab("evaluate", str(run / "best.pt"), *test))
     return {
         "config_file": str(config),

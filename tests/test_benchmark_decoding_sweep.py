@@ -19,9 +19,16 @@ sys.path.append(str(ROOT / "benchmarks"))  # the scripts import their siblings b
 import decoding_sweep
 
 
-def test_greedy_search_runs_once_without_a_length_penalty() -> None:
-    assert decoding_sweep.settings([1, 4], [0.0, 1.5]) == [(1, 0.0), (4, 0.0), (4, 1.5)]
-    assert decoding_sweep.settings([3], [2.0]) == [(3, 2.0)]
+def test_greedy_runs_once_and_alpha_0_with_one_stopping_rule() -> None:
+    h, x = "heuristic", "exact"
+    assert decoding_sweep.settings([1, 4], [0.0, 1.5]) == [(1, 0.0, h), (4, 0.0, h), (4, 1.5, h)]
+    assert decoding_sweep.settings([1, 3], [0.0, 2.0], (h, x)) == [
+        (1, 0.0, h),
+        (3, 0.0, h),
+        (3, 2.0, h),
+        (3, 2.0, x),
+    ]
+    assert decoding_sweep.settings([2], [0.0, 1.0], (x,)) == [(2, 0.0, x), (2, 1.0, x)]
 
 
 def test_brevity_penalty_and_length_ratio() -> None:
@@ -38,12 +45,14 @@ def test_each_setting_is_scored_as_evaluate_scores_it(tmp_path: Path) -> None:
     checkpoint = train_tiny(tmp_path, "tiny", 5, ["decoding.beam_size=1"])
     data = tmp_path / "data"
     args = [str(checkpoint), "--data", str(data), "--beams", "1", "3", "--alphas", "0", "2"]
+    args += ["--stoppings", "heuristic", "exact"]
     report = run_benchmark("decoding_sweep.py", args, tmp_path / "sweep.json")
-    assert [(row["beam"], row["alpha"]) for row in report["rows"]] == [(1, 0), (3, 0), (3, 2)]
+    settings = [(row["beam"], row["alpha"], row["stopping"]) for row in report["rows"]]
+    assert settings == decoding_sweep.settings([1, 3], [0.0, 2.0], ("heuristic", "exact"))
     buckets = parse_buckets("10")
     for row in report["rows"]:
-        expected = evaluate_checkpoint(
-            checkpoint, data / "dev.src", data / "dev.trg", None, buckets, row["beam"], row["alpha"]
-        )
+        decoding = {"length_penalty": row["alpha"], "stopping": row["stopping"]}
+        dev = data / "dev.src", data / "dev.trg"
+        expected = evaluate_checkpoint(checkpoint, *dev, None, buckets, row["beam"], decoding)
         assert row["bleu"] == pytest.approx(expected["bleu"])
         assert row["chrf"] == pytest.approx(expected["chrf"])

@@ -28,6 +28,7 @@ def test_decoding_chosen_on_dev_is_the_one_test_is_scored_with(tmp_path: Path) -
     assert pairs == [(b, a) for b in (5, 10) for a in (0.0, 1.0, 1.5, 2.0)]
     best = max(tuned["dev_sweep"], key=lambda row: row["bleu"])
     assert (tuned["beam"], tuned["alpha"]) == (best["beam"], best["alpha"])
+    assert tuned["stopping"] == best["stopping"] == "heuristic"
     checkpoint = Path(run["run"]) / "best.pt"
     expected = evaluate_checkpoint(
         checkpoint,
@@ -36,6 +37,6 @@ def test_decoding_chosen_on_dev_is_the_one_test_is_scored_with(tmp_path: Path) -
         None,
         parse_buckets("10"),
         tuned["beam"],
-        tuned["alpha"],
+        {"length_penalty": tuned["alpha"], "stopping": tuned["stopping"]},
     )
     assert run["test_bleu"] == pytest.approx(expected["bleu"])

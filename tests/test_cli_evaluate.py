@@ -130,13 +130,15 @@ def test_fixed_context_has_no_aer_and_renders(
     assert "BLEU" in shown.out and "51+" in shown.out and "n/a" in shown.out
 
 
-def test_beam_and_length_penalty_flags_are_the_searchs(
+def test_beam_and_decoding_flags_reach_the_search(
     runs: dict[str, Path], cli: Callable[..., CliResult]
 ) -> None:
     src, ref = read_lines(runs["src"]), read_lines(runs["ref"])
     args = ["evaluate", runs["bahdanau"], "--src", runs["src"], "--ref", runs["ref"], "--json"]
-    result = cli(*args, "--beam", "3", "--length-penalty", "2")
+    result = cli(*args, "--beam", "3", "--length-penalty", "2", "--stopping", "exact")
     assert result.code == 0, result.err
-    translator = Translator.from_checkpoint(runs["bahdanau"], length_penalty=2.0)
+    decoding = {"length_penalty": 2.0, "stopping": "exact"}
+    translator = Translator.from_checkpoint(runs["bahdanau"], decoding=decoding)
+    assert (translator.decoding.length_penalty, translator.decoding.stopping) == (2.0, "exact")
     hyps = [t.text for t in translator.translate(src, beam_size=3)]
     assert json.loads(result.out)["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [ref]).score)

@@ -156,6 +156,8 @@ def test_max_lengths_floor_ratio_plus_offset() -> None:
         lambda m, s, k, L: beam_search(m, s, k, L, 2, 3, 0.0),  # n_best > beam
         lambda m, s, k, L: beam_search(m, s, k, L, 0, 1, 0.0),
         lambda m, s, k, L: beam_search(m, s, k, L, 2, 1, -1.0),
+        lambda m, s, k, L: beam_search(m, s, k, L, 2, 1, float("nan")),
+        lambda m, s, k, L: beam_search(m, s, k, L, 2, 1, 1.0, "sometimes"),
         lambda m, s, k, L: greedy_search(m, s, k[:, :1], L),
         lambda m, s, k, L: greedy_search(m, s, k, L[:1]),
         lambda m, s, k, L: max_lengths(k, 0.0, 1),
@@ -283,6 +285,51 @@ def test_a_done_sentence_finishes_nothing_more() -> None:
     assert [hyps[0].tokens for hyps in out[1:]] == [[A] * 5, [A] * 5]
 
 
+def test_exact_stopping_searches_on_until_the_limits_bound() -> None:
+    """The sentence of the test above under stopping="exact": the live "a" (log 0.5) could still
+    score log(0.5) / lp(6) at its limit of 5 tokens, above "" (log 0.5 / lp(1)), so the search
+    goes on, and "a a" (log 0.495 / lp(3)) wins. With alpha = 0 the bound is "" itself: stop."""
+    script = from_table({(): {EOS_ID: 0.5, A: 0.5}, (A,): {A: 0.99, EOS_ID: 0.01}})
+    src, mask = sources([1])
+    [hyps] = beam_search(ScriptedToy(script), src, mask, torch.tensor([5]), 2, 1, 1.0, "exact")
+    assert hyps[0].tokens == [A, A]
+    assert hyps[0].score == pytest.approx(math.log(0.495) / gnmt_lp(3, 1.0))
+    [plain] = beam_search(ScriptedToy(script), src, mask, torch.tensor([5]), 2, 1, 0.0, "exact")
+    assert plain[0].tokens == [] and plain[0].score == pytest.approx(math.log(0.5))
+
+
+def test_exact_bound_takes_the_penalty_at_the_limit_not_before() -> None:
+    """p("") = 0.53, p("a a") = 0.47 (after "a" only "a", then </s> at the limit L = 2), alpha 1:
+    "a a" scores log 0.47 / lp(3) = -0.566 > log 0.53 = -0.635. At step 0 the live "a" is
+    bounded by log 0.47 / lp(L + 1) = -0.566: go on. The heuristic's lp(1) (-0.755) and an
+    off-by-one lp(L) (-0.647) both stop at "" instead."""
+    script = from_table({(): {EOS_ID: 0.53, A: 0.47}, (A,): {A: 1.0}})
+    src, mask = sources([1])
+    limit = torch.tensor([2])
+    [exact] = beam_search(ScriptedToy(script), src, mask, limit, 2, 1, 1.0, "exact")
+    assert exact[0].tokens == [A, A]
+    assert exact[0].score == pytest.approx(math.log(0.47) / gnmt_lp(3, 1.0))
+    [heuristic] = beam_search(ScriptedToy(script), src, mask, limit, 2, 1, 1.0, "heuristic")
+    assert heuristic[0].tokens == [] and heuristic[0].score == pytest.approx(math.log(0.53))
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.7, 2.0])
+def test_exact_stopping_never_scores_lower_and_equals_the_heuristic_at_alpha_0(
+    alpha: float,
+) -> None:
+    model = GruToy(seed=3)
+    src, mask = sources([3, 5, 7, 4], seed=5)
+    limits = max_lengths(mask, 1.5, 2)
+    heuristic = beam_search(model, src, mask, limits, 3, 2, alpha, "heuristic")
+    exact = beam_search(model, src, mask, limits, 3, 2, alpha, "exact")
+    for fast, slow in zip(heuristic, exact, strict=True):  # exact never scores lower
+        assert fast[0].score <= slow[0].score + 1e-6
+    if alpha == 0.0:
+        assert [[(h.tokens, h.score) for h in hyps] for hyps in heuristic] == [
+            [(h.tokens, h.score) for h in hyps] for hyps in exact
+        ]
+
+
 def test_log_probs_ban_pad_and_bos_and_force_end_at_the_limit() -> None:
     logits = torch.tensor([[0.0, 1.0, 2.0, 3.0, 4.0], [4.0, 3.0, 2.0, 1.0, 0.0]])
     normaliser = torch.logsumexp(logits, dim=1, keepdim=True)  # not renormalised after the bans
@@ -373,6 +420,19 @@ def test_wide_beam_is_exhaustive_search() -> None:
     sentences = [list(s) for n in range(4) for s in itertools.product([1, 4, 5], repeat=n)]
     scored = sorted(((rescore(model, src, mask, s)[0], s) for s in sentences), reverse=True)
     [hyps] = beam_search(model, src, mask, torch.tensor([3]), 40, 5, 0.0)
+    assert [h.tokens for h in hyps] == [s for _, s in scored[:5]]
+    assert [h.score for h in hyps] == pytest.approx([score for score, _ in scored[:5]], abs=1e-5)
+
+
+def test_wide_beam_with_exact_stopping_is_exhaustive_search_with_a_length_penalty() -> None:
+    """As above with alpha = 1.5: scores divide by lp(|Y|), and the exact stopping rule keeps
+    searching until no open hypothesis could still win."""
+    model = GruToy(vocab_size=6, seed=4)
+    src, mask = sources([4])
+    sentences = [list(s) for n in range(4) for s in itertools.product([1, 4, 5], repeat=n)]
+    penalised = [(rescore(model, src, mask, s)[0] / gnmt_lp(len(s) + 1, 1.5), s) for s in sentences]
+    scored = sorted(penalised, reverse=True)
+    [hyps] = beam_search(model, src, mask, torch.tensor([3]), 40, 5, 1.5, "exact")
     assert [h.tokens for h in hyps] == [s for _, s in scored[:5]]
     assert [h.score for h in hyps] == pytest.approx([score for score, _ in scored[:5]], abs=1e-5)
 

@@ -141,33 +141,40 @@ def test_bad_checkpoints_and_flags(ckpts: dict[str, Path], cli: Callable[..., Cl
 def test_length_penalty_flag_reaches_beam_search(
     ckpts: dict[str, Path], cli: Callable[..., CliResult]
 ) -> None:
-    """score = log P(Y) / ((5 + |Y|) / 6) ** alpha, |Y| = tokens + </s>: where alpha 0 and 2
-    pick the same hypothesis, their scores differ by exactly that factor."""
+    """score = log P(Y) / ((5 + |Y|) / 6) ** alpha, |Y| = words + </s>: a hypothesis in the
+    n-best lists of alpha 0 and alpha 2 has scores that differ by exactly that factor."""
     lines = [" ".join(f"w{(3 * i + k) % 12}" for k in range(2 + i % 5)) for i in range(8)]
     source = write(ckpts["root"] / "alpha.txt", "\n".join(lines) + "\n")
-    records = {}
+    nbest = {}
     for alpha in ("0", "2"):
-        args = ["translate", ckpts["rnn"], "--input", source, "--beam", "3", "--json"]
-        result = cli(*args, "--length-penalty", alpha)
+        args = ["translate", ckpts["rnn"], "--input", source, "--beam", "4", "--n-best", "4"]
+        result = cli(*args, "--json", "--length-penalty", alpha)
         assert result.code == 0, result.err
-        records[alpha] = [json.loads(line) for line in result.out.splitlines()]
-    same = [
-        (plain, penalised)
-        for plain, penalised in zip(records["0"], records["2"], strict=True)
-        if plain["trg_tokens"] == penalised["trg_tokens"]
-    ]
-    assert same, "no line where both searches agree: choose other lines"
-    for plain, penalised in same:
-        lp = ((5 + len(plain["trg_tokens"]) + 1) / 6) ** 2
-        assert penalised["score"] == pytest.approx(plain["score"] / lp, rel=1e-5)
-    api = Translator.from_checkpoint(ckpts["rnn"], length_penalty=2.0).translate(lines, beam_size=3)
-    assert [t.score for t in api] == pytest.approx([r["score"] for r in records["2"]], rel=1e-6)
+        records = [json.loads(line)["nbest"] for line in result.out.splitlines()]
+        nbest[alpha] = [{h["translation"]: h["score"] for h in hyps} for hyps in records]
+    compared = 0
+    for plain, penalised in zip(nbest["0"], nbest["2"], strict=True):
+        for text in plain.keys() & penalised.keys():
+            lp = ((5 + len(text.split()) + 1) / 6) ** 2
+            assert penalised[text] == pytest.approx(plain[text] / lp, rel=1e-5)
+            compared += bool(text)
+    assert compared > 0, "no non-empty hypothesis in both lists: choose other lines"
+    translator = Translator.from_checkpoint(ckpts["rnn"], decoding={"length_penalty": 2.0})
+    api = translator.translate(lines, beam_size=4, n_best=4)
+    assert [dict(t.nbest) for t in api] == nbest["2"]
 
 
-@pytest.mark.parametrize("alpha", ["-0.5", "nan", "inf"])
-def test_bad_length_penalty_is_a_one_line_error(
-    ckpts: dict[str, Path], cli: Callable[..., CliResult], alpha: str
+@pytest.mark.parametrize(
+    ("option", "fragment"),
+    [
+        (["--length-penalty", "-0.5"], "decoding.length_penalty: must be >= 0.0 (got -0.5)"),
+        (["--length-penalty", "nan"], "decoding.length_penalty: input should be a finite number"),
+        (["--length-penalty", "inf"], "decoding.length_penalty: input should be a finite number"),
+        (["--stopping", "early"], "decoding.stopping: must be one of 'heuristic' or 'exact'"),
+    ],
+)
+def test_bad_decoding_options_are_one_line_errors(
+    ckpts: dict[str, Path], cli: Callable[..., CliResult], option: list[str], fragment: str
 ) -> None:
     source = write(ckpts["root"] / "in3.txt", "w1\n")
-    result = cli("translate", ckpts["rnn"], "--input", source, "--length-penalty", alpha)
-    assert_one_line_error(result, "length_penalty", "finite number >= 0")
+    assert_one_line_error(cli("translate", ckpts["rnn"], "--input", source, *option), fragment)

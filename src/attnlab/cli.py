@@ -50,6 +50,18 @@ LengthPenaltyOption = Annotated[
         help="Beam search's GNMT alpha, >= 0 (0: none); default decoding.length_penalty.",
     ),
 ]
+StoppingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--stopping", help="Beam search's stopping rule, heuristic | exact; default the config's."
+    ),
+]
+
+
+def _decoding_options(length_penalty: float | None, stopping: str | None) -> dict[str, object]:
+    """The decoding settings given on the command line, to replace the checkpoint's."""
+    given = {"length_penalty": length_penalty, "stopping": stopping}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def _print_json(obj: object) -> None:
@@ -159,12 +171,14 @@ def translate(
     ] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
     length_penalty: LengthPenaltyOption = None,
+    stopping: StoppingOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Translate one line out per line in, in order (streams stdin)."""
     from attnlab.translate import translate_stream
 
-    translate_stream(ckpt, input, beam, n_best, batch_size, as_json, length_penalty=length_penalty)
+    decoding = _decoding_options(length_penalty, stopping)
+    translate_stream(ckpt, input, beam, n_best, batch_size, as_json, decoding=decoding)
 
 
 @app.command("evaluate")
@@ -180,14 +194,15 @@ def evaluate(
         int | None, typer.Option("--beam", min=1, help="Beam size; 1 = greedy.")
     ] = None,
     length_penalty: LengthPenaltyOption = None,
+    stopping: StoppingOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """BLEU and chrF (sacreBLEU), per source-length bucket, and AER against gold alignments."""
     from attnlab.evaluate import evaluate_checkpoint, render_evaluation
     from attnlab.metrics import parse_buckets
 
-    bounds = parse_buckets(buckets)
-    result = evaluate_checkpoint(ckpt, src, ref, align, bounds, beam, length_penalty)
+    decoding = _decoding_options(length_penalty, stopping)
+    result = evaluate_checkpoint(ckpt, src, ref, align, parse_buckets(buckets), beam, decoding)
     if as_json:
         _print_json(result)
     else:

@@ -203,7 +203,15 @@ class DecodingConfig(_Section):
         description="hypotheses per sentence that translation returns when not told (at most "
         "the beam size: greedy decoding, as the trainer's dev BLEU, gives one)",
     )
-    length_penalty: float = Field(default=1.0, ge=0, description="GNMT alpha; 0 disables")
+    length_penalty: float = Field(
+        default=1.0, ge=0, allow_inf_nan=False, description="GNMT alpha; 0 disables"
+    )
+    stopping: Literal["heuristic", "exact"] = Field(
+        default="heuristic",
+        description="when beam search stops a sentence (search.py): heuristic bounds the best "
+        "open hypothesis with the length penalty of its current length, exact with that of the "
+        "length limit; the same for length_penalty 0",
+    )
     max_len_ratio: float = Field(default=1.5, gt=0)
     max_len_offset: int = Field(default=10, ge=0)
     batch_size: int = Field(default=64, gt=0, description="sentences per decoding batch")

@@ -62,12 +62,13 @@ def evaluate_checkpoint(
     align: Path | None,
     buckets: list[Bucket],
     beam: int | None,
-    length_penalty: float | None = None,
+    decoding: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`attnlab evaluate`: translate `src`, score against `ref` overall and per source-length
     bucket (length = whitespace words of the source line) and, with `align`, the AER of the
-    attention read on the references. `beam` and `length_penalty` replace the checkpoint's
-    decoding settings where given. Returns the JSON object of the CLI contract."""
+    attention read on the references. `beam` and `decoding` ({"length_penalty": 1.5, ...})
+    replace the checkpoint's decoding settings where given. Returns the JSON object of the CLI
+    contract."""
     src_lines, ref_lines = read_lines(src), read_lines(ref)
     if len(src_lines) != len(ref_lines):
         raise UserError(str(ref), f"{len(ref_lines)} lines, but {src} has {len(src_lines)}")
@@ -81,7 +82,7 @@ def evaluate_checkpoint(
         _check_gold_in_range(gold, src_lines, ref_lines, align)
     from attnlab.translate import Translator
 
-    translator = Translator.from_checkpoint(ckpt, length_penalty=length_penalty)
+    translator = Translator.from_checkpoint(ckpt, decoding=decoding)
     hyps = _translate(translator, src_lines, beam)
     result = corpus_scores(hyps, ref_lines)
     result["n"] = len(src_lines)

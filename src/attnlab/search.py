@@ -9,12 +9,16 @@ never occupies a beam slot after it ends, and the beam always holds K live hypot
     lp(Y)    = ((5 + |Y|) / 6) ** alpha      |Y| counts the tokens and the final </s>
     score(Y) = log P(Y | X) / lp(Y)          alpha = 0 gives the plain total log-probability
 
-Stopping rule (the simple standard one, as in Hugging Face's `early_stopping=False`): a sentence
-stops when it holds n_best finished hypotheses and its best live hypothesis, scored with the
-penalty of its current length, does not beat the n_best-th of them; or when it reaches its
-length limit, where </s> is the only token allowed. With alpha = 0 the rule is exact (a log-prob
-only falls as a hypothesis grows); with alpha > 0 it is a heuristic, and a longer hypothesis
-could in principle have won. With K = 1 beam search gives the greedy result.
+Stopping rule, `stopping="heuristic"` (the simple standard one, as in Hugging Face's
+`early_stopping=False`): a sentence stops when it holds n_best finished hypotheses and its best
+live hypothesis, scored with the penalty of its current length, does not beat the n_best-th of
+them; or when it reaches its length limit L, where </s> is the only token allowed. With alpha = 0
+the rule is exact (a log-prob only falls as a hypothesis grows); with alpha > 0 a longer
+hypothesis could have won, since lp grows with the length. `stopping="exact"` (Hugging Face's
+`early_stopping="never"`) bounds the best live hypothesis by what it could score at the limit,
+log P / lp(L + 1), which no continuation beats (log P only falls, lp(|Y|) <= lp(L + 1)): the
+search then returns the best hypotheses its beam reaches, at the cost of more steps. Both rules
+are the same for alpha = 0. With K = 1 beam search gives the greedy result.
 
 Search never generates <pad> or <s> (their log-probs are set to -inf, not renormalised).
 Sentences that stop leave the batch (memory and state are cut with `select_batch`), so a
@@ -27,8 +31,9 @@ S padded source length, T decoding steps.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args, overload
 
 import torch
 import torch.nn.functional as F
@@ -63,8 +68,17 @@ def max_lengths(src_mask: Tensor, ratio: float, offset: int) -> Tensor:
     return (real * ratio).floor().long() + offset
 
 
-def gnmt_lp(length: int, alpha: float) -> float:
-    """GNMT length penalty lp(Y) = ((5 + |Y|) / 6) ** alpha (Wu et al., 2016, eq. 14)."""
+Stopping = Literal["heuristic", "exact"]
+STOPPING_RULES = get_args(Stopping)
+
+
+@overload
+def gnmt_lp(length: int, alpha: float) -> float: ...
+@overload
+def gnmt_lp(length: Tensor, alpha: float) -> Tensor: ...
+def gnmt_lp(length: int | Tensor, alpha: float) -> float | Tensor:
+    """GNMT length penalty lp(Y) = ((5 + |Y|) / 6) ** alpha (Wu et al., 2016, eq. 14); `length`
+    an int or a tensor of them."""
     return ((5 + length) / 6) ** alpha
 
 
@@ -200,18 +214,24 @@ def beam_search(
     beam_size: int,
     n_best: int,
     length_penalty: float,
+    stopping: Stopping = "heuristic",
 ) -> list[list[Hypothesis]]:
-    """Batched beam search (B*K rows) with the GNMT length penalty; see the module docstring.
+    """Batched beam search (B*K rows) with the GNMT length penalty and a stopping rule; see the
+    module docstring.
 
     src (B, S), src_mask (B, S), max_lengths (B,) -> B lists of n_best Hypothesis, best first
     (fewer only when fewer hypotheses exist within the length limit); score = log P / lp(Y).
     """
     _check_inputs(src, src_mask, max_lengths)
-    if beam_size < 1 or not 1 <= n_best <= beam_size or length_penalty < 0:
+    if beam_size < 1 or not 1 <= n_best <= beam_size or not 0 <= length_penalty < math.inf:
         raise UserError(
             "beam_search",
-            f"need beam_size >= 1, 1 <= n_best <= beam_size and length_penalty >= 0 "
+            f"need beam_size >= 1, 1 <= n_best <= beam_size and a finite length_penalty >= 0 "
             f"(got {beam_size}, {n_best}, {length_penalty})",
+        )
+    if stopping not in STOPPING_RULES:
+        raise UserError(
+            "beam_search", f"stopping must be one of {STOPPING_RULES}, not {stopping!r}"
         )
     if src.size(0) == 0:
         return []
@@ -219,7 +239,9 @@ def beam_search(
         beam = _start_beam(model, src, src_mask, max_lengths.to(src.device), beam_size, n_best)
         traces = []
         for t in range(int(max_lengths.max()) + 1):
-            stepped, rows, done, trace = _beam_step(model, beam, t, length_penalty, src.size(0))
+            stepped, rows, done, trace = _beam_step(
+                model, beam, t, length_penalty, stopping, src.size(0)
+            )
             traces.append(trace)
             beam = _next_beam(stepped, rows, done)
             if beam is None:
@@ -248,7 +270,7 @@ def _start_beam(
 
 
 def _beam_step(
-    model: Seq2SeqModel, beam: _Beam, t: int, alpha: float, n_sentences: int
+    model: Seq2SeqModel, beam: _Beam, t: int, alpha: float, stopping: Stopping, n_sentences: int
 ) -> tuple[_Beam, Tensor, Tensor, _Trace]:
     """One decoding step of every live hypothesis.
 
@@ -272,7 +294,8 @@ def _beam_step(
     live = torch.argsort(is_eos.long(), dim=1, stable=True)[:, :k]  # first K non-</s>, (A, K)
     scores, parent, token = top.gather(1, live), parent.gather(1, live), token.gather(1, live)
     best = torch.cat([beam.best_finished, finished], dim=1).topk(beam.best_finished.size(1)).values
-    cannot_improve = best[:, -1] >= scores[:, 0] / gnmt_lp(t + 1, alpha)
+    longest = t + 1 if stopping == "heuristic" else beam.limits + 1  # lp's length in the bound
+    cannot_improve = best[:, -1] >= scores[:, 0] / gnmt_lp(longest, alpha)
     done = cannot_improve | (beam.limits <= t)  # (A,)
     rows = (torch.arange(a, device=token.device) * k).unsqueeze(1) + parent  # (A, K)
     stepped = beam._replace(scores=scores, y=token.view(a * k), best_finished=best, state=state)

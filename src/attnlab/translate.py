@@ -8,7 +8,6 @@ gives an empty line; a line longer than the model can take is truncated with a w
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pydantic import ValidationError
 from torch import Tensor
 
 from attnlab.checkpoint import load_checkpoint
-from attnlab.config import Config, DecodingConfig
+from attnlab.config import Config, DecodingConfig, validate
 from attnlab.data.batching import collate_source
 from attnlab.data.corpus import MAX_LINE_BYTES, check_line
 from attnlab.data.dataset import Encoders
@@ -68,13 +67,10 @@ class Translator:
 
     @classmethod
     def from_checkpoint(
-        cls, path: Path, device: str = "auto", length_penalty: float | None = None
+        cls, path: Path, device: str = "auto", decoding: dict[str, Any] | None = None
     ) -> Translator:
-        """The checkpoint's model and decoding settings; `length_penalty` (GNMT alpha, >= 0)
-        replaces decoding.length_penalty where given."""
-        if length_penalty is not None and not 0 <= length_penalty < math.inf:
-            problem = f"must be a finite number >= 0 (got {length_penalty})"
-            raise UserError("length_penalty", problem)
+        """The checkpoint's model and decoding settings; `decoding` ({"length_penalty": 1.5,
+        ...}) replaces some of the latter, validated as the config's decoding section."""
         ckpt = load_checkpoint(path)
         try:
             config = Config.model_validate(ckpt["config"])
@@ -97,9 +93,9 @@ class Translator:
                 str(path), f"weights do not fit the model in its config: {first}"
             ) from None
         model.to(resolve_device(device)).eval()
-        if length_penalty is not None:
-            decoding = config.decoding.model_copy(update={"length_penalty": length_penalty})
-            config = config.model_copy(update={"decoding": decoding})
+        if decoding:
+            raw = config.model_dump(mode="json")
+            config = validate({**raw, "decoding": raw["decoding"] | decoding}, "decoding options")
         return cls.from_encoders(model, encoders, config)
 
     @classmethod
@@ -175,7 +171,14 @@ class Translator:
             if beam_size == 1:
                 return greedy_search(self.model, src, src_mask, lengths)
             return beam_search(
-                self.model, src, src_mask, lengths, beam_size, n_best, self.decoding.length_penalty
+                self.model,
+                src,
+                src_mask,
+                lengths,
+                beam_size,
+                n_best,
+                self.decoding.length_penalty,
+                self.decoding.stopping,
             )
 
     def _to_translation(
@@ -253,14 +256,14 @@ def translate_stream(
     batch_size: int | None,
     as_json: bool,
     out: TextIO | None = None,
-    length_penalty: float | None = None,
+    decoding: dict[str, Any] | None = None,
 ) -> None:
     """`attnlab translate`: one line out per line in, in order; stdin when no input file.
 
     Interactive stdin is translated line by line; piped input in batches.
     """
     out = out or sys.stdout
-    translator = Translator.from_checkpoint(ckpt, length_penalty=length_penalty)
+    translator = Translator.from_checkpoint(ckpt, decoding=decoding)
     beam, n_best = translator.search_sizes(beam, n_best)
     batch_size = batch_size or translator.decoding.batch_size
     if input_path is None:
