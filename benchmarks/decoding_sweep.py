@@ -23,6 +23,7 @@ from common import attnlab, load_average, write_report
 from sacrebleu.metrics import BLEU
 
 from attnlab.metrics import corpus_scores
+from attnlab.search import STOPPING_RULES
 
 Setting = tuple[int, float, str]  # beam size, alpha, stopping rule
 
@@ -91,9 +92,7 @@ def main() -> None:
     parser.add_argument("--split", default="dev")
     parser.add_argument("--beams", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.0, 1.0, 1.5, 2.0])
-    parser.add_argument(
-        "--stoppings", nargs="+", choices=["heuristic", "exact"], default=["heuristic"]
-    )
+    parser.add_argument("--stoppings", nargs="+", choices=STOPPING_RULES, default=["heuristic"])
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/decoding_sweep.json"))
     args = parser.parse_args()
     load_before = load_average()

@@ -195,6 +195,9 @@ class TrainingConfig(_Section):
         return self
 
 
+Stopping = Literal["heuristic", "exact"]  # beam search's stopping rules (attnlab.search)
+
+
 class DecodingConfig(_Section):
     beam_size: int = Field(default=5, gt=0)
     n_best: int = Field(
@@ -206,7 +209,7 @@ class DecodingConfig(_Section):
     length_penalty: float = Field(
         default=1.0, ge=0, allow_inf_nan=False, description="GNMT alpha; 0 disables"
     )
-    stopping: Literal["heuristic", "exact"] = Field(
+    stopping: Stopping = Field(
         default="heuristic",
         description="when beam search stops a sentence (search.py): heuristic bounds the best "
         "open hypothesis with the length penalty of its current length, exact with that of the "

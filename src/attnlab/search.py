@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, get_args, overload
+from typing import Any, NamedTuple, get_args, overload
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from attnlab.config import Stopping
 from attnlab.data.vocab import BOS_ID, EOS_ID, PAD_ID
 from attnlab.errors import UserError
 from attnlab.models.interface import Seq2SeqModel, select_batch
@@ -68,7 +69,6 @@ def max_lengths(src_mask: Tensor, ratio: float, offset: int) -> Tensor:
     return (real * ratio).floor().long() + offset
 
 
-Stopping = Literal["heuristic", "exact"]
 STOPPING_RULES = get_args(Stopping)
 
 
