@@ -8,18 +8,19 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 import torch
 from torch import Tensor, nn
 
-from attnlab.config import ModelConfig
+from attnlab.config import ModelConfig, Stopping
 from attnlab.data.batching import collate_source
 from attnlab.data.vocab import BOS_ID, EOS_ID
 from attnlab.errors import UserError
 from attnlab.models.build import build_model
 from attnlab.search import (
+    STOPPING_RULES,
     Hypothesis,
     _log_probs,
     beam_search,
@@ -479,3 +480,32 @@ def test_real_models_beam_one_is_greedy_and_batch_does_not_matter(fields: dict) 
         alone = src[i : i + 1, :n], mask[i : i + 1, :n]
         assert_same(greedy_search(model, *alone, limits[i : i + 1])[0], greedy[i])
         assert_same(beam_search(model, *alone, limits[i : i + 1], 3, 2, 1.0)[0], beams[i])
+
+
+@pytest.mark.parametrize("kernels", ["reference", "fast"])
+@pytest.mark.parametrize("stopping", STOPPING_RULES)
+def test_transformer_beam_keeps_one_memory_row_a_sentence_with_the_same_result(
+    kernels: str, stopping: Stopping
+) -> None:
+    cfg = ModelConfig.model_validate(
+        {"type": "transformer", "heads": 2, "ff_size": 32, "hidden_size": 16, "kernels": kernels}
+    )
+    model = build_model(cfg, 20, 14).eval()
+    src, mask = sources([5, 2, 7, 3, 6])
+    limits = max_lengths(mask, 1.5, 1)  # sentences leave the beam at different steps
+    k, ratios = 4, []
+    step = model.step
+
+    def counting_step(memory: Any, state: Any, y_prev: Tensor) -> Any:
+        ratios.append(y_prev.size(0) // memory.cross_keys[0].size(0))
+        return step(memory, state, y_prev)
+
+    model.step = counting_step
+    shared = beam_search(model, src, mask, limits, k, 3, 1.0, stopping)
+    assert set(ratios) == {k}  # K hypotheses a memory row at every step
+    ratios.clear()
+    model.memory_per_sentence = False  # search repeats each sentence's memory K times
+    repeated = beam_search(model, src, mask, limits, k, 3, 1.0, stopping)
+    assert set(ratios) == {1}
+    for a, b in zip(shared, repeated, strict=True):
+        assert_same(a, b)

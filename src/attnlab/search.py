@@ -21,7 +21,10 @@ search then returns the best hypotheses its beam reaches, at the cost of more st
 are the same for alpha = 0. With K = 1 beam search gives the greedy result.
 
 Search never generates <pad> or <s> (their log-probs are set to -inf, not renormalised).
-Sentences that stop leave the batch (memory and state are cut with `select_batch`), so a
+Beam search repeats each sentence's memory K times, or keeps it once where the model's `step`
+reads one memory row for K hypotheses (`memory_per_sentence`, models/interface.py: the
+Transformer), which saves streaming K copies of it at every step and copying them as sentences
+leave. Sentences that stop leave the batch (memory and state are cut with `select_batch`), so a
 translation never depends on the other sentences in its batch, given a model whose rows do not
 interact. Left out: sampling, ensembles, coverage penalty, prefix constraints, n-gram blocking.
 
@@ -42,7 +45,7 @@ from torch import Tensor
 from attnlab.config import Stopping
 from attnlab.data.vocab import BOS_ID, EOS_ID, PAD_ID
 from attnlab.errors import UserError
-from attnlab.models.interface import Seq2SeqModel, select_batch
+from attnlab.models.interface import Seq2SeqModel, memory_per_sentence, select_batch
 
 
 @dataclass
@@ -188,8 +191,9 @@ class _Beam(NamedTuple):
     scores: Tensor  # (A, K) total log-prob of each live hypothesis, best first
     y: Tensor  # (A*K,) last token of each live hypothesis
     best_finished: Tensor  # (A, N) best finished scores so far, -inf where fewer than N
-    memory: Any  # encoder memory, A*K rows
+    memory: Any  # encoder memory, A rows (memory_per_sentence) or A*K
     state: Any  # decoder state, A*K rows
+    memory_per_sentence: bool
 
 
 class _Trace(NamedTuple):
@@ -252,10 +256,12 @@ def beam_search(
 def _start_beam(
     model: Seq2SeqModel, src: Tensor, src_mask: Tensor, limits: Tensor, k: int, n: int
 ) -> _Beam:
-    """Encode once, then repeat each sentence's memory K times; only slot 0 starts live."""
+    """Encode once, then repeat each sentence's memory K times unless the model reads one row
+    for K hypotheses; only slot 0 starts live."""
     b = src.size(0)
-    expand = torch.arange(b, device=src.device).repeat_interleave(k)  # (B*K,)
-    memory = select_batch(model.encode(src, src_mask), expand)
+    memory, per_sentence = model.encode(src, src_mask), memory_per_sentence(model)
+    if not per_sentence:
+        memory = select_batch(memory, torch.arange(b, device=src.device).repeat_interleave(k))
     scores = torch.full((b, k), float("-inf"), device=src.device)
     scores[:, 0] = 0.0  # the K copies of <s> would otherwise fill the beam with one prefix
     return _Beam(
@@ -266,6 +272,7 @@ def _start_beam(
         best_finished=torch.full((b, n), float("-inf"), device=src.device),
         memory=memory,
         state=None,
+        memory_per_sentence=per_sentence,
     )
 
 
@@ -330,7 +337,8 @@ def _next_beam(beam: _Beam, rows: Tensor, done: Tensor) -> _Beam | None:
     keep = (~done).nonzero().squeeze(1)  # (A',)
     k = beam.scores.size(1)
     kept_rows = ((keep * k).unsqueeze(1) + torch.arange(k, device=keep.device)).view(-1)  # (A'*K,)
-    memory, state = _keep_rows(beam.memory, beam.state, kept_rows, rows[keep].view(-1))
+    memory_rows = keep if beam.memory_per_sentence else kept_rows
+    memory, state = _keep_rows(beam.memory, beam.state, memory_rows, rows[keep].view(-1))
     return _Beam(
         alive=beam.alive[keep],
         limits=beam.limits[keep],
@@ -339,6 +347,7 @@ def _next_beam(beam: _Beam, rows: Tensor, done: Tensor) -> _Beam | None:
         best_finished=beam.best_finished[keep],
         memory=memory,
         state=state,
+        memory_per_sentence=beam.memory_per_sentence,
     )
 
 

@@ -7,6 +7,11 @@
 `state` is None before the first step. `memory` and `state` are values (NamedTuples, possibly
 nested, of tensors or None), never attributes of the module, and every tensor in them has the
 batch on dimension 0, so that search can reorder or expand them with `select_batch`.
+A model may keep one memory for several hypotheses: with a class attribute
+`memory_per_sentence = True`, its `step` also takes a memory of B rows with y_prev and state of
+B*K rows, the K hypotheses of memory row b in rows b*K .. b*K + K - 1, and gives what it gives
+for the memory repeated K times (`select_batch(memory, arange(B).repeat_interleave(K))`).
+Beam search then keeps the memory once per sentence (`memory_per_sentence(model)`).
 The fixed-context model returns no attention (None). Logits and attention rows at target
 padding (batch.trg_mask False) are unspecified: the Transformer skips them (zeros).
 """
@@ -47,6 +52,11 @@ class CrossAttentionModel(Protocol):
     def cross_attention(self, batch: Batch) -> Tensor: ...
 
 
+def memory_per_sentence(model: Seq2SeqModel) -> bool:
+    """Whether `model.step` reads one memory row for K hypotheses (see the module docstring)."""
+    return bool(getattr(model, "memory_per_sentence", False))
+
+
 def select_batch(value: Any, index: Tensor) -> Any:
     """Apply `index_select(0, index)` to every tensor inside a (nested) tuple; None stays None.
 
@@ -64,4 +74,4 @@ def select_batch(value: Any, index: Tensor) -> Any:
     raise TypeError(f"select_batch: cannot index a {type(value).__name__}")
 
 
-__all__ = ["CrossAttentionModel", "Seq2SeqModel", "select_batch"]
+__all__ = ["CrossAttentionModel", "Seq2SeqModel", "memory_per_sentence", "select_batch"]

@@ -20,7 +20,7 @@ the source and target embeddings.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -204,10 +204,29 @@ class DecoderLayer(nn.Module):
             v = torch.cat([cache[1], v], dim=2)  # (B, heads, t + T, D)
         x = self.self_res.outer(x, self.self_attn.attend(h, k, v, None, need_weights=False)[0])
         h = self.cross_res.inner(x)
-        context, alpha = self.cross_attn.attend(h, cross_k, cross_v, src_mask, need_weights)
+        context, alpha = self.cross_attend(h, cross_k, cross_v, src_mask, need_weights)
         x = self.cross_res.outer(x, context)
         x = self.ff_res.outer(x, self.feed_forward(self.ff_res.inner(x)))
         return x, (k, v), alpha
+
+    def cross_attend(
+        self, h: Tensor, cross_k: Tensor, cross_v: Tensor, src_mask: Tensor, need_weights: bool
+    ) -> tuple[Tensor, Tensor | None]:
+        """Cross-attention of h (R, T, H) over a memory of B rows: R = B, or, at a decoding
+        step (T = 1), R = B*K with K hypotheses a memory row (rows b*K .. b*K + K - 1), read as
+        K queries of it.
+
+        cross_k, cross_v (B, heads, S, D), src_mask (B, 1, S)
+        -> context (R, T, H), weights (R, heads, T, S) | None
+        """
+        rows, batch = h.size(0), cross_k.size(0)
+        if rows == batch:
+            return self.cross_attn.attend(h, cross_k, cross_v, src_mask, need_weights)
+        queries = h.view(batch, rows // batch, h.size(2))  # (B, K, H)
+        context, alpha = self.cross_attn.attend(queries, cross_k, cross_v, src_mask, need_weights)
+        if alpha is not None:  # (B, heads, K, S) -> (R, heads, 1, S)
+            alpha = alpha.transpose(1, 2).reshape(rows, alpha.size(1), 1, alpha.size(3))
+        return context.view(rows, 1, h.size(2)), alpha
 
 
 class TransformerEncoder(nn.Module):
@@ -289,8 +308,11 @@ class Transformer(nn.Module):
         and target input tokens are replaced by <unk> at rate p
     cross_attention(batch) -> (B, L, heads, T, S): every layer and head
     encode(src (B, S), src_mask (B, S)) -> TransformerMemory
-    step(memory, state | None, y_prev (B,)) -> logits (B, V), TransformerState, attention (B, S)
+    step(memory, state | None, y_prev (R,)) -> logits (R, V), TransformerState, attention (R, S)
+        R = B, or B*K with the memory kept once for K hypotheses (`memory_per_sentence`)
     """
+
+    memory_per_sentence: ClassVar[bool] = True  # see models/interface.py
 
     def __init__(
         self,
@@ -348,7 +370,7 @@ class Transformer(nn.Module):
     ) -> tuple[Tensor, TransformerState, Tensor]:
         if state is None:
             k = memory.cross_keys[0]
-            empty = k.new_zeros(k.size(0), k.size(1), 0, k.size(3))  # (B, heads, 0, D)
+            empty = k.new_zeros(y_prev.size(0), k.size(1), 0, k.size(3))  # (R, heads, 0, D)
             n_layers = len(self.decoder.layers)
             state = TransformerState((empty,) * n_layers, (empty,) * n_layers, 0)
         x, caches, weights = self.decoder(

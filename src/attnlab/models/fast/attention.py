@@ -109,21 +109,29 @@ def one_query_attention(
     matmuls, M added inside the scores' matmul. On every device: torch's fused kernel gains
     little with one query (not measured on a GPU).
 
-    q (B, H), k and v (B, heads, S, D) (views into longer cache buffers allowed), bias M
-    (B, heads, 1, S) | None -> context (B, H), weights alpha (B, heads, 1, S)
+    The R = B*K query rows may be K to each of the B memory rows (beam search's hypotheses of
+    one sentence, rows b*K .. b*K + K - 1): the K queries of a memory row then read its keys
+    and values in one matmul, where K copies of them would each be read once.
+
+    q (R, H), k and v (B, heads, S, D) (views into longer cache buffers allowed), bias M
+    (B, heads, 1, S) | None -> context (R, H), weights alpha (R, heads, 1, S)
     """
     batch, heads, length, size = k.shape
-    q = q.view(batch * heads, 1, size)
+    per_row = q.size(0) // batch  # K
+    q = q.view(batch, per_row, heads, size).transpose(1, 2).reshape(batch * heads, per_row, size)
     keys, values = k.flatten(0, 1), v.flatten(0, 1)  # (B*heads, S, D), views
     scale = size**-0.5
     if bias is None:
-        scores = torch.bmm(q, keys.transpose(1, 2)).mul_(scale)  # (B*heads, 1, S)
+        scores = torch.bmm(q, keys.transpose(1, 2)).mul_(scale)  # (B*heads, K, S)
     else:
         bias = bias.view(batch * heads, 1, length)
-        scores = torch.baddbmm(bias, q, keys.transpose(1, 2), alpha=scale)  # (B*heads, 1, S)
-    alpha = torch.softmax(scores, dim=-1)  # (B*heads, 1, S)
-    context = torch.bmm(alpha, values)  # (B*heads, 1, D)
-    return context.view(batch, heads * size), alpha.view(batch, heads, 1, length)
+        scores = torch.baddbmm(bias, q, keys.transpose(1, 2), alpha=scale)  # (B*heads, K, S)
+    alpha = torch.softmax(scores, dim=-1)  # (B*heads, K, S)
+    context = torch.bmm(alpha, values).view(batch, heads, per_row, size)  # (B, heads, K, D)
+    rows = batch * per_row
+    context = context.transpose(1, 2).reshape(rows, heads * size)  # (R, H)
+    alpha = alpha.view(batch, heads, per_row, length).transpose(1, 2)  # (B, K, heads, S)
+    return context, alpha.reshape(rows, heads, 1, length)
 
 
 def heads_attention(
@@ -175,8 +183,8 @@ class FastMultiHeadAttention(MultiHeadAttention):
     ) -> tuple[Tensor, Tensor]:
         """`attend` for one query a row, the mask given as its bias M (`one_query_attention`).
 
-        query (B, H), k and v (B, heads, S, D), bias (B, heads, 1, S) | None
-        -> output (B, H), weights (B, heads, 1, S)
+        query (R, H), R = B*K, k and v (B, heads, S, D), bias (B, heads, 1, S) | None
+        -> output (R, H), weights (R, heads, 1, S)
         """
         context, alpha = one_query_attention(self.q_proj(query), k, v, bias)
         return self.out_proj(context), alpha

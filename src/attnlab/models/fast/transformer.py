@@ -124,10 +124,11 @@ def decoder_layer_step(
     cross_bias: Tensor | None,
 ) -> tuple[Tensor, Tensor]:
     """DecoderLayer.forward for one new position a row, at `cache.position` t: its keys and
-    values are written into layer i's cache buffers, then it attends to positions 0..t.
+    values are written into layer i's cache buffers, then it attends to positions 0..t, and
+    to the memory (R = B*K rows: K a memory row, as `DecoderLayer.cross_attend`).
 
-    x (B, H), cross_k, cross_v (B, heads, S, D), cross_bias (B, heads, 1, S) | None
-    -> x (B, H), cross weights (B, heads, 1, S)
+    x (R, H), cross_k, cross_v (B, heads, S, D), cross_bias (B, heads, 1, S) | None
+    -> x (R, H), cross weights (R, heads, 1, S)
     """
     self_attn, cross_attn = _fast(layer.self_attn), _fast(layer.cross_attn)
     t = cache.position
@@ -191,14 +192,14 @@ class RealTokenTransformer(Transformer):
     def step(
         self, memory: TransformerMemory, state: GrowingCache | None, y_prev: Tensor
     ) -> tuple[Tensor, GrowingCache, Tensor]:
-        """Transformer.step on (B, H) rows, the cache in growing buffers, the source mask read
+        """Transformer.step on (R, H) rows, the cache in growing buffers, the source mask read
         as `memory.cross_bias` (from this model's `encode`); the same numbers."""
         if state is None:
             if memory.cross_bias is None and not bool(memory.src_mask.all()):
                 raise ValueError("a padded memory without cross_bias: not from this encode")
             k = memory.cross_keys[0]  # (B, heads, S, D)
             layers = range(len(self.decoder.layers))
-            empty = tuple(k.new_empty(k.size(0), k.size(1), 0, k.size(3)) for _ in layers)
+            empty = tuple(k.new_empty(y_prev.size(0), k.size(1), 0, k.size(3)) for _ in layers)
             state = GrowingCache(empty, empty, 0, [0])
         cache = _room_to_write(state)
         x = self.trg_embed(y_prev[:, None], cache.position)[:, 0]  # (B, H)
