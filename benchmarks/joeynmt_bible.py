@@ -338,7 +338,8 @@ def test_attnlab(run: Path, args: argparse.Namespace, env: dict[str, str], out: 
     """Translate the test split with the run's best.pt and score it."""
     hyp = out / "attnlab-test.hyp"
     test_src = str(args.data / "test.src")
-    decode = ["--beam", str(BEAM), "--batch-size", str(DECODE_BATCH)]
+    decode = ["--beam", str(BEAM), "--length-penalty", str(LENGTH_PENALTY)]
+    decode += ["--batch-size", str(DECODE_BATCH)]
     attnlab_locked(["translate", str(run / "best.pt"), "--input", test_src, *decode], env, hyp)
     return score(hyp, args.data)
 
