@@ -14,6 +14,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from attnlab import search
 from attnlab.config import ModelConfig, Stopping
 from attnlab.data.batching import collate_source
 from attnlab.data.vocab import BOS_ID, EOS_ID
@@ -482,14 +483,21 @@ def test_real_models_beam_one_is_greedy_and_batch_does_not_matter(fields: dict) 
         assert_same(beam_search(model, *alone, limits[i : i + 1], 3, 2, 1.0)[0], beams[i])
 
 
-@pytest.mark.parametrize("kernels", ["reference", "fast"])
+MEMORY_MODELS = [
+    {"type": "transformer", "heads": 2, "ff_size": 32, "kernels": "reference"},
+    {"type": "transformer", "heads": 2, "ff_size": 32, "kernels": "fast"},
+    {"context": "bahdanau", "cell": "lstm"},
+    {"context": "luong", "luong_mode": "global", "cell": "lstm", "input_feeding": True},
+    {"context": "luong", "luong_mode": "local-p", "luong_window": 2, "input_feeding": False},
+]
+
+
+@pytest.mark.parametrize("fields", MEMORY_MODELS, ids=lambda f: "-".join(map(str, f.values())))
 @pytest.mark.parametrize("stopping", STOPPING_RULES)
-def test_transformer_beam_keeps_one_memory_row_a_sentence_with_the_same_result(
-    kernels: str, stopping: Stopping
+def test_beam_keeps_one_memory_row_a_sentence_with_the_same_result(
+    fields: dict, stopping: Stopping, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = ModelConfig.model_validate(
-        {"type": "transformer", "heads": 2, "ff_size": 32, "hidden_size": 16, "kernels": kernels}
-    )
+    cfg = ModelConfig.model_validate({**fields, "hidden_size": 16, "embedding_size": 8})
     model = build_model(cfg, 20, 14).eval()
     src, mask = sources([5, 2, 7, 3, 6])
     limits = max_lengths(mask, 1.5, 1)  # sentences leave the beam at different steps
@@ -497,14 +505,14 @@ def test_transformer_beam_keeps_one_memory_row_a_sentence_with_the_same_result(
     step = model.step
 
     def counting_step(memory: Any, state: Any, y_prev: Tensor) -> Any:
-        ratios.append(y_prev.size(0) // memory.cross_keys[0].size(0))
+        ratios.append(y_prev.size(0) // memory[0].size(0))  # hypotheses a memory row
         return step(memory, state, y_prev)
 
     model.step = counting_step
     shared = beam_search(model, src, mask, limits, k, 3, 1.0, stopping)
-    assert set(ratios) == {k}  # K hypotheses a memory row at every step
+    assert set(ratios) == {k}
     ratios.clear()
-    model.memory_per_sentence = False  # search repeats each sentence's memory K times
+    monkeypatch.setattr(search, "memory_per_sentence", lambda model: False)  # repeat it K times
     repeated = beam_search(model, src, mask, limits, k, 3, 1.0, stopping)
     assert set(ratios) == {1}
     for a, b in zip(shared, repeated, strict=True):

@@ -23,10 +23,11 @@ are the same for alpha = 0. With K = 1 beam search gives the greedy result.
 Search never generates <pad> or <s> (their log-probs are set to -inf, not renormalised).
 Beam search repeats each sentence's memory K times, or keeps it once where the model's `step`
 reads one memory row for K hypotheses (`memory_per_sentence`, models/interface.py: the
-Transformer), which saves streaming K copies of it at every step and copying them as sentences
-leave. Sentences that stop leave the batch (memory and state are cut with `select_batch`), so a
-translation never depends on the other sentences in its batch, given a model whose rows do not
-interact. Left out: sampling, ensembles, coverage penalty, prefix constraints, n-gram blocking.
+Transformer and the attention RNNs but the fused GRU loop), which saves streaming K copies of
+it at every step and copying them as sentences leave. Sentences that stop leave the batch
+(memory and state are cut with `select_batch`), so a translation never depends on the other
+sentences in its batch, given a model whose rows do not interact. Left out: sampling, ensembles,
+coverage penalty, prefix constraints, n-gram blocking.
 
 Letters: B sentences, A sentences still searching, K beam size, N n-best, V target vocabulary,
 S padded source length, T decoding steps.

@@ -1,5 +1,6 @@
 """Every recurrent model variant: padding invariance, step-by-step decoding equals the teacher-
-forced forward, gradients reach every parameter, beam reordering of the state, and overfitting
+forced forward, gradients reach every parameter, beam reordering of the state, one memory row
+for several hypotheses, and overfitting
 20 sentence pairs (one fast representative; the rest marked slow)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from attnlab.config import ModelConfig
 from attnlab.data.batching import Batch
 from attnlab.data.vocab import BOS_ID, EOS_ID, PAD_ID
 from attnlab.models.build import build_model
+from attnlab.models.fast.bahdanau_gru import FusedBahdanauDecoder
 from attnlab.models.interface import select_batch
 from attnlab.models.seq2seq import RNNSeq2Seq
 from tests.models.kernels import adam_losses
@@ -176,6 +178,32 @@ def test_select_batch_reorders_memory_and_state_for_beams() -> None:
     assert torch.allclose(logits, expected[index], atol=1e-12)
     assert attention is not None and expected_attention is not None
     assert torch.allclose(attention, expected_attention[index], atol=1e-12)
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=_name)
+def test_one_memory_row_for_k_hypotheses_steps_as_the_memory_repeated(
+    variant: dict[str, Any],
+) -> None:
+    model = make_model(variant)
+    fused = isinstance(model.decoder, FusedBahdanauDecoder)  # its loop: a memory row a state row
+    assert model.memory_per_sentence == (variant["context"] != "fixed" and not fused)
+    if not model.memory_per_sentence:
+        return
+    batch = make_batch(SOURCES, TARGETS)
+    memory, k = model.encode(batch.src, batch.src_mask), 3
+    repeated = select_batch(memory, torch.arange(3).repeat_interleave(k))
+    g = torch.Generator().manual_seed(0)
+    state = repeated_state = None
+    for t in range(5):
+        y = torch.randint(4, V, (3 * k,), generator=g)
+        logits, state, attention = model.step(memory, state, y)
+        expected, repeated_state, expected_attention = model.step(repeated, repeated_state, y)
+        assert torch.allclose(logits, expected, atol=1e-12)
+        assert attention is not None and expected_attention is not None
+        assert torch.allclose(attention, expected_attention, atol=1e-12)
+        if t == 2:  # beam search reorders hypotheses within a sentence (and duplicates them)
+            order = (torch.randint(k, (3, k), generator=g) + torch.arange(3)[:, None] * k).view(-1)
+            state, repeated_state = select_batch(state, order), select_batch(repeated_state, order)
 
 
 def reverse_pairs(n: int = 20, seed: int = 0) -> tuple[list[list[int]], list[list[int]]]:

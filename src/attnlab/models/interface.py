@@ -7,10 +7,10 @@
 `state` is None before the first step. `memory` and `state` are values (NamedTuples, possibly
 nested, of tensors or None), never attributes of the module, and every tensor in them has the
 batch on dimension 0, so that search can reorder or expand them with `select_batch`.
-A model may keep one memory for several hypotheses: with a class attribute
-`memory_per_sentence = True`, its `step` also takes a memory of B rows with y_prev and state of
-B*K rows, the K hypotheses of memory row b in rows b*K .. b*K + K - 1, and gives what it gives
-for the memory repeated K times (`select_batch(memory, arange(B).repeat_interleave(K))`).
+A model may keep one memory for several hypotheses: where its attribute `memory_per_sentence`
+is True, its `step` also takes a memory of B rows with y_prev and state of B*K rows, the K
+hypotheses of memory row b in rows b*K .. b*K + K - 1, and gives what it gives for the memory
+repeated K times (`select_batch(memory, arange(B).repeat_interleave(K))`).
 Beam search then keeps the memory once per sentence (`memory_per_sentence(model)`).
 The fixed-context model returns no attention (None). Logits and attention rows at target
 padding (batch.trg_mask False) are unspecified: the Transformer skips them (zeros).

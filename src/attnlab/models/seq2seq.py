@@ -37,7 +37,7 @@ search (attnlab.search), scheduled sampling.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -45,6 +45,7 @@ from torch import Tensor, nn
 from attnlab.data.batching import Batch
 from attnlab.models.attention import Attention
 from attnlab.models.dropout import WordDropout
+from attnlab.models.interface import select_batch
 from attnlab.models.rnn import RNNEncoder
 
 
@@ -128,6 +129,27 @@ def target_positions(state: State, steps: int) -> Tensor:
     return state.t.unsqueeze(1) + torch.arange(steps, device=state.t.device)  # (B, T)
 
 
+def attend(attention: Attention, query: Tensor, memory: Memory, t: Tensor) -> tuple[Tensor, Tensor]:
+    """`attention` of query (R, T, Hq) at positions t (R, T) over a memory of B rows: R = B, or,
+    at a decoding step (T = 1), R = B*K with K hypotheses a memory row (rows b*K .. b*K + K - 1),
+    read as K queries of it (each query attends on its own, as the T of teacher forcing do).
+
+    -> context (R, T, He), weights (R, T, S)
+    """
+    rows, batch = query.size(0), memory.values.size(0)
+    if rows == batch:
+        return attention(query, memory.keys, memory.values, memory.mask, t)
+    per_row = rows // batch  # K
+    c, alpha = attention(
+        query.view(batch, per_row, query.size(2)),
+        memory.keys,
+        memory.values,
+        memory.mask,
+        t.view(batch, per_row),
+    )  # (B, K, He), (B, K, S)
+    return c.view(rows, 1, c.size(2)), alpha.view(rows, 1, alpha.size(2))
+
+
 class FixedDecoder(nn.Module):
     """Fixed-context decoder (Sutskever et al. 2014; Cho et al. 2014 with `feed_context`).
 
@@ -137,6 +159,8 @@ class FixedDecoder(nn.Module):
 
     forward(memory, state, y (B, T), y_mask) -> logits (B, T, V), State, None
     """
+
+    memory_per_sentence: ClassVar[bool] = False  # feed_context reads c a row
 
     def __init__(
         self,
@@ -192,6 +216,8 @@ class BahdanauDecoder(nn.Module):
     forward(memory, state, y (B, T), y_mask) -> logits (B, T, V), State, weights (B, T, S)
     """
 
+    memory_per_sentence: ClassVar[bool] = True  # the memory is read through `attend` only
+
     def __init__(
         self,
         embedding: nn.Embedding,
@@ -240,9 +266,7 @@ class BahdanauDecoder(nn.Module):
         states, contexts, weights = [], [], []
         for i in range(e.size(1)):
             s_prev = h[:, -1:]  # (B, 1, H), top layer
-            c_i, alpha_i = self.attention(
-                s_prev, memory.keys, memory.values, memory.mask, t[:, i : i + 1]
-            )  # (B, 1, He), (B, 1, S)
+            c_i, alpha_i = attend(self.attention, s_prev, memory, t[:, i : i + 1])  # (B,1,He|S)
             x_i = torch.cat([e[:, i : i + 1], c_i], dim=-1)  # (B, 1, E + He)
             s_i, h, cell = run_rnn(self.rnn, x_i, h, cell)  # (B, 1, H)
             states.append(s_i)
@@ -262,6 +286,8 @@ class LuongDecoder(nn.Module):
 
     forward(memory, state, y (B, T), y_mask) -> logits (B, T, V), State, weights (B, T, S)
     """
+
+    memory_per_sentence: ClassVar[bool] = True  # the memory is read through `attend` only
 
     def __init__(
         self,
@@ -293,7 +319,7 @@ class LuongDecoder(nn.Module):
 
     def attend(self, memory: Memory, h_top: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
         """h~_t and alpha_t.  h_top (B, T, H), t (B, T) -> h~ (B, T, H), weights (B, T, S)"""
-        c, alpha = self.attention(h_top, memory.keys, memory.values, memory.mask, t)  # (B,T,He)
+        c, alpha = attend(self.attention, h_top, memory, t)  # (B, T, He), (B, T, S)
         h_tilde = torch.tanh(self.combine(torch.cat([c, h_top], dim=-1)))  # (B, T, H)
         return h_tilde, alpha
 
@@ -336,13 +362,20 @@ class RNNSeq2Seq(nn.Module):
     forward(batch) -> logits (B, T, V), attention (B, T, S) | None; in training mode with
         `word_dropout` p > 0, source and target input tokens are replaced by <unk> at rate p
     encode(src (B, S), src_mask (B, S)) -> Memory
-    step(memory, state | None, y_prev (B,)) -> logits (B, V), State, attention (B, S) | None
+    step(memory, state | None, y_prev (R,)) -> logits (R, V), State, attention (R, S) | None
+        R = B, or B*K with the memory kept once for K hypotheses where the decoder allows it
+        (`memory_per_sentence`: the attention decoders, through `attend`)
     """
 
     def __init__(self, encoder: RNNEncoder, decoder: Decoder, word_dropout: float = 0.0) -> None:
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
         self.word_dropout = WordDropout(word_dropout)
+
+    @property
+    def memory_per_sentence(self) -> bool:
+        """Whether `step` reads one memory row for K hypotheses (models/interface.py)."""
+        return self.decoder.memory_per_sentence
 
     def encode(self, src: Tensor, src_mask: Tensor) -> Memory:
         states, final, final_cell = self.encoder(src, src_mask)  # (B, S, He), (B, He) x 2
@@ -359,6 +392,10 @@ class RNNSeq2Seq(nn.Module):
         self, memory: Memory, state: State | None, y_prev: Tensor
     ) -> tuple[Tensor, State, Tensor | None]:
         if state is None:
-            state = self.decoder.start(memory)
+            state = self.decoder.start(memory)  # B rows
+            if y_prev.size(0) != memory.values.size(0):  # K hypotheses a memory row
+                per_row = y_prev.size(0) // memory.values.size(0)
+                rows = torch.arange(memory.values.size(0), device=y_prev.device)
+                state = select_batch(state, rows.repeat_interleave(per_row))  # (B*K) rows
         logits, state, attention = self.decoder(memory, state, y_prev.unsqueeze(1))
         return logits[:, 0], state, None if attention is None else attention[:, 0]

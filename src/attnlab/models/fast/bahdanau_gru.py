@@ -30,7 +30,7 @@ the loop runs in float32.
 from __future__ import annotations
 
 import itertools
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 from torch import Tensor
@@ -276,7 +276,10 @@ class FusedBahdanauDecoder(BahdanauDecoder):
     `BahdanauGRULoop`: the embeddings, the loop and the output layer (through oneDNN when
     autograd is off) run on the N real target positions only, packed; logits (B, T, V) and
     weights (B, T, S) are 0 at the padding. In float32 under autocast, the layers around it in
-    the lower precision. The same parameters, interface and numbers (up to rounding)."""
+    the lower precision. The same parameters, interface and numbers (up to rounding); the loop
+    reads a memory row a state row (no `memory_per_sentence`)."""
+
+    memory_per_sentence: ClassVar[bool] = False
 
     def forward(
         self, memory: Memory, state: State, y: Tensor, y_mask: Tensor | None = None
