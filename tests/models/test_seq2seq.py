@@ -18,6 +18,7 @@ from attnlab.models.build import build_model
 from attnlab.models.fast.bahdanau_gru import FusedBahdanauDecoder
 from attnlab.models.interface import select_batch
 from attnlab.models.seq2seq import RNNSeq2Seq
+from tests.models.beam_rows import assert_steps_as_the_memory_repeated
 from tests.models.kernels import adam_losses
 
 V = 13
@@ -190,20 +191,8 @@ def test_one_memory_row_for_k_hypotheses_steps_as_the_memory_repeated(
     if not model.memory_per_sentence:
         return
     batch = make_batch(SOURCES, TARGETS)
-    memory, k = model.encode(batch.src, batch.src_mask), 3
-    repeated = select_batch(memory, torch.arange(3).repeat_interleave(k))
-    g = torch.Generator().manual_seed(0)
-    state = repeated_state = None
-    for t in range(5):
-        y = torch.randint(4, V, (3 * k,), generator=g)
-        logits, state, attention = model.step(memory, state, y)
-        expected, repeated_state, expected_attention = model.step(repeated, repeated_state, y)
-        assert torch.allclose(logits, expected, atol=1e-12)
-        assert attention is not None and expected_attention is not None
-        assert torch.allclose(attention, expected_attention, atol=1e-12)
-        if t == 2:  # beam search reorders hypotheses within a sentence (and duplicates them)
-            order = (torch.randint(k, (3, k), generator=g) + torch.arange(3)[:, None] * k).view(-1)
-            state, repeated_state = select_batch(state, order), select_batch(repeated_state, order)
+    memory = model.encode(batch.src, batch.src_mask)
+    assert_steps_as_the_memory_repeated(model, memory, 3, 3, V, atol=1e-12)
 
 
 def reverse_pairs(n: int = 20, seed: int = 0) -> tuple[list[list[int]], list[list[int]]]:

@@ -25,6 +25,7 @@ from attnlab.models.build import build_model
 from attnlab.models.fast import transformer as fast_transformer
 from attnlab.models.interface import memory_per_sentence, select_batch
 from attnlab.models.transformer import Transformer, sinusoidal_positions
+from tests.models.beam_rows import assert_steps_as_the_memory_repeated
 
 ROOT = Path(__file__).resolve().parents[2]
 V_SRC, V_TRG = 13, 11
@@ -266,21 +267,7 @@ def test_one_memory_row_for_k_hypotheses_steps_as_the_memory_repeated(kernels: s
     assert memory_per_sentence(model)
     batch = make_batch([5, 2, 4], [3, 3, 3], seed=5)
     memory = model.encode(batch.src, batch.src_mask)  # 3 rows
-    k = 4
-    repeated = select_batch(memory, torch.arange(3).repeat_interleave(k))  # 12 rows
-    g = torch.Generator().manual_seed(0)
-    shared_state = repeated_state = None
-    for t in range(5):
-        y = torch.randint(4, V_TRG, (3 * k,), generator=g)
-        logits, shared_state, alpha = model.step(memory, shared_state, y)
-        expected, repeated_state, expected_alpha = model.step(repeated, repeated_state, y)
-        torch.testing.assert_close(logits, expected, atol=1e-6, rtol=0)
-        torch.testing.assert_close(alpha, expected_alpha, atol=1e-6, rtol=0)
-        assert alpha.shape == (3 * k, 5)
-        if t == 2:  # beam search reorders hypotheses within a sentence (and duplicates them)
-            order = torch.randint(k, (3, k), generator=g) + torch.arange(3)[:, None] * k
-            shared_state = select_batch(shared_state, order.view(-1))
-            repeated_state = select_batch(repeated_state, order.view(-1))
+    assert_steps_as_the_memory_repeated(model, memory, 3, 4, V_TRG, atol=1e-6)
 
 
 def test_rows_added_to_a_multiple_change_neither_logits_nor_gradients(
