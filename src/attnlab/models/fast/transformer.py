@@ -202,7 +202,7 @@ class RealTokenTransformer(Transformer):
             empty = tuple(k.new_empty(y_prev.size(0), k.size(1), 0, k.size(3)) for _ in layers)
             state = GrowingCache(empty, empty, 0, [0])
         cache = _room_to_write(state)
-        x = self.trg_embed(y_prev[:, None], cache.position)[:, 0]  # (B, H)
+        x = self.trg_embed(y_prev[:, None], cache.position)[:, 0]  # (R, H)
         for i, layer in enumerate(self.decoder.layers):
             x, alpha = decoder_layer_step(
                 layer, x, cache, i, memory.cross_keys[i], memory.cross_values[i], memory.cross_bias
