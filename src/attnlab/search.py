@@ -46,7 +46,12 @@ from torch import Tensor
 from attnlab.config import Stopping
 from attnlab.data.vocab import BOS_ID, EOS_ID, PAD_ID
 from attnlab.errors import UserError
-from attnlab.models.interface import Seq2SeqModel, memory_per_sentence, select_batch
+from attnlab.models.interface import (
+    Seq2SeqModel,
+    memory_per_sentence,
+    repeat_rows,
+    select_batch,
+)
 
 
 @dataclass
@@ -262,7 +267,7 @@ def _start_beam(
     b = src.size(0)
     memory, per_sentence = model.encode(src, src_mask), memory_per_sentence(model)
     if not per_sentence:
-        memory = select_batch(memory, torch.arange(b, device=src.device).repeat_interleave(k))
+        memory = repeat_rows(memory, b, k, src.device)
     scores = torch.full((b, k), float("-inf"), device=src.device)
     scores[:, 0] = 0.0  # the K copies of <s> would otherwise fill the beam with one prefix
     return _Beam(

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from attnlab.models.interface import Seq2SeqModel, select_batch
+from attnlab.models.interface import Seq2SeqModel, repeat_rows, select_batch
 
 
 def assert_steps_as_the_memory_repeated(
@@ -17,7 +17,7 @@ def assert_steps_as_the_memory_repeated(
     the memory as it is and once on it repeated k times, the hypotheses reordered (and
     duplicated) within each sentence after the third step, as beam search does: the logits and
     attention must agree."""
-    repeated = select_batch(memory, torch.arange(rows).repeat_interleave(k))  # rows*k rows
+    repeated = repeat_rows(memory, rows, k)  # rows*k rows
     g = torch.Generator().manual_seed(0)
     state = repeated_state = None
     for t in range(5):

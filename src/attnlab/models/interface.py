@@ -10,7 +10,7 @@ batch on dimension 0, so that search can reorder or expand them with `select_bat
 A model may keep one memory for several hypotheses: where its attribute `memory_per_sentence`
 is True, its `step` also takes a memory of B rows with y_prev and state of B*K rows, the K
 hypotheses of memory row b in rows b*K .. b*K + K - 1, and gives what it gives for the memory
-repeated K times (`select_batch(memory, arange(B).repeat_interleave(K))`).
+repeated K times (`repeat_rows(memory, B, K)`).
 Beam search then keeps the memory once per sentence (`memory_per_sentence(model)`).
 The fixed-context model returns no attention (None). Logits and attention rows at target
 padding (batch.trg_mask False) are unspecified: the Transformer skips them (zeros).
@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol, runtime_checkable
 
+import torch
 from torch import Tensor, nn
 
 from attnlab.data.batching import Batch
@@ -57,6 +58,12 @@ def memory_per_sentence(model: Seq2SeqModel) -> bool:
     return bool(getattr(model, "memory_per_sentence", False))
 
 
+def repeat_rows(value: Any, rows: int, k: int, device: torch.device | None = None) -> Any:
+    """Each of the `rows` batch rows of `value` K times in a row: rows b*K .. b*K + K - 1 are
+    copies of row b (`select_batch` with index arange(rows).repeat_interleave(K) on `device`)."""
+    return select_batch(value, torch.arange(rows, device=device).repeat_interleave(k))
+
+
 def select_batch(value: Any, index: Tensor) -> Any:
     """Apply `index_select(0, index)` to every tensor inside a (nested) tuple; None stays None.
 
@@ -74,4 +81,10 @@ def select_batch(value: Any, index: Tensor) -> Any:
     raise TypeError(f"select_batch: cannot index a {type(value).__name__}")
 
 
-__all__ = ["CrossAttentionModel", "Seq2SeqModel", "memory_per_sentence", "select_batch"]
+__all__ = [
+    "CrossAttentionModel",
+    "Seq2SeqModel",
+    "memory_per_sentence",
+    "repeat_rows",
+    "select_batch",
+]

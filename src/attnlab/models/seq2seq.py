@@ -45,7 +45,7 @@ from torch import Tensor, nn
 from attnlab.data.batching import Batch
 from attnlab.models.attention import Attention
 from attnlab.models.dropout import WordDropout
-from attnlab.models.interface import select_batch
+from attnlab.models.interface import repeat_rows
 from attnlab.models.rnn import RNNEncoder
 
 
@@ -129,7 +129,9 @@ def target_positions(state: State, steps: int) -> Tensor:
     return state.t.unsqueeze(1) + torch.arange(steps, device=state.t.device)  # (B, T)
 
 
-def attend(attention: Attention, query: Tensor, memory: Memory, t: Tensor) -> tuple[Tensor, Tensor]:
+def attend_memory(
+    attention: Attention, query: Tensor, memory: Memory, t: Tensor
+) -> tuple[Tensor, Tensor]:
     """`attention` of query (R, T, Hq) at positions t (R, T) over a memory of B rows: R = B, or,
     at a decoding step (T = 1), R = B*K with K hypotheses a memory row (rows b*K .. b*K + K - 1),
     read as K queries of it (each query attends on its own, as the T of teacher forcing do).
@@ -216,7 +218,7 @@ class BahdanauDecoder(nn.Module):
     forward(memory, state, y (B, T), y_mask) -> logits (B, T, V), State, weights (B, T, S)
     """
 
-    memory_per_sentence: ClassVar[bool] = True  # the memory is read through `attend` only
+    memory_per_sentence: ClassVar[bool] = True  # the memory is read through `attend_memory` only
 
     def __init__(
         self,
@@ -266,7 +268,8 @@ class BahdanauDecoder(nn.Module):
         states, contexts, weights = [], [], []
         for i in range(e.size(1)):
             s_prev = h[:, -1:]  # (B, 1, H), top layer
-            c_i, alpha_i = attend(self.attention, s_prev, memory, t[:, i : i + 1])  # (B,1,He|S)
+            t_i = t[:, i : i + 1]  # (B, 1)
+            c_i, alpha_i = attend_memory(self.attention, s_prev, memory, t_i)  # (B, 1, He|S)
             x_i = torch.cat([e[:, i : i + 1], c_i], dim=-1)  # (B, 1, E + He)
             s_i, h, cell = run_rnn(self.rnn, x_i, h, cell)  # (B, 1, H)
             states.append(s_i)
@@ -287,7 +290,7 @@ class LuongDecoder(nn.Module):
     forward(memory, state, y (B, T), y_mask) -> logits (B, T, V), State, weights (B, T, S)
     """
 
-    memory_per_sentence: ClassVar[bool] = True  # the memory is read through `attend` only
+    memory_per_sentence: ClassVar[bool] = True  # the memory is read through `attend_memory` only
 
     def __init__(
         self,
@@ -319,7 +322,7 @@ class LuongDecoder(nn.Module):
 
     def attend(self, memory: Memory, h_top: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
         """h~_t and alpha_t.  h_top (B, T, H), t (B, T) -> h~ (B, T, H), weights (B, T, S)"""
-        c, alpha = attend(self.attention, h_top, memory, t)  # (B, T, He), (B, T, S)
+        c, alpha = attend_memory(self.attention, h_top, memory, t)  # (B, T, He), (B, T, S)
         h_tilde = torch.tanh(self.combine(torch.cat([c, h_top], dim=-1)))  # (B, T, H)
         return h_tilde, alpha
 
@@ -364,7 +367,7 @@ class RNNSeq2Seq(nn.Module):
     encode(src (B, S), src_mask (B, S)) -> Memory
     step(memory, state | None, y_prev (R,)) -> logits (R, V), State, attention (R, S) | None
         R = B, or B*K with the memory kept once for K hypotheses where the decoder allows it
-        (`memory_per_sentence`: the attention decoders, through `attend`)
+        (`memory_per_sentence`: the attention decoders, through `attend_memory`)
     """
 
     def __init__(self, encoder: RNNEncoder, decoder: Decoder, word_dropout: float = 0.0) -> None:
@@ -393,9 +396,8 @@ class RNNSeq2Seq(nn.Module):
     ) -> tuple[Tensor, State, Tensor | None]:
         if state is None:
             state = self.decoder.start(memory)  # B rows
-            if y_prev.size(0) != memory.values.size(0):  # K hypotheses a memory row
-                per_row = y_prev.size(0) // memory.values.size(0)
-                rows = torch.arange(memory.values.size(0), device=y_prev.device)
-                state = select_batch(state, rows.repeat_interleave(per_row))  # (B*K) rows
+            rows = memory.values.size(0)
+            if y_prev.size(0) != rows:  # K hypotheses a memory row: the state on B*K rows
+                state = repeat_rows(state, rows, y_prev.size(0) // rows, y_prev.device)
         logits, state, attention = self.decoder(memory, state, y_prev.unsqueeze(1))
         return logits[:, 0], state, None if attention is None else attention[:, 0]
