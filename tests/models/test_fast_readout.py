@@ -31,7 +31,12 @@ DECODERS: dict[str, dict[str, Any]] = {
     "gru-fixed-feed-context": {"context": "fixed", "cell": "gru", "feed_context": True},
     "lstm-fixed": {"context": "fixed", "cell": "lstm", "feed_context": False},
     "lstm-fixed-feed-context": {"context": "fixed", "cell": "lstm", "feed_context": True},
-    "lstm-luong-dot": {"context": "luong", "cell": "lstm", "luong_score": "dot"},
+    "lstm-luong-dot-no-feeding": {
+        "context": "luong",
+        "cell": "lstm",
+        "luong_score": "dot",
+        "input_feeding": False,
+    },
     "gru-luong-general": {"context": "luong", "cell": "gru", "luong_score": "general"},
     "lstm-luong-concat": {"context": "luong", "cell": "lstm", "luong_score": "concat"},
     "gru-luong-general-local-p": {

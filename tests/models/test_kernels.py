@@ -21,6 +21,7 @@ from attnlab.models.build import build_model
 from attnlab.models.fast.attention import FastAdditiveScore, FastMultiHeadAttention
 from attnlab.models.fast.bahdanau_gru import FusedBahdanauDecoder
 from attnlab.models.fast.gru import PackedGRUEncoder
+from attnlab.models.fast.luong_lstm import FusedLuongDecoder
 from attnlab.models.fast.readout import (
     RealTokenBahdanauDecoder,
     RealTokenFixedDecoder,
@@ -48,6 +49,13 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
         "luong_mode": "local-p",
         "cell": "lstm",
     },
+    "lstm-luong-general-global": {
+        "context": "luong",
+        "luong_score": "general",
+        "luong_mode": "global",
+        "input_feeding": True,
+        "cell": "lstm",
+    },
     "transformer": {"type": "transformer", "heads": 2, "ff_size": 16, "num_layers": 2},
     "transformer-post-ln": {"type": "transformer", "heads": 2, "ff_size": 16, "norm": "post"},
 }
@@ -67,6 +75,7 @@ FAST_CLASSES = {
     FastMultiHeadAttention,
     PackedGRUEncoder,
     FusedBahdanauDecoder,
+    FusedLuongDecoder,
     RealTokenFixedDecoder,
     RealTokenBahdanauDecoder,
     RealTokenLuongDecoder,
@@ -87,6 +96,7 @@ def test_each_setting_builds_its_classes_with_the_same_parameter_names(name: str
         "elman-fixed": {RealTokenFixedDecoder},
         "lstm-fixed-feed-context": {RealTokenFixedDecoder},
         "lstm-luong-general-local-p": {RealTokenLuongDecoder},
+        "lstm-luong-general-global": {FusedLuongDecoder},
         "transformer": {RealTokenTransformer, FastMultiHeadAttention},
         "transformer-post-ln": {RealTokenTransformer, FastMultiHeadAttention},
     }[name]
@@ -102,7 +112,14 @@ def _batch() -> Batch:
 
 @pytest.mark.usefixtures("float64_one_thread")
 @pytest.mark.parametrize(
-    "name", ["gru-bahdanau", "gru-luong-concat", "lstm-fixed-feed-context", "transformer"]
+    "name",
+    [
+        "gru-bahdanau",
+        "gru-luong-concat",
+        "lstm-fixed-feed-context",
+        "lstm-luong-general-global",
+        "transformer",
+    ],
 )
 def test_training_with_reference_kernels_matches_fast(name: str) -> None:
     """Eight Adam steps (dropout 0): the same losses and the same weights to float64

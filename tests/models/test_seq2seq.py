@@ -59,6 +59,19 @@ def _decoder_variants() -> list[dict[str, Any]]:
     decoders.append(  # readable; fast: the output layer on the real positions only
         {"context": "fixed", "feed_context": True, "cell": "lstm", "kernels": "reference"}
     )
+    lstm_luong = {
+        "context": "luong",
+        "luong_score": "general",
+        "luong_mode": "global",
+        "input_feeding": True,
+        "cell": "lstm",
+        "bidirectional": True,
+        "num_layers": 1,
+    }
+    decoders.append(lstm_luong)  # models/fast: the written-out decoder loop
+    decoders.append(
+        {**lstm_luong, "luong_score": "dot", "bidirectional": False, "reverse_source": True}
+    )
     return decoders
 
 

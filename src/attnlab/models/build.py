@@ -37,6 +37,7 @@ from attnlab.models.fast.attention import FastAdditiveScore, FastMultiHeadAttent
 from attnlab.models.fast.bahdanau_gru import FusedBahdanauDecoder
 from attnlab.models.fast.dropout import use_fast_dropout
 from attnlab.models.fast.gru import PackedGRUEncoder
+from attnlab.models.fast.luong_lstm import FusedLuongDecoder
 from attnlab.models.fast.readout import (
     RealTokenBahdanauDecoder,
     RealTokenFixedDecoder,
@@ -74,6 +75,7 @@ class Kernels(NamedTuple):
     gru_bahdanau: type[BahdanauDecoder]  # the Bahdanau decoder of a one-layer GRU
     bahdanau_decoder: type[BahdanauDecoder]  # of the other cells and depths
     luong_decoder: type[LuongDecoder]
+    lstm_luong: type[LuongDecoder]  # one-layer LSTM, input feeding, global dot/general score
     multi_head_attention: type[MultiHeadAttention]
     transformer: type[Transformer]
 
@@ -86,6 +88,7 @@ KERNELS: dict[str, Kernels] = {
         gru_bahdanau=BahdanauDecoder,
         bahdanau_decoder=BahdanauDecoder,
         luong_decoder=LuongDecoder,
+        lstm_luong=LuongDecoder,
         multi_head_attention=MultiHeadAttention,
         transformer=Transformer,
     ),
@@ -96,6 +99,7 @@ KERNELS: dict[str, Kernels] = {
         gru_bahdanau=FusedBahdanauDecoder,
         bahdanau_decoder=RealTokenBahdanauDecoder,
         luong_decoder=RealTokenLuongDecoder,
+        lstm_luong=FusedLuongDecoder,
         multi_head_attention=FastMultiHeadAttention,
         transformer=RealTokenTransformer,
     ),
@@ -299,7 +303,15 @@ def _luong_decoder(cfg: ModelConfig, context_size: int, trg_vocab_size: int) -> 
     embedding, rnn, bridge = _decoder_parts(
         cfg, cfg.embedding_size + extra, context_size, trg_vocab_size
     )
-    return KERNELS[cfg.kernels].luong_decoder(
+    kernels = KERNELS[cfg.kernels]
+    fused = (
+        cfg.cell == "lstm"
+        and cfg.num_layers == 1
+        and cfg.input_feeding
+        and cfg.luong_mode == "global"
+        and cfg.luong_score in ("dot", "general")
+    )
+    return (kernels.lstm_luong if fused else kernels.luong_decoder)(
         embedding=embedding,
         rnn=rnn,
         bridge=bridge,

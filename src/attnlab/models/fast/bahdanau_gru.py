@@ -93,12 +93,8 @@ class Steps(NamedTuple):
     def of(cls, packing: Packing, keys: Tensor, values: Tensor, mask: Tensor) -> Steps:
         """packing: how the target positions are packed; keys (B, S, A), values (B, S, He),
         mask (B, S) in original row order."""
-        if packing.full:
-            limits = [keys.size(1)] * len(packing.sizes)
-        else:
-            mask = packing.rank(mask)
-            longest = mask.sum(dim=1).cummax(dim=0).values.tolist()  # by rank
-            limits = [longest[n - 1] for n in packing.sizes]
+        mask = packing.rank(mask)
+        limits = packing.source_limits(mask)
         sizes = [n * limit * keys.size(2) for n, limit in zip(packing.sizes, limits, strict=True)]
         offsets = list(itertools.accumulate(sizes, initial=0))
         return cls(packing, limits, offsets, packing.rank(keys), packing.rank(values), mask)

@@ -79,6 +79,15 @@ class Packing(NamedTuple):
         positions = rows[:, None] * steps + (last - torch.arange(steps, device=device))  # (B, T)
         return positions.t()[self.ranked_mask.t()]
 
+    def source_limits(self, src_mask: Tensor) -> list[int]:
+        """S_k of each step k: the longest source among its running sentences, so that a step
+        of short sentences does not attend over the padding of long ones.
+        src_mask (B, S) in rank order"""
+        if self.full:
+            return [src_mask.size(1)] * len(self.sizes)
+        longest = src_mask.sum(dim=1).cummax(dim=0).values.tolist()  # by rank
+        return [longest[n - 1] for n in self.sizes]
+
     def step(self, k: int) -> slice:
         """Step k's packed rows."""
         return slice(self.offsets[k], self.offsets[k] + self.sizes[k])
