@@ -21,6 +21,7 @@ from attnlab.models.build import build_model
 from attnlab.models.fast.attention import FastAdditiveScore, FastMultiHeadAttention
 from attnlab.models.fast.bahdanau_gru import FusedBahdanauDecoder
 from attnlab.models.fast.gru import PackedGRUEncoder
+from attnlab.models.fast.lstm import PackedLSTMEncoder
 from attnlab.models.fast.luong_lstm import FusedLuongDecoder
 from attnlab.models.fast.readout import (
     RealTokenBahdanauDecoder,
@@ -74,6 +75,7 @@ FAST_CLASSES = {
     FastAdditiveScore,
     FastMultiHeadAttention,
     PackedGRUEncoder,
+    PackedLSTMEncoder,
     FusedBahdanauDecoder,
     FusedLuongDecoder,
     RealTokenFixedDecoder,
@@ -91,12 +93,12 @@ def test_each_setting_builds_its_classes_with_the_same_parameter_names(name: str
     expected = {
         "gru-bahdanau": {PackedGRUEncoder, FusedBahdanauDecoder, FastAdditiveScore},
         "gru-bahdanau-2-layers": {PackedGRUEncoder, FastAdditiveScore, RealTokenBahdanauDecoder},
-        "lstm-bahdanau": {FastAdditiveScore, RealTokenBahdanauDecoder},
+        "lstm-bahdanau": {PackedLSTMEncoder, FastAdditiveScore, RealTokenBahdanauDecoder},
         "gru-luong-concat": {PackedGRUEncoder, FastAdditiveScore, RealTokenLuongDecoder},
         "elman-fixed": {RealTokenFixedDecoder},
-        "lstm-fixed-feed-context": {RealTokenFixedDecoder},
-        "lstm-luong-general-local-p": {RealTokenLuongDecoder},
-        "lstm-luong-general-global": {FusedLuongDecoder},
+        "lstm-fixed-feed-context": {PackedLSTMEncoder, RealTokenFixedDecoder},
+        "lstm-luong-general-local-p": {PackedLSTMEncoder, RealTokenLuongDecoder},
+        "lstm-luong-general-global": {PackedLSTMEncoder, FusedLuongDecoder},
         "transformer": {RealTokenTransformer, FastMultiHeadAttention},
         "transformer-post-ln": {RealTokenTransformer, FastMultiHeadAttention},
     }[name]

@@ -37,6 +37,7 @@ from attnlab.models.fast.attention import FastAdditiveScore, FastMultiHeadAttent
 from attnlab.models.fast.bahdanau_gru import FusedBahdanauDecoder
 from attnlab.models.fast.dropout import use_fast_dropout
 from attnlab.models.fast.gru import PackedGRUEncoder
+from attnlab.models.fast.lstm import PackedLSTMEncoder
 from attnlab.models.fast.luong_lstm import FusedLuongDecoder
 from attnlab.models.fast.readout import (
     RealTokenBahdanauDecoder,
@@ -71,6 +72,7 @@ class Kernels(NamedTuple):
 
     additive_score: type[AdditiveScore]  # Bahdanau's score and Luong's concat
     gru_encoder: type[RNNEncoder]  # the encoder of a GRU
+    lstm_encoder: type[RNNEncoder]  # the encoder of an LSTM
     fixed_decoder: type[FixedDecoder]
     gru_bahdanau: type[BahdanauDecoder]  # the Bahdanau decoder of a one-layer GRU
     bahdanau_decoder: type[BahdanauDecoder]  # of the other cells and depths
@@ -84,6 +86,7 @@ KERNELS: dict[str, Kernels] = {
     "reference": Kernels(
         additive_score=AdditiveScore,
         gru_encoder=RNNEncoder,
+        lstm_encoder=RNNEncoder,
         fixed_decoder=FixedDecoder,
         gru_bahdanau=BahdanauDecoder,
         bahdanau_decoder=BahdanauDecoder,
@@ -95,6 +98,7 @@ KERNELS: dict[str, Kernels] = {
     "fast": Kernels(
         additive_score=FastAdditiveScore,
         gru_encoder=PackedGRUEncoder,
+        lstm_encoder=PackedLSTMEncoder,
         fixed_decoder=RealTokenFixedDecoder,
         gru_bahdanau=FusedBahdanauDecoder,
         bahdanau_decoder=RealTokenBahdanauDecoder,
@@ -175,7 +179,9 @@ def _check_rnn(cfg: ModelConfig) -> None:
 
 def _build_rnn(cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: int) -> RNNSeq2Seq:
     _check_rnn(cfg)
-    encoder_class = KERNELS[cfg.kernels].gru_encoder if cfg.cell == "gru" else RNNEncoder
+    kernels = KERNELS[cfg.kernels]
+    encoders = {"gru": kernels.gru_encoder, "lstm": kernels.lstm_encoder}
+    encoder_class = encoders.get(cfg.cell, RNNEncoder)
     encoder = encoder_class(
         embedding=nn.Embedding(src_vocab_size, cfg.embedding_size, padding_idx=PAD_ID),
         rnn=make_rnn(

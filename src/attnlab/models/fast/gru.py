@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from attnlab.models.fast.dropout import dropout
-from attnlab.models.fast.packing import Packing
+from attnlab.models.fast.packing import Directions
 from attnlab.models.rnn import RNNEncoder
 
 
@@ -91,11 +91,10 @@ class PackedGRU(torch.autograd.Function):
         w_hh: Tensor,
         b_hh: Tensor,
     ) -> tuple[Tensor, Tensor]:
-        batch, length, _ = x.shape
         directions, hidden = w_hh.size(0), w_hh.size(2)
-        packing = Packing.of(mask)
-        reading = [packing.index, packing.reversed_index()][:directions]
-        x_rows = x.reshape(batch * length, -1)[torch.stack(reading)]  # (D, N, I)
+        read = Directions.of(x, mask, directions)
+        packing, batch = read.packing, x.size(0)
+        x_rows = read.gather(x)  # (D, N, I)
         gi = torch.baddbmm(b_ih[:, None], x_rows, w_ih.transpose(1, 2))  # (D, N, 3H)
         h_all = x.new_empty(directions, batch + packing.n, hidden)  # h_0 by rank, then packed
         h_all[:, :batch] = 0.0
@@ -111,22 +110,18 @@ class PackedGRU(torch.autograd.Function):
             step_gates = Gates(*(g[:, rows] for g in gates))
             gru_update(gi[:, rows], h, step_gates, out=h_all[:, packing.after(k)])
         ctx.save_for_backward(x_rows, w_ih, w_hh, h_all, *gates)
-        ctx.packing, ctx.reading, ctx.x_shape = packing, reading, x.shape
-        states = x.new_zeros(batch * length, directions, hidden)
-        for d, index in enumerate(reading):
-            states[:, d].index_copy_(0, index, h_all[d, batch:])
+        ctx.read = read
         final = packing.unrank(h_all[:, packing.final_rows()], dim=1)  # (D, B, H)
-        return states.view(batch, length, -1), final  # (B, S, D*H), (D, B, H)
+        return read.scatter(h_all[:, batch:]), final  # (B, S, D*H), (D, B, H)
 
     @staticmethod
     def backward(
         ctx: torch.autograd.function.FunctionCtx, grad_states: Tensor, grad_final: Tensor
     ) -> tuple[Tensor | None, ...]:
         x_rows, w_ih, w_hh, h_all, *saved = ctx.saved_tensors
-        gates, packing, reading = Gates(*saved), ctx.packing, ctx.reading
-        directions, _, hidden = gates.n.shape
-        per_direction = grad_states.reshape(-1, directions, hidden)  # (B S, D, H)
-        grad_out = torch.stack([per_direction[index, d] for d, index in enumerate(reading)])
+        gates, read = Gates(*saved), ctx.read
+        packing, hidden = read.packing, gates.n.size(2)
+        grad_out = read.gather_grad(grad_states)  # (D, N, H)
         dgi, dgh = torch.empty_like(gates.gh), torch.empty_like(gates.gh)  # (D, N, 3H)
         dh_all = packing.rank(grad_final.transpose(0, 1)).transpose(0, 1).contiguous()  # D,B,H
         for k in reversed(range(len(packing.sizes))):
@@ -138,12 +133,9 @@ class PackedGRU(torch.autograd.Function):
             )
             z = step_gates.rz[..., hidden:]
             torch.baddbmm(dh * z, dgh[:, rows], w_hh, out=dh_all[:, running])
-        grad_x = x_rows.new_zeros(ctx.x_shape)  # (B, S, I)
-        for d, rows_x in enumerate(torch.bmm(dgi, w_ih).unbind(0)):  # (N, I) each
-            grad_x.view(-1, rows_x.size(1)).index_add_(0, reading[d], rows_x)
         h_prev = packing.previous_states(h_all)  # (D, N, H)
         return (
-            grad_x,
+            read.scatter_grad(torch.bmm(dgi, w_ih)),  # x (B, S, I)
             None,
             dgi.transpose(1, 2) @ x_rows,  # w_ih (D, 3H, I)
             dgi.sum(1),  # b_ih

@@ -39,6 +39,7 @@ from torch import Tensor
 
 from attnlab.models.attention import masked_softmax
 from attnlab.models.fast.linear import decoder_logits
+from attnlab.models.fast.lstm import doubled_g, lstm_update, lstm_update_backward
 from attnlab.models.fast.packing import Packing
 from attnlab.models.fast.readout import RealTokenLuongDecoder
 from attnlab.models.seq2seq import Memory, State
@@ -103,9 +104,7 @@ def run_loop(
     """
     emb, hidden = e.size(1), m0.size(1)
     w_cc, w_ch = w.w_c[:, :-hidden], w.w_c[:, -hidden:]
-    # g's rows doubled: one sigmoid over all four gates gives g = 2 sigmoid(2x) - 1 too
-    # (torch's tanh kernel is several times slower than its sigmoid: models/fast/attention.py)
-    doubled = e.new_tensor([1.0, 1.0, 2.0, 1.0]).repeat_interleave(hidden).unsqueeze(1)  # (4H, 1)
+    doubled = doubled_g(e, hidden)  # (4H, 1), for `lstm_update`
     w_s = w.state_matrix(emb) * doubled  # (4H, 2H)
     gi = torch.addmm((w.b_ih + w.b_hh) * doubled[:, 0], e, (w.w_ih[:, :emb] * doubled).t())
     batch, n = packing.batch, packing.n
@@ -121,10 +120,8 @@ def run_loop(
     for t, (running, limit) in enumerate(zip(packing.sizes, source.limits, strict=True)):
         rows, before, after = packing.step(t), packing.before(t), packing.after(t)
         gates = torch.addmm(gi[rows], trace.states[before], w_s.t(), out=trace.gates[rows])
-        i, f, g, o = gates.sigmoid_().chunk(4, dim=1)
-        g.mul_(2.0).sub_(1.0)  # tanh(x) = 2 sigmoid(2x) - 1
-        m = torch.addcmul(i * g, f, trace.cells[before], out=trace.cells[after])  # (n_t, H)
-        h = torch.mul(o, torch.tanh(m, out=trace.tanh_m[rows]), out=trace.states[after, hidden:])
+        h = trace.states[after, hidden:]  # (n_t, H)
+        lstm_update(gates, trace.cells[before], trace.cells[after], trace.tanh_m[rows], h)
         keys, values = source.keys[:running, :limit], source.values[:running, :limit]
         scores = torch.bmm(h.unsqueeze(1), keys.transpose(1, 2))  # (n_t, 1, S_t)
         alpha = masked_softmax(scores, source.mask[:running, None, :limit])  # (n_t, 1, S_t)
@@ -181,21 +178,11 @@ def backward_loop(
         dscores = out.dscores[rows, :limit]
         torch.mul(alpha, dalpha - (alpha * dalpha).sum(dim=1, keepdim=True), out=dscores)
         dh.add_(torch.bmm(dscores.unsqueeze(1), source.keys[:running, :limit]).squeeze(1))
-        # m_t = f m_{t-1} + i g, h_t = o tanh(m_t)
-        gates, tanh_m = trace.gates[rows], trace.tanh_m[rows]
-        i, f, g, o = gates.chunk(4, dim=1)
-        di, df, dg, do = out.dgates[rows].chunk(4, dim=1)
-        torch.mul(dh, tanh_m, out=do)
-        dm.addcmul_(dh * o, torch.addcmul(tanh_m.new_ones(()), tanh_m, tanh_m, value=-1.0))
-        torch.mul(dm, g, out=di)
-        torch.mul(dm, trace.cells[packing.before(t)], out=df)
-        torch.mul(dm, i, out=dg)
-        dm.mul_(f)  # dL/dm_{t-1}
-        # through the nonlinearities: s' = s (1 - s), tanh' = 1 - tanh^2
-        i_f = gates[:, : 2 * hidden]
-        out.dgates[rows, : 2 * hidden].mul_(torch.addcmul(i_f, i_f, i_f, value=-1.0))
-        dg.mul_(torch.addcmul(g.new_ones(()), g, g, value=-1.0))
-        do.mul_(torch.addcmul(o, o, o, value=-1.0))
+        # m_t = f m_{t-1} + i g, h_t = o tanh(m_t); dm becomes dL/dm_{t-1}
+        m_prev = trace.cells[packing.before(t)]
+        lstm_update_backward(
+            dh, dm, m_prev, trace.gates[rows], trace.tanh_m[rows], out.dgates[rows]
+        )
         torch.mm(out.dgates[rows], w_s, out=dstate)  # dL/d[h~_{t-1}; h_{t-1}]
     return out
 

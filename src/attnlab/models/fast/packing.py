@@ -142,3 +142,47 @@ class Packing(NamedTuple):
             return packed.view(steps, batch, -1).transpose(0, 1)
         padded = packed.new_zeros(batch * steps, packed.size(1))
         return padded.index_copy_(0, self.index, packed).view(batch, steps, -1)
+
+
+class Directions(NamedTuple):
+    """How the D directions of an encoder layer read a padded (B, S, ...) batch, packed:
+    direction 0 from each sentence's first word, direction 1 (when D = 2) from its last, each
+    through `packing` (its step k holds the sentences longer than k)."""
+
+    packing: Packing
+    reading: list[Tensor]  # per direction: (N,) the flat position b * S + s of each packed row
+    shape: torch.Size  # (B, S, I) of the input
+
+    @classmethod
+    def of(cls, x: Tensor, mask: Tensor, directions: int) -> Directions:
+        """x (B, S, I), mask (B, S)"""
+        packing = Packing.of(mask)
+        return cls(packing, [packing.index, packing.reversed_index()][:directions], x.shape)
+
+    def gather(self, x: Tensor) -> Tensor:
+        """x (B, S, F) -> each direction's packed rows (D, N, F)"""
+        return x.reshape(-1, x.size(2))[torch.stack(self.reading)]
+
+    def scatter(self, packed: Tensor) -> Tensor:
+        """packed (D, N, H) -> (B, S, D*H), directions side by side, 0 on the padding"""
+        batch, length = self.shape[:2]
+        directions, _, hidden = packed.shape
+        states = packed.new_zeros(batch * length, directions, hidden)
+        for d, index in enumerate(self.reading):
+            states[:, d].index_copy_(0, index, packed[d])
+        return states.view(batch, length, -1)
+
+    def gather_grad(self, grad_states: Tensor) -> Tensor:
+        """The gradient of `scatter`'s output, read back per direction.
+        grad_states (B, S, D*H) -> (D, N, H)"""
+        directions = len(self.reading)
+        per_direction = grad_states.reshape(-1, directions, grad_states.size(2) // directions)
+        return torch.stack([per_direction[index, d] for d, index in enumerate(self.reading)])
+
+    def scatter_grad(self, packed: Tensor) -> Tensor:
+        """The gradient of `gather`'s input, summed over directions.
+        packed (D, N, I) -> (B, S, I)"""
+        grad = packed.new_zeros(self.shape)
+        for d, rows in enumerate(packed.unbind(0)):
+            grad.view(-1, rows.size(1)).index_add_(0, self.reading[d], rows)
+        return grad
