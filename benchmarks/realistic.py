@@ -12,6 +12,8 @@ Models (the full sizes; `--quick` shrinks everything):
                     3+3 layers)
   gru-bahdanau      configs/bible-en-fr/gru-bahdanau.yaml as it is (its own SentencePiece 2,000
                     per side); training only: CTranslate2 has no RNN decoder
+  lstm-luong        configs/bible-en-fr/lstm-luong.yaml as it is; training only
+  lstm-luong-reference  the same with model.kernels=reference: what its fused loops give
 Both Transformers start from configs/bible-en-fr/transformer.yaml (lr, schedule, batch_tokens
 3,000, max_len 100) and are trained `--steps` updates on the embedded bible-en-fr (`attnlab
 data make bible-en-fr`) with `attnlab train`'s code, warm-up steps/5 then cosine, dev loss only,
@@ -73,7 +75,14 @@ from attnlab.train import run_training
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 TRANSFORMER_RECIPE = ROOT / "configs" / "bible-en-fr" / "transformer.yaml"
-GRU_RECIPE = ROOT / "configs" / "bible-en-fr" / "gru-bahdanau.yaml"
+RNN_RECIPES = {  # name -> (config, overrides); training speed only
+    "gru-bahdanau": (ROOT / "configs" / "bible-en-fr" / "gru-bahdanau.yaml", []),
+    "lstm-luong": (ROOT / "configs" / "bible-en-fr" / "lstm-luong.yaml", []),
+    "lstm-luong-reference": (
+        ROOT / "configs" / "bible-en-fr" / "lstm-luong.yaml",
+        ["model.kernels=reference"],
+    ),
+}
 SEARCHES = {"greedy": (1, 0.0), "beam5-lp0": (5, 0.0), "beam5-lp1": (5, 1.0)}
 PROFILED_SEARCHES = ("greedy", "beam5-lp0")
 ENGINES = {  # name -> the decode child's engine settings
@@ -90,7 +99,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "transformer-512": {"hidden_size": 512, "num_layers": 3, "heads": 8, "ff_size": 2048},
         },
         "sp_vocab_size": 8000,
-        "gru": [],
+        "rnn": [],
         "data_sizes": None,
         "steps": 300,
         "sentences": 320,
@@ -113,7 +122,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             },
         },
         "sp_vocab_size": 400,
-        "gru": [
+        "rnn": [
             "data.sp_vocab_size=300",
             "model.embedding_size=16",
             "model.hidden_size=24",
@@ -335,13 +344,14 @@ def run_transformer(name: str, sizes: dict, data: Path, preset: dict, args: Any)
     }
 
 
-def run_gru(data: Path, preset: dict, args: Any) -> dict:
-    """The GRU+Bahdanau recipe: training speed only."""
+def run_rnn(name: str, data: Path, preset: dict, args: Any) -> dict:
+    """A recurrent recipe of RNN_RECIPES: training speed only."""
+    path, recipe_overrides = RNN_RECIPES[name]
     overrides = [f"data.dir={data}", "training.device=cpu", f"training.num_threads={args.threads}"]
-    config = load_config(GRU_RECIPE, overrides + preset["gru"])
+    config = load_config(path, overrides + recipe_overrides + preset["rnn"])
     return {
         "model": config.model.model_dump(mode="json"),
-        "training": measure_training("gru-bahdanau", config, None, preset, args),
+        "training": measure_training(name, config, None, preset, args),
     }
 
 
@@ -456,12 +466,12 @@ def main(argv: list[str] | None = None) -> int:
 
     started, load_before = time.time(), load_average()
     data = prepare_data(args.work, preset["data_sizes"])
-    names = [*preset["transformers"], "gru-bahdanau"]
+    names = [*preset["transformers"], *RNN_RECIPES]
     results: dict[str, Any] = {}
     for name in args.only or names:
         console.print(f"[dim]{name} ...[/dim]")
-        if name == "gru-bahdanau":
-            results[name] = run_gru(data, preset, args)
+        if name in RNN_RECIPES:
+            results[name] = run_rnn(name, data, preset, args)
         else:
             results[name] = run_transformer(name, preset["transformers"][name], data, preset, args)
     report = {

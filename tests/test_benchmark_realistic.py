@@ -61,14 +61,17 @@ def test_quick_mode_writes_every_figure(tmp_path: Path) -> None:
 
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["quick"] is True and report["threads"] == 1
-    transformer, gru = report["results"]["transformer-tiny"], report["results"]["gru-bahdanau"]
+    results = report["results"]
+    transformer, gru = results["transformer-tiny"], results["gru-bahdanau"]
+    recurrent = [gru, results["lstm-luong"], results["lstm-luong-reference"]]
+    assert [r["model"]["kernels"] for r in recurrent] == ["fast", "fast", "reference"]
     assert transformer["trained_steps"] == 20
     check_decoding(transformer)
     for search in ("greedy", "beam5-lp0"):
         check_profile(transformer["decoding_profile"][search], training=False)
     check_profile(transformer["training"]["profile"], training=True)
 
-    for model in (transformer, gru):
+    for model in (transformer, *recurrent):
         t = model["training"]
         assert t["tokens_per_s"] == pytest.approx(t["target_tokens"] / t["seconds"])
         assert t["gflop_per_s"] == pytest.approx(t["gflop_per_step"] * t["steps"] / t["seconds"])
@@ -77,4 +80,4 @@ def test_quick_mode_writes_every_figure(tmp_path: Path) -> None:
     # the FLOP formula stated in realistic_train.py is what FlopCounterMode counts
     t = transformer["training"]
     assert t["gflop_per_step"] == pytest.approx(t["analytic_gflop_per_step"], rel=1e-9)
-    assert "decoding" not in gru
+    assert all("decoding" not in r for r in recurrent)
