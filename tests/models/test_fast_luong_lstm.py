@@ -8,13 +8,17 @@ import pytest
 import torch
 
 from attnlab.config import ModelConfig
-from attnlab.data.batching import Batch
-from attnlab.data.vocab import BOS_ID, EOS_ID, PAD_ID
+from attnlab.data.vocab import BOS_ID
 from attnlab.models.build import build_model
 from attnlab.models.fast.luong_lstm import FusedLuongDecoder, LuongLSTMLoop
-from attnlab.models.fast.packing import Packing
 from attnlab.models.seq2seq import LuongDecoder
-from tests.models.kernels import build_pair
+from tests.models.kernels import (
+    LOOP_SOURCE_MASK,
+    build_pair,
+    loop_packing,
+    outputs_and_gradients,
+    padded_batch,
+)
 
 pytestmark = pytest.mark.usefixtures("float64")
 
@@ -23,14 +27,8 @@ pytestmark = pytest.mark.usefixtures("float64")
 def test_loop_passes_gradcheck_with_padding(target_lengths: list[int] | None) -> None:
     """Source padding; target lengths out of order and tied, or every target as long (None)."""
     torch.manual_seed(0)
-    batch, steps, length, emb, hidden, value = 4, 4, 5, 3, 4, 6
-    mask = torch.tensor(
-        [[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0], [1, 1, 1, 0, 0]], dtype=torch.bool
-    )
-    if target_lengths is None:
-        packing = Packing.every(batch, steps, torch.device("cpu"))
-    else:
-        packing = Packing.of(torch.arange(steps) < torch.tensor(target_lengths)[:, None])
+    batch, length, emb, hidden, value = 4, 5, 3, 4, 6
+    mask, packing = LOOP_SOURCE_MASK, loop_packing(target_lengths)
     inputs = [
         torch.randn(packing.n, emb),  # e, packed
         torch.randn(batch, hidden),  # h~_0
@@ -70,17 +68,6 @@ def _cfg(score: str) -> ModelConfig:
     )
 
 
-def _batch() -> Batch:
-    """Padded on both sides, target lengths out of order."""
-    src = torch.tensor([[4, 5, 6, 7], [8, 9, PAD_ID, PAD_ID], [10, 11, 12, PAD_ID]])
-    trg = torch.tensor(
-        [[BOS_ID, 6, 5, 4, 9], [BOS_ID, 12, PAD_ID, PAD_ID, PAD_ID], [BOS_ID, 5, 6, 7, PAD_ID]]
-    )
-    trg_out = torch.cat([trg[:, 1:], torch.full((3, 1), PAD_ID)], dim=1)
-    trg_out[[0, 1, 2], [4, 1, 3]] = EOS_ID
-    return Batch(src, src != PAD_ID, trg, trg_out, trg_out != PAD_ID)
-
-
 @pytest.mark.parametrize("score", ["general", "dot"])
 def test_fused_decoder_equals_the_reference_decoder(score: str) -> None:
     """Logits and attention at the real target positions, and every parameter's gradient, on a
@@ -88,15 +75,8 @@ def test_fused_decoder_equals_the_reference_decoder(score: str) -> None:
     reference, fast = build_pair(_cfg(score), 13, 13, seed=1)
     assert type(reference.decoder) is LuongDecoder
     assert isinstance(fast.decoder, FusedLuongDecoder)
-    batch = _batch()
-    results = []
-    for model in (fast, reference):
-        logits, attention = model(batch)
-        logits.log_softmax(-1).gather(2, batch.trg_out.unsqueeze(2))[
-            batch.trg_mask
-        ].sum().backward()
-        real = batch.trg_mask
-        results.append([logits[real], attention[real], *(p.grad for p in model.parameters())])
+    batch = padded_batch()
+    results = [outputs_and_gradients(model, batch) for model in (fast, reference)]
     for a, b in zip(*results, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-11)
 
@@ -105,7 +85,7 @@ def test_the_state_after_the_last_position_is_the_reference_decoders() -> None:
     """Without target padding: h, the memory cell and the fed h~ after step T, from a state
     that is not the start (a second call continues the first)."""
     reference, fast = build_pair(_cfg("general"), 13, 13, seed=2)
-    batch = _batch()
+    batch = padded_batch()
     y = torch.tensor([[BOS_ID, 6, 5, 4], [BOS_ID, 12, 7, 8], [BOS_ID, 5, 6, 7]])
     states = []
     for model in (fast, reference):
@@ -122,7 +102,7 @@ def test_the_loop_runs_in_float32_under_autocast() -> None:
     """bf16 autocast on the CPU: attention (the loop's) stays float32, the logits are bf16."""
     torch.manual_seed(3)
     model = build_model(_cfg("general"), 13, 13).float().eval()
-    batch = _batch()
+    batch = padded_batch()
     logits, attention = model(batch)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         amp_logits, amp_attention = model(batch)

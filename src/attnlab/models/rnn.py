@@ -63,6 +63,14 @@ class ElmanRNN(nn.Module):
         return torch.stack(states, dim=1)  # (B, S, H)
 
 
+def layer_parameters(rnn: nn.RNNBase, layer: int, reverse: bool = False) -> list[Tensor]:
+    """[W_ih, b_ih, W_hh, b_hh] of one layer and direction of a torch RNN, in its layout
+    (gates stacked: (G H, I), (G H,), (G H, H), (G H,))."""
+    suffix = "_reverse" if reverse else ""
+    names = ("weight_ih", "bias_ih", "weight_hh", "bias_hh")
+    return [getattr(rnn, f"{name}_l{layer}{suffix}") for name in names]
+
+
 def make_rnn(
     cell: Cell,
     input_size: int,

@@ -39,6 +39,7 @@ from attnlab.models.attention import masked_softmax
 from attnlab.models.fast.gru import Gates, gru_update, gru_update_backward
 from attnlab.models.fast.linear import decoder_logits
 from attnlab.models.fast.packing import Packing
+from attnlab.models.rnn import layer_parameters
 from attnlab.models.seq2seq import BahdanauDecoder, Memory, State
 
 
@@ -294,10 +295,7 @@ class FusedBahdanauDecoder(BahdanauDecoder):
                 memory.values.to(dtype),
                 memory.mask,
                 packing,
-                rnn.weight_ih_l0,
-                rnn.bias_ih_l0,
-                rnn.weight_hh_l0,
-                rnn.bias_hh_l0,
+                *layer_parameters(rnn, 0),
                 score.w_a.weight,
                 score.v_a.weight[0],
             )  # (N, H), (N, He), (B, T, S)

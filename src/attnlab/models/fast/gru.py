@@ -29,8 +29,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from attnlab.models.fast.dropout import dropout
-from attnlab.models.fast.packing import Directions
+from attnlab.models.fast.packing import Directions, run_packed_layers
 from attnlab.models.rnn import RNNEncoder
 
 
@@ -151,15 +150,5 @@ class PackedGRUEncoder(RNNEncoder):
 
     def read(self, x: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor, None]:
         """x (B, S, E) -> states (B, S, D*H), final (B, D*H), None (a GRU has no memory cell)"""
-        rnn = self.rnn
-        suffixes = ["", "_reverse"] if rnn.bidirectional else [""]
-        with torch.autocast(x.device.type, enabled=False):
-            for layer in range(rnn.num_layers):
-                if layer > 0:
-                    x = dropout(x, rnn.dropout, self.training)
-                weights = [
-                    torch.stack([getattr(rnn, f"{name}_l{layer}{suffix}") for suffix in suffixes])
-                    for name in ("weight_ih", "bias_ih", "weight_hh", "bias_hh")
-                ]  # (D, 3H, I), (D, 3H), (D, 3H, H), (D, 3H)
-                x, final = PackedGRU.apply(x, src_mask, *weights)  # (B, S, D*H), (D, B, H)
-        return x, final.transpose(0, 1).reshape(x.size(0), -1), None
+        states, (final,) = run_packed_layers(self.rnn, PackedGRU.apply, x, src_mask, self.training)
+        return states, final, None

@@ -28,8 +28,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from attnlab.models.fast.dropout import dropout
-from attnlab.models.fast.packing import Directions
+from attnlab.models.fast.packing import Directions, run_packed_layers
 from attnlab.models.rnn import RNNEncoder
 
 
@@ -164,16 +163,5 @@ class PackedLSTMEncoder(RNNEncoder):
 
     def read(self, x: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """x (B, S, E) -> states (B, S, D*H), final h (B, D*H), final m (B, D*H)"""
-        rnn = self.rnn
-        suffixes = ["", "_reverse"] if rnn.bidirectional else [""]
-        with torch.autocast(x.device.type, enabled=False):
-            for layer in range(rnn.num_layers):
-                if layer > 0:
-                    x = dropout(x, rnn.dropout, self.training)
-                weights = [
-                    torch.stack([getattr(rnn, f"{name}_l{layer}{suffix}") for suffix in suffixes])
-                    for name in ("weight_ih", "bias_ih", "weight_hh", "bias_hh")
-                ]  # (D, 4H, I), (D, 4H), (D, 4H, H), (D, 4H)
-                x, h, m = PackedLSTM.apply(x, src_mask, *weights)  # (B, S, D*H), (D, B, H) x2
-        batch = x.size(0)
-        return x, h.transpose(0, 1).reshape(batch, -1), m.transpose(0, 1).reshape(batch, -1)
+        states, (h, m) = run_packed_layers(self.rnn, PackedLSTM.apply, x, src_mask, self.training)
+        return states, h, m

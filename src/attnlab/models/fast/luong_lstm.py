@@ -42,6 +42,7 @@ from attnlab.models.fast.linear import decoder_logits
 from attnlab.models.fast.lstm import doubled_g, lstm_update, lstm_update_backward
 from attnlab.models.fast.packing import Packing
 from attnlab.models.fast.readout import RealTokenLuongDecoder
+from attnlab.models.rnn import layer_parameters
 from attnlab.models.seq2seq import Memory, State
 
 
@@ -285,10 +286,7 @@ class FusedLuongDecoder(RealTokenLuongDecoder):
                 memory.values.to(dtype),
                 memory.mask,
                 packing,
-                rnn.weight_ih_l0,
-                rnn.bias_ih_l0,
-                rnn.weight_hh_l0,
-                rnn.bias_hh_l0,
+                *layer_parameters(rnn, 0),
                 self.combine.weight,
             )  # (N, H), (B, T, S), (B, H) x 3
         logits = decoder_logits(self.dropout(h_tilde), self.output)  # (N, V)

@@ -15,10 +15,14 @@ updates over the longest sequence spends that share of its time on the padding.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+
+from attnlab.models.fast.dropout import dropout
+from attnlab.models.rnn import layer_parameters
 
 
 class Packing(NamedTuple):
@@ -186,3 +190,29 @@ class Directions(NamedTuple):
         for d, rows in enumerate(packed.unbind(0)):
             grad.view(-1, rows.size(1)).index_add_(0, self.reading[d], rows)
         return grad
+
+
+def run_packed_layers(
+    rnn: nn.RNNBase,
+    layer: Callable[..., tuple[Tensor, ...]],
+    x: Tensor,
+    mask: Tensor,
+    training: bool,
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """The layers of `rnn` (torch's GRU or LSTM, its parameters) over x, each through `layer`
+    (PackedGRU.apply or PackedLSTM.apply: (x, mask, w_ih, b_ih, w_hh, b_hh) with the weights
+    stacked over directions -> states, final states), with dropout between layers as torch's
+    RNN applies it. In float32 under autocast: the matmuls are small.
+
+    x (B, S, I), mask (B, S) -> the top layer's states (B, S, D*H) and final states, each
+    (B, D*H) with the directions side by side
+    """
+    directions = [False, True] if rnn.bidirectional else [False]
+    with torch.autocast(x.device.type, enabled=False):
+        for index in range(rnn.num_layers):
+            if index > 0:
+                x = dropout(x, rnn.dropout, training)
+            per_direction = [layer_parameters(rnn, index, reverse) for reverse in directions]
+            weights = [torch.stack(w) for w in zip(*per_direction, strict=True)]  # (D, ...)
+            x, *finals = layer(x, mask, *weights)  # (B, S, D*H), (D, B, H) each
+    return x, tuple(f.transpose(0, 1).reshape(x.size(0), -1) for f in finals)
