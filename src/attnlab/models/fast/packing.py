@@ -10,6 +10,10 @@ contiguous slices of that buffer.
 
 With random batches of lengths 5-40, about 40% of B * T is padding. A loop that masks its
 updates over the longest sequence spends that share of its time on the padding.
+
+`Directions` and `run_packed_layers` run the encoder layers of models/fast/gru.py and lstm.py
+on this layout, both directions at once; `Packing.source_limits` bounds the source positions
+that each step of the attention decoder loops reads.
 """
 
 from __future__ import annotations
