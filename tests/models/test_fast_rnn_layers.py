@@ -133,3 +133,20 @@ def test_packed_encoder_equals_the_reference_two_layers_bidirectional(
         results.append([states, final, *cells, *(p.grad for p in encoder.parameters())])
     for a, b in zip(*results, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", LAYERS)
+@pytest.mark.parametrize("lengths", [[3, 2, 1], [1, 3, 2]], ids=["sorted", "unsorted"])
+def test_backward_leaves_the_incoming_gradients_as_they_were(cell: str, lengths: list[int]) -> None:
+    """The backward loop writes into its own buffers, not into autograd's gradient tensors."""
+    torch_layer, packed_layer, _ = LAYERS[cell]
+    torch.manual_seed(4)
+    rnn = torch_layer(3, 4, batch_first=True, bidirectional=True)
+    x = torch.randn(len(lengths), max(lengths), 3, requires_grad=True)
+    mask = torch.arange(max(lengths)) < torch.tensor(lengths)[:, None]
+    outputs = packed_layer.apply(x, mask, *_stacked(rnn))
+    grads = [torch.randn_like(out) for out in outputs]
+    before = [g.clone() for g in grads]
+    torch.autograd.grad(outputs, [x, *rnn.parameters()], grads)
+    for g, kept in zip(grads, before, strict=True):
+        assert torch.equal(g, kept)

@@ -122,7 +122,7 @@ class PackedGRU(torch.autograd.Function):
         packing, hidden = read.packing, gates.n.size(2)
         grad_out = read.gather_grad(grad_states)  # (D, N, H)
         dgi, dgh = torch.empty_like(gates.gh), torch.empty_like(gates.gh)  # (D, N, 3H)
-        dh_all = packing.rank(grad_final.transpose(0, 1)).transpose(0, 1).contiguous()  # D,B,H
+        dh_all = read.ranked_final_grad(grad_final)  # (D, B, H)
         for k in reversed(range(len(packing.sizes))):
             rows, running = packing.step(k), slice(0, packing.sizes[k])
             dh = dh_all[:, running] + grad_out[:, rows]  # (D, n_k, H)

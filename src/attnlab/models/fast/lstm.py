@@ -100,8 +100,9 @@ class PackedLSTM(torch.autograd.Function):
         doubled = doubled_g(x, hidden)  # (4H, 1)
         bias = ((b_ih + b_hh) * doubled[:, 0]).unsqueeze(1)  # (D, 1, 4H)
         gates = torch.baddbmm(bias, x_rows, (w_ih * doubled).transpose(1, 2))  # (D, N, 4H)
-        h_all = x.new_zeros(directions, batch + packing.n, hidden)  # h_0 by rank, then packed
-        m_all = torch.zeros_like(h_all)
+        h_all = x.new_empty(directions, batch + packing.n, hidden)  # h_0 by rank, then packed
+        m_all = torch.empty_like(h_all)
+        h_all[:, :batch], m_all[:, :batch] = 0.0, 0.0
         tanh_m = x.new_empty(directions, packing.n, hidden)
         w_hh_t = (w_hh * doubled).transpose(1, 2)  # (D, H, 4H)
         for k in range(len(packing.sizes)):
@@ -129,8 +130,8 @@ class PackedLSTM(torch.autograd.Function):
         grad_out = read.gather_grad(grad_states)  # (D, N, H)
         dgates = torch.empty_like(gates)  # (D, N, 4H)
         # dL/dh and dL/dm of each rank's latest state
-        dh_all = packing.rank(grad_final_h.transpose(0, 1)).transpose(0, 1).contiguous()
-        dm_all = packing.rank(grad_final_m.transpose(0, 1)).transpose(0, 1).contiguous()
+        dh_all = read.ranked_final_grad(grad_final_h)  # (D, B, H)
+        dm_all = read.ranked_final_grad(grad_final_m)
         for k in reversed(range(len(packing.sizes))):
             rows, running = packing.step(k), slice(0, packing.sizes[k])
             dh = dh_all[:, running] + grad_out[:, rows]  # (D, n_k, H)

@@ -180,6 +180,15 @@ class Directions(NamedTuple):
             states[:, d].index_copy_(0, index, packed[d])
         return states.view(batch, length, -1)
 
+    def ranked_final_grad(self, grad_final: Tensor) -> Tensor:
+        """The gradient of a layer's final states, as the backward loop's running buffer: a new
+        tensor (the loop writes into it; the incoming gradient is autograd's), in rank order.
+        grad_final (D, B, H) in original row order -> (D, B, H)"""
+        order = self.packing.order
+        if order is None:
+            return grad_final.clone(memory_format=torch.contiguous_format)
+        return grad_final.index_select(1, order)
+
     def gather_grad(self, grad_states: Tensor) -> Tensor:
         """The gradient of `scatter`'s output, read back per direction.
         grad_states (B, S, D*H) -> (D, N, H)"""
