@@ -271,6 +271,49 @@ def test_accumulate_counts_updates_as_steps_and_reads_that_many_batches(tmp_path
     assert (three["epoch"], three["batch_in_epoch"]) > (one["epoch"], one["batch_in_epoch"])
 
 
+class _Killed(Exception):
+    """Stands for a SIGKILL at one chosen moment of a run."""
+
+
+TIMINGS = ("tokens_per_s", "seconds")  # wall-clock figures: they differ in every run
+
+
+def _log_less_timings(run: Path) -> list[dict]:
+    entries = map(json.loads, (run / "log.jsonl").read_text().splitlines())
+    return [{k: v for k, v in e.items() if k not in TIMINGS} for e in entries]
+
+
+def test_a_run_killed_just_after_a_checkpoint_write_resumes_with_the_whole_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint's evaluation is in log.jsonl before the checkpoint is on disk, so a kill
+    right after the write loses no record on resume."""
+    extra = [
+        "training.max_steps=12",
+        "training.eval_every=4",
+        "training.log_every=2",
+        "training.eval_bleu=false",
+    ]
+    path = config_file(tmp_path, extra)
+    run_training(load_config(path), tmp_path / "straight", quiet=True)
+
+    save = Trainer.save
+
+    def save_then_die(trainer: Trainer, improved: bool) -> None:
+        save(trainer, improved)
+        if trainer.progress.step == 8:
+            raise _Killed
+
+    killed = tmp_path / "killed"
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "save", save_then_die)
+        with pytest.raises(_Killed):
+            run_training(load_config(path), killed, quiet=True)
+    assert load_checkpoint(killed / "last.pt")["progress"]["step"] == 8
+    run_training(load_config(path), killed, resume=True, quiet=True)
+    assert _log_less_timings(killed) == _log_less_timings(tmp_path / "straight")
+
+
 def test_resume_with_accumulation_continues_the_same_run(tmp_path: Path) -> None:
     extra = ["training.accumulate=3", "training.eval_every=6", "training.eval_bleu=false"]
     path = config_file(tmp_path, extra)

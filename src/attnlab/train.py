@@ -466,11 +466,13 @@ class TrainLoop:
             progress.bad_evals += 1
         if isinstance(t.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             t.scheduler.step(score)
-        if t.env.is_main:
-            t.save(improved)
+        # the log first: a kill between the two then leaves a record that resume drops, never a
+        # checkpoint whose evaluation is missing from the log
         self.log.record(
             {"kind": "dev", "step": progress.step, "seconds": progress.seconds, **metrics}
         )
+        if t.env.is_main:
+            t.save(improved)
         shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items())
         self.log.say(f"step {progress.step}: {shown}{'  (best)' if improved else ''}")
         self.window_start += time.perf_counter() - eval_start  # validation is not training time
