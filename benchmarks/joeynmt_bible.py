@@ -1,6 +1,6 @@
 """JoeyNMT 2.3 beside attnlab on bible-en-fr, each for the same wall-clock minutes (issue 13, 5).
 
-    python benchmarks/joeynmt_bible.py [--minutes 60] [--models gru-bahdanau transformer]
+    python benchmarks/joeynmt_bible.py [--minutes 60] [--models gru-bahdanau lstm-luong transformer]
         [--threads 2] [--side-by-side] [--validation-freq K] [--data DIR] [--out DIR]
         [--json F] [--seed 42] [--venv DIR] [--wheel F] [--plain-env]
 
@@ -52,8 +52,8 @@ the JSON records the load average before and after each training. The venv and i
 joeynmt_side.py's (ensure_venv: --system-site-packages, --no-deps, the ReduceLROnPlateau patch).
 
 Nearest JoeyNMT config, read from the recipe, and what is not matched:
-  * Model: the recipe's sizes and dropout (joeynmt_side.gru_model / transformer_model);
-    the differences of the GRU decoder and of the Transformer are joeynmt_side.py's. The
+  * Model: the recipe's sizes and dropout (joeynmt_side.recurrent_model / transformer_model);
+    the differences of the recurrent decoders and of the Transformer are joeynmt_side.py's. The
     Transformer's joint vocabulary and three-way tying: one vocabulary file for both sides and
     tied_embeddings + tied_softmax. Word dropout (attnlab recipes: 0.1): JoeyNMT has none.
   * Schedule: attnlab's cosine over max_minutes (warm-up, then down to min_lr at the budget).
@@ -101,7 +101,7 @@ from joeynmt_side import (
     _venv_python,
     child_env,
     ensure_venv,
-    gru_model,
+    recurrent_model,
     run_locked,
     test_config,
     transformer_model,
@@ -120,7 +120,7 @@ from attnlab.translate import Translator
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = {
     name: ROOT / "configs" / "bible-en-fr" / f"{name}.yaml"
-    for name in ("gru-bahdanau", "transformer")
+    for name in ("gru-bahdanau", "lstm-luong", "transformer")
 }
 BEAM, LENGTH_PENALTY, DECODE_BATCH = 5, 1.0, 64
 SMOKE_MINUTES = 5  # below this, K defaults to SMOKE_FREQ so that JoeyNMT checkpoints in time
@@ -178,10 +178,14 @@ def joey_model(cfg: Config) -> dict:
     if m.type == "transformer":
         tied = cfg.data.joint_vocab and m.tie_embeddings
         return transformer_model(m.num_layers, m.heads, m.hidden_size, m.ff_size, m.dropout, tied)
-    if (m.cell, m.context, m.num_layers) != ("gru", "bahdanau", 1):
+    nearest = {("gru", "bahdanau"): "bahdanau", ("lstm", "luong"): "luong"}
+    luong_as_joeynmt = (m.luong_score, m.luong_mode, m.input_feeding) == ("general", "global", True)
+    attention = nearest.get((m.cell, m.context))
+    if attention is None or m.num_layers != 1 or (attention == "luong" and not luong_as_joeynmt):
         raise SystemExit(f"no JoeyNMT equivalent here for {m.cell}/{m.context}/{m.num_layers}")
     embedding_dropout = m.dropout if m.embedding_dropout is None else m.embedding_dropout
-    return gru_model(m.embedding_size, m.hidden_size, m.dropout, embedding_dropout, m.bidirectional)
+    sizes = (m.embedding_size, m.hidden_size, m.dropout, embedding_dropout, m.bidirectional)
+    return recurrent_model(m.cell, attention, *sizes)
 
 
 def joey_train_config(

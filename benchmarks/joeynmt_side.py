@@ -55,6 +55,11 @@ Not matched (JoeyNMT 2.3 has no option for it):
     from tanh(W [s_i; c_i]); ours attends with s_{i-1} before the GRU (Bahdanau et al.) and
     predicts from W_o [s_i; c_i; y_{i-1}]. Attention size = decoder hidden size (128) in both;
     the decoder's initial state is a tanh bridge of the encoder's final states in JoeyNMT.
+  * LSTM+Luong (joeynmt_bible.py, joeynmt_steps.py): the same decoder (an LSTM step, then the
+    general score h_t^T W_a h_s, h~_t = tanh(W_c [c_t; h_t]) fed back, output from h~_t);
+    JoeyNMT's output layer has no bias and its W_c has one (ours: the reverse); its first
+    memory cell equals its first hidden state, the tanh bridge of the encoder's final state,
+    where ours is W_m of the encoder's final memory cell (models/seq2seq.Bridge).
   * Transformer: JoeyNMT's output layer has no bias and its positional encoding has no length
     limit (ours: max_positions 256); otherwise the same (pre-LN, sqrt(d)-scaled embeddings,
     decoder input embedding tied to the output layer, sinusoidal positions, dropout 0).
@@ -144,17 +149,24 @@ def _data(data: Path) -> dict:
     }
 
 
-def gru_model(
-    embedding: int, hidden: int, dropout: float, embedding_dropout: float, bidirectional: bool
+def recurrent_model(
+    cell: str,
+    attention: str,
+    embedding: int,
+    hidden: int,
+    dropout: float,
+    embedding_dropout: float,
+    bidirectional: bool,
 ) -> dict:
-    """JoeyNMT's GRU encoder-decoder with additive (Bahdanau) attention, one layer each side:
-    input feeding and a bridge to the decoder's first state (JoeyNMT's recurrent decoder)."""
+    """JoeyNMT's recurrent encoder-decoder, one layer each side: `cell` gru or lstm, `attention`
+    bahdanau (additive) or luong (general, bilinear); input feeding and a tanh bridge of the
+    encoder's final states to the decoder's first state (JoeyNMT's recurrent decoder)."""
     emb = {"embedding_dim": embedding, "scale": False, "dropout": embedding_dropout}
     return {
         "initializer": "xavier_uniform",
         "encoder": {
             "type": "recurrent",
-            "rnn_type": "gru",
+            "rnn_type": cell,
             "embeddings": emb,
             "hidden_size": hidden,
             "bidirectional": bidirectional,
@@ -163,13 +175,13 @@ def gru_model(
         },
         "decoder": {
             "type": "recurrent",
-            "rnn_type": "gru",
+            "rnn_type": cell,
             "embeddings": emb,
             "hidden_size": hidden,
             "num_layers": 1,
             "dropout": dropout,
             "hidden_dropout": dropout,
-            "attention": "bahdanau",
+            "attention": attention,
             "input_feeding": True,
             "init_hidden": "bridge",
         },
@@ -202,7 +214,9 @@ def transformer_model(
 
 def _gru_model() -> dict:
     """configs/gru-bahdanau.yaml: emb 64, bidirectional GRU 128, GRU 128 + additive attention."""
-    return gru_model(64, 128, dropout=0.1, embedding_dropout=0.1, bidirectional=True)
+    return recurrent_model(
+        "gru", "bahdanau", 64, 128, 0.1, embedding_dropout=0.1, bidirectional=True
+    )
 
 
 def _transformer_model() -> dict:

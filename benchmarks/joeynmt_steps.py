@@ -1,7 +1,7 @@
 """Training tokens/s of attnlab and JoeyNMT 2.3 on identical batches at the Bible recipe sizes
 (issue 18, item 3).
 
-    python benchmarks/joeynmt_steps.py [--recipes gru-bahdanau transformer] [--threads 2]
+    python benchmarks/joeynmt_steps.py [--recipes gru-bahdanau lstm-luong transformer] [--threads 2]
         [--warmup 5] [--steps 30] [--rounds 2] [--data DIR] [--out DIR] [--json F]
         [--venv DIR] [--wheel F] [--plain-env] [--smoke]
 
@@ -63,7 +63,7 @@ from attnlab.distributed import DistEnv
 from attnlab.seeding import seed_everything
 from attnlab.train import Trainer
 
-RECIPES = ("gru-bahdanau", "transformer")
+RECIPES = ("gru-bahdanau", "lstm-luong", "transformer")
 SMOKE = [
     "model.embedding_size=32", "model.hidden_size=32", "model.ff_size=64", "model.heads=2",
     "data.sp_vocab_size=300", "training.batch_tokens=400",

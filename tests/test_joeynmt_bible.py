@@ -53,6 +53,22 @@ def test_joey_config_follows_the_gru_recipe(tmp_path: Path) -> None:
     assert model["decoder"]["hidden_dropout"] == cfg.model.dropout
 
 
+def test_joey_model_follows_the_lstm_luong_recipe_and_refuses_other_luong_variants(
+    tmp_path: Path,
+) -> None:
+    cfg = recipe("lstm-luong", tmp_path)
+    model = bench.joey_model(cfg)
+    encoder, decoder = model["encoder"], model["decoder"]
+    assert encoder["rnn_type"] == decoder["rnn_type"] == "lstm"
+    assert (decoder["attention"], decoder["input_feeding"]) == ("luong", True)
+    assert encoder["hidden_size"] == decoder["hidden_size"] == cfg.model.hidden_size
+    assert encoder["bidirectional"] is cfg.model.bidirectional
+    for setting in ("model.luong_mode=local-p", "model.input_feeding=false"):
+        other = load_config(bench.RECIPES["lstm-luong"], [f"data.dir={tmp_path}", setting])
+        with pytest.raises(SystemExit, match="no JoeyNMT equivalent"):
+            bench.joey_model(other)
+
+
 def test_joey_config_follows_the_transformer_recipe(tmp_path: Path) -> None:
     cfg = recipe("transformer", tmp_path)
     sp = {f"{s}_{k}": tmp_path / f"{s}.{k}" for s in ("src", "trg") for k in ("model", "vocab")}
