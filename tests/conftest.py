@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -71,3 +72,12 @@ def write_reverse_task(
         (folder / f"{split}.src").write_text("".join(" ".join(s) + "\n" for s in src))
         (folder / f"{split}.trg").write_text("".join(" ".join(s[::-1]) + "\n" for s in src))
     return folder
+
+
+TIMINGS = ("tokens_per_s", "seconds")  # wall-clock figures of log.jsonl: they differ in every run
+
+
+def log_less_timings(run: Path) -> list[dict]:
+    """A run folder's log.jsonl entries without their wall-clock figures."""
+    entries = map(json.loads, (run / "log.jsonl").read_text().splitlines())
+    return [{k: v for k, v in e.items() if k not in TIMINGS} for e in entries]

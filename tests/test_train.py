@@ -25,7 +25,7 @@ from attnlab.errors import UserError
 from attnlab.models.build import build_model
 from attnlab.seeding import seed_everything
 from attnlab.train import Trainer, run_training
-from tests.conftest import assert_one_line_error, write_reverse_task
+from tests.conftest import assert_one_line_error, log_less_timings, write_reverse_task
 
 TINY = [
     "model.type=rnn",
@@ -275,14 +275,6 @@ class _Killed(Exception):
     """Stands for a SIGKILL at one chosen moment of a run."""
 
 
-TIMINGS = ("tokens_per_s", "seconds")  # wall-clock figures: they differ in every run
-
-
-def _log_less_timings(run: Path) -> list[dict]:
-    entries = map(json.loads, (run / "log.jsonl").read_text().splitlines())
-    return [{k: v for k, v in e.items() if k not in TIMINGS} for e in entries]
-
-
 def test_a_run_killed_just_after_a_checkpoint_write_resumes_with_the_whole_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -311,7 +303,7 @@ def test_a_run_killed_just_after_a_checkpoint_write_resumes_with_the_whole_log(
             run_training(load_config(path), killed, quiet=True)
     assert load_checkpoint(killed / "last.pt")["progress"]["step"] == 8
     run_training(load_config(path), killed, resume=True, quiet=True)
-    assert _log_less_timings(killed) == _log_less_timings(tmp_path / "straight")
+    assert log_less_timings(killed) == log_less_timings(tmp_path / "straight")
 
 
 def test_resume_with_accumulation_continues_the_same_run(tmp_path: Path) -> None:

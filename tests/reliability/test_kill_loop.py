@@ -10,7 +10,6 @@ long again as that first checkpoint took."""
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import random
@@ -25,6 +24,7 @@ import torch
 from attnlab.checkpoint import PAUSE_IN_WRITE_ENV, load_checkpoint
 from attnlab.config import load_config
 from attnlab.train import run_training
+from tests.conftest import log_less_timings
 from tests.reliability.conftest import tiny_config
 
 KILLS = 24
@@ -70,14 +70,6 @@ def _all_checkpoints_load(out: Path) -> int:
     return len(paths)
 
 
-TIMINGS = ("tokens_per_s", "seconds")  # wall-clock figures: they differ in every run
-
-
-def _log(out: Path) -> list[dict]:
-    entries = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in e.items() if k not in TIMINGS} for e in entries]
-
-
 @pytest.mark.slow
 def test_a_run_killed_24_times_ends_as_if_never_killed(
     tmp_path: Path, figures: Counter[str]
@@ -119,7 +111,7 @@ def test_a_run_killed_24_times_ends_as_if_never_killed(
 
     a, b = load_checkpoint(straight / "last.pt")["model"], load_checkpoint(out / "last.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert _log(out) == _log(straight)
+    assert log_less_timings(out) == log_less_timings(straight)
     assert not list(out.glob(".*.tmp")), "a killed write's temporary file was left behind"
     for kind, count in kills.items():
         figures[f"kills survived: {kind}"] += count
