@@ -147,7 +147,7 @@ def test_smoke_budget_runs_both_toolkits_end_to_end(tmp_path: Path, side_by_side
     )
     assert report["side_by_side"] is side_by_side
     assert report["validation_freq"] == 5 and report["minutes"] == 0.2
-    for name in ("gru-bahdanau", "transformer"):
+    for name in bench.RECIPES:
         result = report["results"][name]
         for toolkit in ("attnlab", "joeynmt"):
             side = result[toolkit]
