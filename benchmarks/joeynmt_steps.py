@@ -28,6 +28,14 @@ make bible-en-fr` when missing):
      included) / wall seconds of those steps. Every round must count the same target tokens
      (the batches are the same), or the script stops. Reported: the best
      round of each side and their ratio; every round is in the JSON.
+  3. Against the matmul peak (matmul_peak.py): each process measures the float32 torch.mm peak
+     (n = 2,048) on its threads before its steps, and counts the matmul FLOPs of its timed
+     steps by running them again after the clock. Reported per side: the best round's
+     fraction of its peak; and the fraction of attnlab's peak that 2x JoeyNMT's best tokens/s
+     would take at attnlab's FLOPs per target token (above 1: out of reach for kernels in
+     float32 at these sizes; only fewer FLOPs or lower precision would reach it). JoeyNMT's
+     recurrent layers (nn.GRU / nn.LSTM) are not counted, so its RNN fractions are lower
+     bounds; attnlab's fast kernels run every product as mm / bmm, all counted.
 
 Not matched: the model differences listed in joeynmt_side.py's docstring (the GRU decoder's
 order, input feeding and readout; the Transformer's output bias); word dropout (gru-bahdanau's
@@ -53,6 +61,7 @@ import torch
 from common import attnlab, load_average, write_report
 from joeynmt_bible import joey_model
 from joeynmt_side import BENCH, ROOT, child_env, ensure_venv, run_locked
+from matmul_peak import counted_flops, matmul_peak, peak_fields
 from realistic_train import fixed_batches, timed_steps
 from rich.console import Console
 from rich.table import Table
@@ -100,15 +109,19 @@ def attnlab_child(spec: dict[str, Any]) -> dict[str, Any]:
                 },
                 batches_file,
             )
-        timed_steps(trainer, batches[: spec["warmup"]])
-        seconds, tokens = timed_steps(trainer, batches[spec["warmup"] :])
+        warmup, timed = batches[: spec["warmup"]], batches[spec["warmup"] :]
+        peak = matmul_peak(spec["peak_size"])
+        timed_steps(trainer, warmup)
+        seconds, tokens = timed_steps(trainer, timed)
+        flops = counted_flops(lambda: timed_steps(trainer, timed))
         return {
             "parameters": sum(p.numel() for p in trainer.model.parameters()),
             "vocab": [len(data.encoders.src_vocab), len(data.encoders.trg_vocab)],
-            "steps": len(batches) - spec["warmup"],
+            "steps": len(timed),
             "target_tokens": tokens,
             "seconds": seconds,
             "tokens_per_s": tokens / seconds,
+            **peak_fields(flops, seconds, len(timed), peak),
         }
 
 
@@ -130,6 +143,7 @@ def compare(name: str, args: argparse.Namespace, env: dict[str, str], console: C
     batches.unlink(missing_ok=True)  # made anew by the first attnlab round
     config = recipe_config(name, args.data, args.smoke)
     steps = {"threads": args.threads, "warmup": args.warmup, "steps": args.steps}
+    steps["peak_size"] = 256 if args.smoke else 2048
     attnlab_spec = {"config": config.model_dump(mode="json"), "batches": str(batches), **steps}
     here = Path(__file__).resolve().parent
     ours = [sys.executable, str(here / "joeynmt_steps.py"), "--child"]
@@ -169,11 +183,18 @@ def compare(name: str, args: argparse.Namespace, env: dict[str, str], console: C
         raise RuntimeError(f"{name}: the rounds counted different target tokens: {counts}")
     rates = {side: [r["tokens_per_s"] for r in runs] for side, runs in rounds.items()}
     best = {side: max(values) for side, values in rates.items()}
+    fastest = {side: max(runs, key=lambda r: r["tokens_per_s"]) for side, runs in rounds.items()}
+    ours = fastest["attnlab"]
+    gflop_per_token = ours["gflop_per_step"] * ours["steps"] / ours["target_tokens"]
     return {
         "rounds": rounds,
         "best_tokens_per_s": best,
         "median_tokens_per_s": {side: statistics.median(v) for side, v in rates.items()},
         "ratio_best": best["attnlab"] / best["joeynmt"],
+        "fraction_of_peak_best": {side: r["fraction_of_peak"] for side, r in fastest.items()},
+        "attnlab_fraction_of_peak_at_2x": (
+            2 * best["joeynmt"] * gflop_per_token / ours["peak_gflop_per_s"]
+        ),
         "parameters": {side: runs[0]["parameters"] for side, runs in rounds.items()},
         "target_tokens_per_round": rounds["attnlab"][0]["target_tokens"],
     }
@@ -181,15 +202,22 @@ def compare(name: str, args: argparse.Namespace, env: dict[str, str], console: C
 
 def table(results: dict[str, dict], threads: int) -> Table:
     out = Table(title=f"training on identical batches, {threads} threads, fp32")
-    for column in ("recipe", "attnlab tokens/s", "JoeyNMT tokens/s", "ratio", "parameters"):
+    columns = (
+        "recipe", "attnlab tokens/s", "JoeyNMT tokens/s", "ratio", "attnlab of peak",
+        "JoeyNMT of peak", "2x needs", "parameters",
+    )  # fmt: skip
+    for column in columns:
         out.add_column(column, justify="left" if column == "recipe" else "right")
     for name, r in results.items():
-        best, params = r["best_tokens_per_s"], r["parameters"]
+        best, params, peak = r["best_tokens_per_s"], r["parameters"], r["fraction_of_peak_best"]
         out.add_row(
             name,
             f"{best['attnlab']:,.0f}",
             f"{best['joeynmt']:,.0f}",
             f"{r['ratio_best']:.2f}x",
+            f"{peak['attnlab']:.0%}",
+            f"{peak['joeynmt']:.0%}",
+            f"{r['attnlab_fraction_of_peak_at_2x']:.0%}",
             f"{params['attnlab']:,} / {params['joeynmt']:,}",
         )
     return out

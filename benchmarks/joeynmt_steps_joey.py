@@ -9,7 +9,9 @@ Imports torch and joeynmt only. The step is JoeyNMT's train loop written out for
 model's loss (return_type="loss": log-softmax and XentLoss summed), divided by the batch's
 target tokens (normalization "tokens"), backward, clip_grad_norm, Adam's step, zero_grad. The
 joeynmt.batch.Batch is made before the clock starts, as JoeyNMT's data loader makes it.
-Prints one JSON line: target tokens and wall seconds of the timed steps.
+Prints one JSON line: target tokens and wall seconds of the timed steps, and the matmul FLOPs
+of those steps (run again after the clock; torch's recurrent layers not counted) with the
+matmul peak of this process (matmul_peak.py, measured before the steps).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from joeynmt.batch import Batch
 from joeynmt.builders import build_gradient_clipper
 from joeynmt.model import build_model
 from joeynmt.vocabulary import Vocabulary
+from matmul_peak import counted_flops, matmul_peak, peak_fields
 
 # attnlab's ids -> JoeyNMT's: attnlab has <pad> 0, <unk> 1, JoeyNMT <unk> 0, <pad> 1; <s> 2
 # and </s> 3 in both
@@ -76,26 +79,36 @@ def main(spec: dict) -> dict:
     optimizer = torch.optim.Adam(model.parameters(), lr=spec["lr"])
     clip = build_gradient_clipper({"clip_grad_val": None, "clip_grad_norm": spec["clip_norm"]})
     batches = [joey_batch(s, t) for s, t in zip(saved["src"], saved["trg_out"], strict=True)]
-    seconds, tokens = 0.0, 0
+    warmup, timed = batches[: spec["warmup"]], batches[spec["warmup"] :]
+    peak = matmul_peak(spec["peak_size"])
     model.train()
     model.zero_grad()
-    for i, batch in enumerate(batches):
-        start = time.perf_counter()
-        batch.sort_by_src_length()
-        loss = model(return_type="loss", **vars(batch))[0]
-        (loss / batch.ntokens).backward()
-        clip(parameters=model.parameters())
-        optimizer.step()
-        model.zero_grad()
-        if i >= spec["warmup"]:
+
+    def steps(chosen: list[Batch]) -> float:
+        """Wall seconds of one JoeyNMT training step per batch."""
+        seconds = 0.0
+        for batch in chosen:
+            start = time.perf_counter()
+            batch.sort_by_src_length()
+            loss = model(return_type="loss", **vars(batch))[0]
+            (loss / batch.ntokens).backward()
+            clip(parameters=model.parameters())
+            optimizer.step()
+            model.zero_grad()
             seconds += time.perf_counter() - start
-            tokens += batch.ntokens
+        return seconds
+
+    steps(warmup)
+    seconds = steps(timed)
+    flops = counted_flops(lambda: steps(timed))
+    tokens = sum(int(batch.ntokens) for batch in timed)
     return {
         "parameters": sum(p.numel() for p in model.parameters()),
-        "steps": len(batches) - spec["warmup"],
+        "steps": len(timed),
         "target_tokens": tokens,
         "seconds": seconds,
         "tokens_per_s": tokens / seconds,
+        **peak_fields(flops, seconds, len(timed), peak),
     }
 
 

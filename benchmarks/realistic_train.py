@@ -8,16 +8,14 @@ profiled steps and the size of the peak matmul. Prints one JSON line.
                batch_tokens and batching, seed = training.seed): fixed, the same in every run
   tokens/s     target tokens (</s> included, padding not) of the timed steps / their wall seconds,
                each step a whole `Trainer.train_step` (forward, loss, backward, clipping, Adam)
-  FLOPs        2 m n k for every matrix product the timed steps run, forward and backward,
-               counted by torch.utils.flop_counter.FlopCounterMode over the same steps run again
-               (mm, addmm, bmm, baddbmm and what decomposes into them; elementwise work is not
-               counted). For the Transformer (fast kernels, the default) this is exactly
-               `transformer_flops`: 6 (N_s (L_e (4 d^2 + 2 d f) +
-               2 L_d d^2) + N_t (L_d (6 d^2 + 2 d f) + d V)) + 12 d (L_e sum S^2 + L_d sum
-               (T^2 + T S)), sums over the sentences at the batch's padded lengths S, T (N_s, N_t
-               real source / target tokens, rounded up to a multiple of 64 by the real-token path)
-  peak         the best of 5 torch.mm of two n x n float32 matrices, 2 n^3 / s, same threads,
-               same process, measured before the steps
+  FLOPs        the matrix products of the timed steps run again (matmul_peak.counted_flops:
+               forward and backward, elementwise work not counted). For the Transformer (fast
+               kernels, the default) this is exactly `transformer_flops`: 6 (N_s (L_e (4 d^2 +
+               2 d f) + 2 L_d d^2) + N_t (L_d (6 d^2 + 2 d f) + d V)) + 12 d (L_e sum S^2 + L_d
+               sum (T^2 + T S)), sums over the sentences at the batch's padded lengths S, T (N_s,
+               N_t real source / target tokens, rounded up to a multiple of 64 by the real-token
+               path)
+  peak         matmul_peak.matmul_peak(peak_size), same threads, same process, before the steps
   fraction     (FLOPs / timed seconds) / peak
 
 The profile (Transformers only) runs `profile_steps` more steps under torch.profiler
@@ -34,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from matmul_peak import counted_flops, matmul_peak, peak_fields
 
 from attnlab.checkpoint import load_checkpoint
 from attnlab.config import Config, ModelConfig
@@ -44,18 +42,6 @@ from attnlab.distributed import DistEnv
 from attnlab.models.fast.transformer import ROWS_MULTIPLE
 from attnlab.seeding import seed_everything
 from attnlab.train import Trainer
-
-
-def matmul_peak(n: int, repeat: int = 5) -> float:
-    """Best GFLOP/s of a float32 (n, n) @ (n, n) torch.mm, after one untimed product."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
 
 
 def transformer_flops(model: ModelConfig, vocab: int, batch: Batch) -> int:
@@ -117,9 +103,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         warmup, timed = batches[: spec["warmup"]], batches[spec["warmup"] :]
         timed_steps(trainer, warmup)
         seconds, tokens = timed_steps(trainer, timed)
-        with FlopCounterMode(display=False) as counter:
-            timed_steps(trainer, timed)
-        flops = counter.get_total_flops()
+        flops = counted_flops(lambda: timed_steps(trainer, timed))
         out = {
             "parameters": sum(p.numel() for p in trainer.model.parameters()),
             "vocab": [len(data.encoders.src_vocab), len(data.encoders.trg_vocab)],
@@ -127,11 +111,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             "target_tokens": tokens,
             "seconds": seconds,
             "tokens_per_s": tokens / seconds,
-            "gflop_per_step": flops / len(timed) / 1e9,
-            "gflop_per_s": flops / seconds / 1e9,
-            "peak_gflop_per_s": peak,
+            **peak_fields(flops, seconds, len(timed), peak),
             "peak_size": spec["peak_size"],
-            "fraction_of_peak": flops / seconds / 1e9 / peak,
         }
         if config.model.type == "transformer" and config.model.kernels == "fast":
             vocab = len(data.encoders.trg_vocab)
