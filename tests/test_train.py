@@ -367,6 +367,12 @@ def test_average_last_averages_the_kept_checkpoints(tmp_path: Path) -> None:
     best_dev = max(e["dev_bleu"] for e in log_entries(out, "dev"))
     assert entry["improved"] == (entry["dev_bleu"] > best_dev)
 
+    # resuming the finished run averages again: the log keeps one average record, as it was
+    finished = log_less_timings(out)
+    again = run_training(load_config(out / "config.yaml"), out, resume=True)
+    assert again["averaged"] == summary["averaged"]
+    assert log_less_timings(out) == finished
+
 
 def test_average_last_beyond_keep_last_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="average_last"):

@@ -352,14 +352,16 @@ class RunLog:
 
 
 def _truncate_log(path: Path, keep_until_step: int) -> None:
-    """On resume, drop log lines the killed run wrote after its last checkpoint, and the partial
-    line a kill or a full disk can leave at the end."""
+    """On resume, drop log lines the killed run wrote after its last checkpoint, the partial
+    line a kill or a full disk can leave at the end, and the `average` record: the end of
+    training averages again, whether or not the run had reached it."""
     if not path.exists():
         return
     kept = []
     for line in path.read_text(encoding="utf-8").splitlines():
         with contextlib.suppress(json.JSONDecodeError):
-            if json.loads(line)["step"] <= keep_until_step:
+            entry = json.loads(line)
+            if entry["step"] <= keep_until_step and entry["kind"] != "average":
                 kept.append(line)
     write_text_atomic(path, "".join(line + "\n" for line in kept))
 
