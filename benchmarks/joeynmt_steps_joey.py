@@ -4,11 +4,12 @@
                                            smoothing, lr, clip norm, vocabulary size, joint,
                                            threads, warm-up steps, seed
 
-Imports torch and joeynmt only. The step is JoeyNMT's train loop written out for one batch
-(joeynmt/training.py, `_train_step` and the update after it): batch.sort_by_src_length(), the
-model's loss (return_type="loss": log-softmax and XentLoss summed), divided by the batch's
-target tokens (normalization "tokens"), backward, clip_grad_norm, Adam's step, zero_grad. The
-joeynmt.batch.Batch is made before the clock starts, as JoeyNMT's data loader makes it.
+Imports torch, joeynmt and matmul_peak.py (torch only). The step is JoeyNMT's train loop
+written out for one batch (joeynmt/training.py, `_train_step` and the update after it):
+batch.sort_by_src_length(), the model's loss (return_type="loss": log-softmax and XentLoss
+summed), divided by the batch's target tokens (normalization "tokens"), backward,
+clip_grad_norm, Adam's step, zero_grad. The joeynmt.batch.Batch is made before the clock
+starts, as JoeyNMT's data loader makes it.
 Prints one JSON line: target tokens and wall seconds of the timed steps, and the matmul FLOPs
 of those steps (run again after the clock; torch's recurrent layers not counted) with the
 matmul peak of this process (matmul_peak.py, measured before the steps).
