@@ -2,7 +2,7 @@
 
     python joeynmt_steps_joey.py SPEC      SPEC (JSON): batches file, model section, label
                                            smoothing, lr, clip norm, vocabulary size, joint,
-                                           threads, warm-up steps, seed
+                                           threads, warm-up steps, seed, peak_size
 
 Imports torch, joeynmt and matmul_peak.py (torch only). The step is JoeyNMT's train loop
 written out for one batch (joeynmt/training.py, `_train_step` and the update after it):
