@@ -142,8 +142,12 @@ def compare(name: str, args: argparse.Namespace, env: dict[str, str], console: C
     batches = out / "batches.pt"
     batches.unlink(missing_ok=True)  # made anew by the first attnlab round
     config = recipe_config(name, args.data, args.smoke)
-    steps = {"threads": args.threads, "warmup": args.warmup, "steps": args.steps}
-    steps["peak_size"] = 256 if args.smoke else 2048
+    steps = {
+        "threads": args.threads,
+        "warmup": args.warmup,
+        "steps": args.steps,
+        "peak_size": 256 if args.smoke else 2048,
+    }
     attnlab_spec = {"config": config.model_dump(mode="json"), "batches": str(batches), **steps}
     here = Path(__file__).resolve().parent
     ours = [sys.executable, str(here / "joeynmt_steps.py"), "--child"]
@@ -182,8 +186,8 @@ def compare(name: str, args: argparse.Namespace, env: dict[str, str], console: C
     if len(counts) != 1:  # the batches were not the same on both sides
         raise RuntimeError(f"{name}: the rounds counted different target tokens: {counts}")
     rates = {side: [r["tokens_per_s"] for r in runs] for side, runs in rounds.items()}
-    best = {side: max(values) for side, values in rates.items()}
     fastest = {side: max(runs, key=lambda r: r["tokens_per_s"]) for side, runs in rounds.items()}
+    best = {side: r["tokens_per_s"] for side, r in fastest.items()}
     ours = fastest["attnlab"]
     gflop_per_token = ours["gflop_per_step"] * ours["steps"] / ours["target_tokens"]
     return {
