@@ -37,6 +37,7 @@ from attnlab.models.fast.attention import FastAdditiveScore, FastMultiHeadAttent
 from attnlab.models.fast.bahdanau_gru import FusedBahdanauDecoder
 from attnlab.models.fast.dropout import use_fast_dropout
 from attnlab.models.fast.gru import PackedGRUEncoder
+from attnlab.models.fast.linear import AlignedOutputLinear
 from attnlab.models.fast.lstm import PackedLSTMEncoder
 from attnlab.models.fast.luong_lstm import FusedLuongDecoder
 from attnlab.models.fast.readout import (
@@ -80,6 +81,7 @@ class Kernels(NamedTuple):
     lstm_luong: type[LuongDecoder]  # one-layer LSTM, input feeding, global dot/general score
     multi_head_attention: type[MultiHeadAttention]
     transformer: type[Transformer]
+    output_linear: type[nn.Linear]  # the output layer x W_o^T + b of every decoder
 
 
 KERNELS: dict[str, Kernels] = {
@@ -94,6 +96,7 @@ KERNELS: dict[str, Kernels] = {
         lstm_luong=LuongDecoder,
         multi_head_attention=MultiHeadAttention,
         transformer=Transformer,
+        output_linear=nn.Linear,
     ),
     "fast": Kernels(
         additive_score=FastAdditiveScore,
@@ -106,6 +109,7 @@ KERNELS: dict[str, Kernels] = {
         lstm_luong=FusedLuongDecoder,
         multi_head_attention=FastMultiHeadAttention,
         transformer=RealTokenTransformer,
+        output_linear=AlignedOutputLinear,
     ),
 }
 
@@ -235,9 +239,10 @@ def _output_layer(cfg: ModelConfig, input_size: int, embedding: nn.Embedding) ->
     softmax(E t_i + b).
     """
     vocab_size, size = embedding.num_embeddings, embedding.embedding_dim
+    linear = KERNELS[cfg.kernels].output_linear
     if not cfg.tie_embeddings:
-        return nn.Linear(input_size, vocab_size)
-    tied = nn.Linear(size, vocab_size)
+        return linear(input_size, vocab_size)
+    tied = linear(size, vocab_size)
     tied.weight = embedding.weight
     if input_size == size:
         return tied
@@ -368,7 +373,7 @@ def _build_transformer(cfg: ModelConfig, src_vocab_size: int, trg_vocab_size: in
     encoder = TransformerEncoder([encoder_layer() for _ in range(cfg.num_layers)], final_norm())
     decoder = TransformerDecoder([decoder_layer() for _ in range(cfg.num_layers)], final_norm())
     trg_embed = embeddings(trg_vocab_size)
-    generator = nn.Linear(size, trg_vocab_size)
+    generator = kernels.output_linear(size, trg_vocab_size)
     if cfg.tie_embeddings:
         generator.weight = trg_embed.tokens.weight  # Press & Wolf (2017)
     return kernels.transformer(

@@ -12,7 +12,8 @@ that reference (outputs and gradients):
     transformer.py    RealTokenTransformer: position-wise layers on the real tokens only;
                       decoding steps on (B, H) rows, the key/value cache in growing buffers
     linear.py         output_logits, decoder_logits: the output layer through oneDNN when
-                      autograd is off (decoding)
+                      autograd is off (decoding); AlignedOutputLinear: in training, the logits
+                      in rows aligned to 8 floats
     readout.py        RealTokenFixedDecoder, RealTokenLuongDecoder, RealTokenBahdanauDecoder:
                       the recurrent decoders' output layer on the real target positions only
     dropout.py        Dropout: nn.Dropout with a cheaper mask on CPUs

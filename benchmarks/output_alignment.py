@@ -1,0 +1,151 @@
+"""The training output layer with its rows aligned (models/fast/linear.py, AlignedOutputLinear)
+against nn.Linear's own forward, both in one process, interleaved (issue 18).
+
+    python benchmarks/output_alignment.py [--recipes gru-bahdanau lstm-luong transformer]
+        [--threads 2] [--steps 20] [--rounds 9] [--data DIR] [--json F]
+
+For each recipe (configs/bible-en-fr/NAME.yaml, data.dir = `--data`, made by `attnlab data make
+bible-en-fr` when missing), its Trainer with fast kernels, as `attnlab train` builds it:
+  product   the output layer's forward x W^T + b with autograd on, x (N, F) random, N the
+            target tokens of the recipe's first batch: `--rounds` times each way, alternating;
+            the median milliseconds
+  steps     after 3 warm-up steps, each of the next `--steps` batches of epoch 0
+            (realistic_train.fixed_batches) trained twice, once with each forward, the order
+            alternating from batch to batch; tokens/s = target tokens / summed wall seconds
+            of each side's steps (the weights move twice per batch: a timing, not a run)
+Interleaving in one process puts both sides under the same machine state, which on a shared
+machine moves by more than the difference measured (benchmarks/README.md, "Noise").
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from common import attnlab, load_average, write_report
+from joeynmt_side import ROOT
+from joeynmt_steps import RECIPES, recipe_config
+from realistic_train import fixed_batches
+from rich.console import Console
+from rich.table import Table
+from torch import nn
+
+from attnlab.data.dataset import load_training_data
+from attnlab.distributed import DistEnv
+from attnlab.models.fast.linear import AlignedOutputLinear
+from attnlab.seeding import seed_everything
+from attnlab.train import Trainer
+
+WAYS: dict[str, Callable] = {"nn.Linear": nn.Linear.forward, "aligned": AlignedOutputLinear.forward}
+
+
+def output_layer(model: nn.Module) -> AlignedOutputLinear:
+    (layer,) = (m for m in model.modules() if isinstance(m, AlignedOutputLinear))
+    return layer
+
+
+def product_ms(layer: AlignedOutputLinear, rows: int, rounds: int) -> dict[str, float]:
+    """Median ms of the layer's forward on (rows, F) with autograd on, each way (docstring)."""
+    x = torch.randn(rows, layer.in_features, requires_grad=True)
+    times: dict[str, list[float]] = {way: [] for way in WAYS}
+    for k in range(rounds + 1):
+        for way, forward in WAYS.items():
+            start = time.perf_counter()
+            forward(layer, x)
+            if k:  # the first round warms up
+                times[way].append((time.perf_counter() - start) * 1e3)
+    return {way: statistics.median(ms) for way, ms in times.items()}
+
+
+def step_rates(trainer: Trainer, steps: int) -> dict[str, float]:
+    """Target tokens/s of each forward over the same batches, interleaved (docstring)."""
+    batches = fixed_batches(trainer, 3 + steps)
+    for batch in batches[:3]:
+        trainer.train_step([batch])
+    seconds, tokens = dict.fromkeys(WAYS, 0.0), 0
+    for k, batch in enumerate(batches[3:]):
+        for way in list(WAYS)[:: 1 if k % 2 == 0 else -1]:
+            AlignedOutputLinear.forward = WAYS[way]
+            start = time.perf_counter()
+            _, n_tokens = trainer.train_step([batch])
+            seconds[way] += time.perf_counter() - start
+        tokens += n_tokens
+    AlignedOutputLinear.forward = WAYS["aligned"]
+    return {way: tokens / s for way, s in seconds.items()}
+
+
+def measure(name: str, args: argparse.Namespace) -> dict:
+    config = recipe_config(name, args.data, smoke=False)
+    seed_everything(config.training.seed)
+    data = load_training_data(config.data, None)
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = Trainer(config, data, Path(run_dir), DistEnv(), torch.device("cpu"))
+        layer = output_layer(trainer.model)
+        rows = int(fixed_batches(trainer, 1)[0].trg_mask.sum())
+        product = product_ms(layer, rows, args.rounds)
+        rates = step_rates(trainer, args.steps)
+    return {
+        "features": layer.in_features,
+        "vocab": layer.out_features,
+        "rows": rows,
+        "product_ms": product,
+        "product_speedup": product["nn.Linear"] / product["aligned"],
+        "tokens_per_s": rates,
+        "step_speedup": rates["aligned"] / rates["nn.Linear"],
+    }
+
+
+def table(results: dict[str, dict], threads: int) -> Table:
+    out = Table(title=f"output layer, nn.Linear vs aligned rows, {threads} threads, fp32")
+    for column in ("recipe", "F x V", "forward ms", "speed-up", "tokens/s", "speed-up "):
+        out.add_column(column, justify="left" if column == "recipe" else "right")
+    for name, r in results.items():
+        ms, rates = r["product_ms"], r["tokens_per_s"]
+        out.add_row(
+            name,
+            f"{r['features']} x {r['vocab']:,}",
+            f"{ms['nn.Linear']:.1f} / {ms['aligned']:.1f}",
+            f"{r['product_speedup']:.2f}x",
+            f"{rates['nn.Linear']:,.0f} / {rates['aligned']:,.0f}",
+            f"{r['step_speedup']:.3f}x",
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipes", nargs="+", choices=RECIPES, default=list(RECIPES))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "bible-en-fr")
+    parser.add_argument(
+        "--json", type=Path, default=ROOT / "benchmarks/results/output_alignment.json"
+    )
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if not (args.data / "train.src").exists():
+        attnlab("data", "make", "bible-en-fr", "--out", str(args.data))
+    load_before = load_average()
+    results = {name: measure(name, args) for name in args.recipes}
+    Console().print(table(results, args.threads))
+    fields = {
+        "threads": args.threads,
+        "steps": args.steps,
+        "rounds": args.rounds,
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+        "results": results,
+    }
+    write_report(args.json, "output_alignment", fields)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
