@@ -2,7 +2,7 @@
 against nn.Linear's own forward, both in one process, interleaved (issue 18).
 
     python benchmarks/output_alignment.py [--recipes gru-bahdanau lstm-luong transformer]
-        [--threads 2] [--steps 20] [--rounds 9] [--data DIR] [--json F]
+        [--threads 2] [--steps 20] [--rounds 9] [--data DIR] [--json F] [--smoke]
 
 For each recipe (configs/bible-en-fr/NAME.yaml, data.dir = `--data`, made by `attnlab data make
 bible-en-fr` when missing), its Trainer with fast kernels, as `attnlab train` builds it:
@@ -14,7 +14,8 @@ bible-en-fr` when missing), its Trainer with fast kernels, as `attnlab train` bu
             alternating from batch to batch; tokens/s = target tokens / summed wall seconds
             of each side's steps (the weights move twice per batch: a timing, not a run)
 Interleaving in one process puts both sides under the same machine state, which on a shared
-machine moves by more than the difference measured (benchmarks/README.md, "Noise").
+machine moves by more than the difference measured (benchmarks/README.md, "The output layer's
+rows"). `--smoke` runs tiny models (joeynmt_steps.SMOKE) for a test of the plumbing.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def step_rates(trainer: Trainer, steps: int) -> dict[str, float]:
 
 
 def measure(name: str, args: argparse.Namespace) -> dict:
-    config = recipe_config(name, args.data, smoke=False)
+    config = recipe_config(name, args.data, args.smoke)
     seed_everything(config.training.seed)
     data = load_training_data(config.data, None)
     with tempfile.TemporaryDirectory() as run_dir:
@@ -128,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--json", type=Path, default=ROOT / "benchmarks/results/output_alignment.json"
     )
+    parser.add_argument("--smoke", action="store_true", help="tiny models: the plumbing only")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if not (args.data / "train.src").exists():
@@ -139,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "steps": args.steps,
         "rounds": args.rounds,
+        "smoke": args.smoke,
         "load_average_before": load_before,
         "load_average_after": load_average(),
         "results": results,
