@@ -13,7 +13,7 @@ be the tied readout tanh(W_t x) before the linear (models/build.py, `_output_lay
 
 In training, a vocabulary V that is not a multiple of 8 (SentencePiece's 2,000 pieces and
 <pad> make 2,001) makes PyTorch's CPU matmul write each row of x W^T at an unaligned offset, and
-the forward product runs 25-55% slower than at V = 2,008 (benchmarks/README.md, "The output
+the forward product takes 1.2-1.6x its time at V = 2,008 (benchmarks/README.md, "The output
 layer's rows"). `AlignedOutputLinear` writes the same product into rows of V rounded up to a
 multiple of ALIGNMENT floats and returns the first V columns: a (..., V) view with row stride
 V'; its backward is nn.Linear's (dx = g W, dW = g^T x, db = sum of g).
