@@ -38,7 +38,8 @@ make bible-en-fr` when missing):
      bounds; attnlab's fast kernels run every product as mm / bmm, all counted.
   4. The products alone (attnlab's side; matmul_peak.products_seconds): each timed batch
      trained once more with its matrix products recorded, and those products run again
-     alone, in order, on random tensors of their layouts; summed over the batches. Reported:
+     alone, in order, on random tensors of their layouts (once untimed, then once timed);
+     summed over the batches. Reported:
      the fastest round's products seconds against its step seconds, and the tokens/s its
      steps would reach if nothing but the products took time (a ceiling for these kernels
      and FLOPs; above 2x JoeyNMT's best, the bar is in reach of faster elementwise work).
@@ -121,7 +122,7 @@ def attnlab_child(spec: dict[str, Any]) -> dict[str, Any]:
         seconds, tokens = timed_steps(trainer, timed)
         flops = counted_flops(lambda: timed_steps(trainer, timed))
         products = sum(
-            products_seconds(recorded_products(lambda b=batch: trainer.train_step([b])))
+            products_seconds(recorded_products(lambda b=batch: trainer.train_step([b])), repeat=1)
             for batch in timed
         )
         return {
