@@ -36,13 +36,6 @@ make bible-en-fr` when missing):
      float32 at these sizes; only fewer FLOPs or lower precision would reach it). JoeyNMT's
      recurrent layers (nn.GRU / nn.LSTM) are not counted, so its RNN fractions are lower
      bounds; attnlab's fast kernels run every product as mm / bmm, all counted.
-  4. The products alone (attnlab's side; matmul_peak.products_seconds): each timed batch
-     trained once more with its matrix products recorded, and those products run again
-     alone, in order, on random tensors of their layouts (once untimed, then once timed);
-     summed over the batches. Reported:
-     the fastest round's products seconds against its step seconds, and the tokens/s its
-     steps would reach if nothing but the products took time (a ceiling for these kernels
-     and FLOPs; above 2x JoeyNMT's best, the bar is in reach of faster elementwise work).
 
 Not matched: the model differences listed in joeynmt_side.py's docstring (the GRU decoder's
 order, input feeding and readout; the Transformer's output bias); word dropout (gru-bahdanau's
@@ -68,7 +61,7 @@ import torch
 from common import attnlab, load_average, write_report
 from joeynmt_bible import joey_model
 from joeynmt_side import BENCH, ROOT, child_env, ensure_venv, run_locked
-from matmul_peak import counted_flops, matmul_peak, peak_fields, products_seconds, recorded_products
+from matmul_peak import counted_flops, matmul_peak, peak_fields
 from realistic_train import fixed_batches, timed_steps
 from rich.console import Console
 from rich.table import Table
@@ -121,10 +114,6 @@ def attnlab_child(spec: dict[str, Any]) -> dict[str, Any]:
         timed_steps(trainer, warmup)
         seconds, tokens = timed_steps(trainer, timed)
         flops = counted_flops(lambda: timed_steps(trainer, timed))
-        products = sum(
-            products_seconds(recorded_products(lambda b=batch: trainer.train_step([b])), repeat=1)
-            for batch in timed
-        )
         return {
             "parameters": sum(p.numel() for p in trainer.model.parameters()),
             "vocab": [len(data.encoders.src_vocab), len(data.encoders.trg_vocab)],
@@ -133,7 +122,6 @@ def attnlab_child(spec: dict[str, Any]) -> dict[str, Any]:
             "seconds": seconds,
             "tokens_per_s": tokens / seconds,
             **peak_fields(flops, seconds, len(timed), peak),
-            "products_seconds": products,
         }
 
 
@@ -211,8 +199,6 @@ def compare(name: str, args: argparse.Namespace, env: dict[str, str], console: C
         "attnlab_fraction_of_peak_at_2x": (
             2 * best["joeynmt"] * gflop_per_token / ours["peak_gflop_per_s"]
         ),
-        "attnlab_products_share": ours["products_seconds"] / ours["seconds"],
-        "attnlab_products_only_tokens_per_s": ours["target_tokens"] / ours["products_seconds"],
         "parameters": {side: runs[0]["parameters"] for side, runs in rounds.items()},
         "target_tokens_per_round": rounds["attnlab"][0]["target_tokens"],
     }
@@ -222,7 +208,7 @@ def table(results: dict[str, dict], threads: int) -> Table:
     out = Table(title=f"training on identical batches, {threads} threads, fp32")
     columns = (
         "recipe", "attnlab tokens/s", "JoeyNMT tokens/s", "ratio", "attnlab of peak",
-        "JoeyNMT of peak", "2x needs", "products alone", "parameters",
+        "JoeyNMT of peak", "2x needs", "parameters",
     )  # fmt: skip
     for column in columns:
         out.add_column(column, justify="left" if column == "recipe" else "right")
@@ -236,7 +222,6 @@ def table(results: dict[str, dict], threads: int) -> Table:
             f"{peak['attnlab']:.0%}",
             f"{peak['joeynmt']:.0%}",
             f"{r['attnlab_fraction_of_peak_at_2x']:.0%}",
-            f"{r['attnlab_products_only_tokens_per_s']:,.0f}/s",
             f"{params['attnlab']:,} / {params['joeynmt']:,}",
         )
     return out

@@ -15,7 +15,7 @@ bible-en-fr` when missing), its Trainer with fast kernels, as `attnlab train` bu
             of each side's steps (the weights move twice per batch: a timing, not a run)
 Interleaving in one process puts both sides under the same machine state, which on a shared
 machine moves by more than the difference measured (benchmarks/README.md, "The output layer's
-rows"). `--smoke` runs tiny models (joeynmt_steps.SMOKE) for a test of the plumbing.
+rows"). `--smoke` runs tiny models (recipe_steps.recipe_trainer) for a test of the plumbing.
 """
 
 from __future__ import annotations
@@ -23,24 +23,16 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
-from common import attnlab, load_average, write_report
-from joeynmt_side import ROOT
-from joeynmt_steps import RECIPES, recipe_config
 from realistic_train import fixed_batches
-from rich.console import Console
+from recipe_steps import run_recipes
 from rich.table import Table
 from torch import nn
 
-from attnlab.data.dataset import load_training_data
-from attnlab.distributed import DistEnv
 from attnlab.models.fast.linear import AlignedOutputLinear
-from attnlab.seeding import seed_everything
 from attnlab.train import Trainer
 
 WAYS: dict[str, Callable] = {"nn.Linear": nn.Linear.forward, "aligned": AlignedOutputLinear.forward}
@@ -81,16 +73,11 @@ def step_rates(trainer: Trainer, steps: int) -> dict[str, float]:
     return {way: tokens / s for way, s in seconds.items()}
 
 
-def measure(name: str, args: argparse.Namespace) -> dict:
-    config = recipe_config(name, args.data, args.smoke)
-    seed_everything(config.training.seed)
-    data = load_training_data(config.data, None)
-    with tempfile.TemporaryDirectory() as run_dir:
-        trainer = Trainer(config, data, Path(run_dir), DistEnv(), torch.device("cpu"))
-        layer = output_layer(trainer.model)
-        rows = int(fixed_batches(trainer, 1)[0].trg_mask.sum())
-        product = product_ms(layer, rows, args.rounds)
-        rates = step_rates(trainer, args.steps)
+def measure(trainer: Trainer, args: argparse.Namespace) -> dict:
+    layer = output_layer(trainer.model)
+    rows = int(fixed_batches(trainer, 1)[0].trg_mask.sum())
+    product = product_ms(layer, rows, args.rounds)
+    rates = step_rates(trainer, args.steps)
     return {
         "features": layer.in_features,
         "vocab": layer.out_features,
@@ -119,36 +106,14 @@ def table(results: dict[str, dict], threads: int) -> Table:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--recipes", nargs="+", choices=RECIPES, default=list(RECIPES))
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--data", type=Path, default=ROOT / "data" / "bible-en-fr")
-    parser.add_argument(
-        "--json", type=Path, default=ROOT / "benchmarks/results/output_alignment.json"
-    )
-    parser.add_argument("--smoke", action="store_true", help="tiny models: the plumbing only")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    if not (args.data / "train.src").exists():
-        attnlab("data", "make", "bible-en-fr", "--out", str(args.data))
-    load_before = load_average()
-    results = {name: measure(name, args) for name in args.recipes}
-    Console().print(table(results, args.threads))
-    fields = {
-        "threads": args.threads,
-        "steps": args.steps,
-        "rounds": args.rounds,
-        "smoke": args.smoke,
-        "load_average_before": load_before,
-        "load_average_after": load_average(),
-        "results": results,
-    }
-    write_report(args.json, "output_alignment", fields)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(
+        run_recipes(
+            None,
+            __doc__,
+            "output_alignment",
+            measure,
+            table,
+            lambda parser: parser.add_argument("--rounds", type=int, default=9),
+        )
+    )

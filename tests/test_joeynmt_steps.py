@@ -36,7 +36,6 @@ def test_rounds_train_on_the_batches_the_first_one_wrote(bible_slice: Path, reci
     timed = sum(int((t != 0).sum()) for t in saved["trg_out"][1:])  # </s> counts, <pad> not
     assert first["steps"] == 2 and first["target_tokens"] == timed
     assert first["gflop_per_step"] > 0  # the fast kernels run their products as mm / bmm
-    assert first["products_seconds"] > 0
     rate = first["gflop_per_step"] * 2 / first["seconds"]
     assert first["fraction_of_peak"] == pytest.approx(rate / first["peak_gflop_per_s"])
     again = bench.attnlab_child(spec)  # makes the batches again, checked against the file
