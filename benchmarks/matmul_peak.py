@@ -30,8 +30,10 @@ from torch.utils._pytree import tree_map
 from torch.utils.flop_counter import FlopCounterMode
 
 aten = torch.ops.aten
-PRODUCTS = {aten.mm, aten.addmm, aten.addmm_, aten.bmm, aten.baddbmm, aten.baddbmm_, aten.mv}
-PRODUCTS |= {aten.addmv, aten.addmv_}
+PRODUCTS = {
+    aten.mm, aten.addmm, aten.addmm_, aten.bmm, aten.baddbmm, aten.baddbmm_, aten.mv, aten.addmv,
+    aten.addmv_,
+}  # fmt: skip
 
 
 def matmul_peak(n: int, repeat: int = 5) -> float:

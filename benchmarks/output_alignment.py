@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import torch
 from realistic_train import fixed_batches
-from recipe_steps import run_recipes
+from recipe_steps import run_recipes, timed_batches
 from rich.table import Table
 from torch import nn
 
@@ -58,11 +58,8 @@ def product_ms(layer: AlignedOutputLinear, rows: int, rounds: int) -> dict[str, 
 
 def step_rates(trainer: Trainer, steps: int) -> dict[str, float]:
     """Target tokens/s of each forward over the same batches, interleaved (docstring)."""
-    batches = fixed_batches(trainer, 3 + steps)
-    for batch in batches[:3]:
-        trainer.train_step([batch])
     seconds, tokens = dict.fromkeys(WAYS, 0.0), 0
-    for k, batch in enumerate(batches[3:]):
+    for k, batch in enumerate(timed_batches(trainer, steps)):
         for way in list(WAYS)[:: 1 if k % 2 == 0 else -1]:
             AlignedOutputLinear.forward = WAYS[way]
             start = time.perf_counter()

@@ -26,20 +26,16 @@ import sys
 import time
 
 from matmul_peak import products_seconds, recorded_products
-from realistic_train import fixed_batches
-from recipe_steps import run_recipes
+from recipe_steps import run_recipes, timed_batches
 from rich.table import Table
 
 from attnlab.train import Trainer
 
 
 def measure(trainer: Trainer, args: argparse.Namespace) -> dict:
-    batches = fixed_batches(trainer, 3 + args.steps)
-    for batch in batches[:3]:
-        trainer.train_step([batch])
     step_seconds = products = 0.0
     tokens = 0
-    for batch in batches[3:]:
+    for batch in timed_batches(trainer, args.steps):
         start = time.perf_counter()
         _, n_tokens = trainer.train_step([batch])
         step_seconds += time.perf_counter() - start

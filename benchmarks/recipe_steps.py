@@ -14,13 +14,17 @@ import torch
 from common import attnlab, load_average, write_report
 from joeynmt_side import ROOT
 from joeynmt_steps import RECIPES, recipe_config
+from realistic_train import fixed_batches
 from rich.console import Console
 from rich.table import Table
 
+from attnlab.data.batching import Batch
 from attnlab.data.dataset import load_training_data
 from attnlab.distributed import DistEnv
 from attnlab.seeding import seed_everything
 from attnlab.train import Trainer
+
+WARMUP_STEPS = 3  # untimed steps before the timed ones
 
 
 @contextmanager
@@ -32,6 +36,15 @@ def recipe_trainer(name: str, data: Path, smoke: bool) -> Iterator[Trainer]:
     training_data = load_training_data(config.data, None)
     with tempfile.TemporaryDirectory() as run_dir:
         yield Trainer(config, training_data, Path(run_dir), DistEnv(), torch.device("cpu"))
+
+
+def timed_batches(trainer: Trainer, steps: int) -> list[Batch]:
+    """The first WARMUP_STEPS + `steps` batches of epoch 0 (realistic_train.fixed_batches):
+    the trainer trained on the first WARMUP_STEPS, untimed; -> the other `steps`."""
+    batches = fixed_batches(trainer, WARMUP_STEPS + steps)
+    for batch in batches[:WARMUP_STEPS]:
+        trainer.train_step([batch])
+    return batches[WARMUP_STEPS:]
 
 
 def run_recipes(

@@ -82,7 +82,7 @@ class AlignedLinear(torch.autograd.Function):
         else:
             torch.addmm(bias, rows, weight.t(), out=out)
         ctx.save_for_backward(rows, weight)
-        ctx.x_shape, ctx.has_bias = x.shape, bias is not None
+        ctx.x_shape = x.shape
         return out.view(*x.shape[:-1], vocab)
 
     @staticmethod
@@ -91,7 +91,7 @@ class AlignedLinear(torch.autograd.Function):
     ) -> tuple[Tensor, Tensor, Tensor | None]:
         rows, weight = ctx.saved_tensors
         g = grad.reshape(-1, grad.size(-1))  # (N, V)
-        grad_bias = g.sum(0) if ctx.has_bias else None
+        grad_bias = g.sum(0) if ctx.needs_input_grad[2] else None
         return (g @ weight).view(ctx.x_shape), g.t() @ rows, grad_bias
 
 
